@@ -1,0 +1,277 @@
+//! Compiling an environment: everything that does not depend on the identity is done here,
+//! once, so that evaluation parses nothing and allocates little.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::model::{
+    Environment, FeatureState, Metadata, OverridePriority, Rule, RuleKind, Scalar, Segment,
+};
+
+use super::condition::{CompiledCondition, Test};
+use super::context_json::environment_context_json;
+use super::property::{self, PathTarget, Property, Slot};
+
+/// An immutable, evaluation-ready environment. Build one per change and share it.
+#[derive(Debug)]
+pub struct CompiledEnvironment {
+    pub(crate) key: String,
+    pub(crate) name: String,
+    pub(crate) features: Vec<CompiledFeature>,
+    pub(crate) segments: Vec<CompiledSegment>,
+    /// Identifier to its overrides (feature index, state).
+    pub(crate) identity_overrides: HashMap<String, Vec<(usize, CompiledState)>>,
+    /// Trait names used by conditions, by slot.
+    pub(crate) trait_slots: HashMap<String, Slot>,
+    /// The context's JSON form without the identity, kept only when a condition runs a
+    /// general JSONPath query at evaluation time.
+    pub(crate) context_json: Option<Arc<Value>>,
+}
+
+/// A feature and its environment default.
+#[derive(Debug)]
+pub struct CompiledFeature {
+    pub name: String,
+    pub feature_id: Option<u32>,
+    pub(crate) default: CompiledState,
+}
+
+/// A feature state ready for variant selection.
+#[derive(Debug)]
+pub struct CompiledState {
+    pub enabled: bool,
+    pub value: Scalar,
+    pub hash_seed: String,
+    pub(crate) variants: Vec<CompiledVariant>,
+    pub(crate) priority: OverridePriority,
+    pub metadata: Option<Metadata>,
+}
+
+/// A variant with its precomputed percentage band `[start, limit)`.
+#[derive(Debug)]
+pub struct CompiledVariant {
+    pub value: Scalar,
+    pub key: Option<String>,
+    pub(crate) start: f64,
+    pub(crate) limit: f64,
+    pub(crate) weight_text: String,
+}
+
+/// A segment ready for matching.
+#[derive(Debug)]
+pub struct CompiledSegment {
+    pub id: Option<u32>,
+    pub key: String,
+    pub name: String,
+    pub metadata: Option<Metadata>,
+    pub(crate) rules: Vec<CompiledRule>,
+    /// Overrides of features of this environment: (feature index, state).
+    pub(crate) overrides: Vec<(usize, CompiledState)>,
+}
+
+/// A rule ready for matching.
+#[derive(Debug)]
+pub struct CompiledRule {
+    pub kind: RuleKind,
+    pub(crate) conditions: Vec<CompiledCondition>,
+    pub(crate) rules: Vec<CompiledRule>,
+    /// Some condition can fail: evaluate them all, in order, as Flagsmith does, so the same
+    /// error surfaces. Otherwise short-circuit.
+    pub(crate) eager: bool,
+}
+
+impl CompiledEnvironment {
+    /// Compiles an environment. Never fails: conditions Flagsmith would fail on are kept and
+    /// reported when an evaluation reaches them (see [`crate::engine::validate`] for the
+    /// strict checks run on writes).
+    pub fn compile(environment: &Environment) -> Self {
+        let mut feature_index: HashMap<&str, usize> = HashMap::new();
+        for state in &environment.features {
+            let next = feature_index.len();
+            feature_index
+                .entry(state.feature_name.as_str())
+                .or_insert(next);
+        }
+        let mut builder = Builder {
+            environment,
+            trait_slots: HashMap::new(),
+            environment_json: None,
+            needs_context_json: false,
+        };
+        // A later duplicate of a feature name replaces the earlier state but keeps its
+        // place, as a JSON object read into a Python dict does.
+        let mut features: Vec<CompiledFeature> = Vec::with_capacity(environment.features.len());
+        for state in &environment.features {
+            let compiled = CompiledFeature {
+                name: state.feature_name.clone(),
+                feature_id: state.feature_id,
+                default: compile_state(state),
+            };
+            match feature_index.get(state.feature_name.as_str()) {
+                Some(&at) if at < features.len() => features[at] = compiled,
+                _ => features.push(compiled),
+            }
+        }
+        let index_of = |name: &str| feature_index.get(name).copied();
+        let segments = environment
+            .segments
+            .iter()
+            .map(|segment| builder.segment(segment, &index_of))
+            .collect();
+        let mut identity_overrides: HashMap<String, Vec<(usize, CompiledState)>> = HashMap::new();
+        for identity in &environment.identity_overrides {
+            let entry = identity_overrides
+                .entry(identity.identifier.clone())
+                .or_default();
+            for state in &identity.overrides {
+                if let Some(index) = index_of(&state.feature_name) {
+                    entry.retain(|(i, _)| *i != index);
+                    // Identity overrides always serve their stored value, never a split.
+                    let mut compiled = compile_state(state);
+                    compiled.variants.clear();
+                    entry.push((index, compiled));
+                }
+            }
+        }
+        let context_json = builder.needs_context_json.then(|| {
+            Arc::new(
+                builder
+                    .environment_json
+                    .take()
+                    .unwrap_or_else(|| environment_context_json(environment)),
+            )
+        });
+        Self {
+            key: environment.key.clone(),
+            name: environment.name.clone(),
+            features,
+            segments,
+            identity_overrides,
+            trait_slots: builder.trait_slots,
+            context_json,
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn features(&self) -> &[CompiledFeature] {
+        &self.features
+    }
+
+    pub fn segments(&self) -> &[CompiledSegment] {
+        &self.segments
+    }
+}
+
+struct Builder<'e> {
+    environment: &'e Environment,
+    trait_slots: HashMap<String, Slot>,
+    environment_json: Option<Value>,
+    needs_context_json: bool,
+}
+
+impl Builder<'_> {
+    fn segment(
+        &mut self,
+        segment: &Segment,
+        index_of: &dyn Fn(&str) -> Option<usize>,
+    ) -> CompiledSegment {
+        CompiledSegment {
+            id: segment.id,
+            key: segment.key.clone(),
+            name: segment.name.clone(),
+            metadata: segment.metadata.clone(),
+            rules: segment.rules.iter().map(|r| self.rule(r)).collect(),
+            overrides: segment
+                .overrides
+                .iter()
+                .filter_map(|state| Some((index_of(&state.feature_name)?, compile_state(state))))
+                .collect(),
+        }
+    }
+
+    fn rule(&mut self, rule: &Rule) -> CompiledRule {
+        let conditions: Vec<CompiledCondition> = rule
+            .conditions
+            .iter()
+            .map(|condition| CompiledCondition {
+                property: self.property(&condition.property),
+                test: Test::new(&condition.operator, &condition.value),
+                source: condition.clone(),
+            })
+            .collect();
+        CompiledRule {
+            kind: rule.kind,
+            eager: conditions.iter().any(|c| c.test.may_fail()),
+            conditions,
+            rules: rule.rules.iter().map(|r| self.rule(r)).collect(),
+        }
+    }
+
+    fn property(&mut self, text: &str) -> Property {
+        let slots = &mut self.trait_slots;
+        let mut slot_of = |name: &str| {
+            let next = slots.len();
+            *slots.entry(name.to_owned()).or_insert(next)
+        };
+        let environment = self.environment;
+        let cache = std::cell::RefCell::new(self.environment_json.take());
+        let environment_json = || {
+            cache
+                .borrow_mut()
+                .get_or_insert_with(|| environment_context_json(environment))
+                .clone()
+        };
+        let property = property::classify(text, &mut slot_of, &environment_json);
+        self.environment_json = cache.into_inner();
+        if matches!(
+            property,
+            Property::Path {
+                target: PathTarget::Query(_),
+                ..
+            }
+        ) {
+            self.needs_context_json = true;
+        }
+        property
+    }
+}
+
+/// Compiles a feature state: variants sorted by their order key with their bands computed
+/// by the same float additions Flagsmith performs.
+pub(crate) fn compile_state(state: &FeatureState) -> CompiledState {
+    let mut variants: Vec<_> = state.variants.iter().collect();
+    variants.sort_by(|a, b| a.order.compare(&b.order));
+    let mut start = 0.0;
+    let variants = variants
+        .into_iter()
+        .map(|variant| {
+            let limit = variant.weight.value + start;
+            let compiled = CompiledVariant {
+                value: variant.value.clone(),
+                key: variant.key.clone(),
+                start,
+                limit,
+                weight_text: variant.weight.text.clone(),
+            };
+            start = limit;
+            compiled
+        })
+        .collect();
+    CompiledState {
+        enabled: state.enabled,
+        value: state.value.clone(),
+        hash_seed: state.hash_seed.clone(),
+        variants,
+        priority: state.priority,
+        metadata: state.metadata.clone(),
+    }
+}

@@ -1,0 +1,469 @@
+//! Evaluating a compiled environment for one identity (or none).
+
+use std::borrow::Cow;
+
+use crate::model::{Identity, Metadata, OverridePriority, RuleKind, Scalar};
+
+use super::compile::{
+    CompiledEnvironment, CompiledFeature, CompiledRule, CompiledSegment, CompiledState,
+};
+use super::condition::{CompiledCondition, Subject};
+use super::context_json::identity_context_json;
+use super::context_value::{ContextValue, OwnedContextValue};
+use super::error::{ConditionError, ConditionLocation, EvaluationError};
+use super::hashing::hashed_percentage;
+use super::property::{PathTarget, Property};
+
+/// The segment name Flagsmith reports for identity overrides.
+pub const IDENTITY_OVERRIDES_SEGMENT: &str = "identity_overrides";
+
+/// The outcome of one evaluation, borrowing from the compiled environment.
+#[derive(Debug, Clone)]
+pub struct Evaluation<'e> {
+    /// One flag per feature, in the environment's feature order.
+    pub flags: Vec<Flag<'e>>,
+    /// Matched segments in segment order (identity overrides last).
+    pub segments: Vec<MatchedSegment<'e>>,
+}
+
+/// The evaluated state of one feature.
+#[derive(Debug, Clone)]
+pub struct Flag<'e> {
+    pub feature: &'e CompiledFeature,
+    pub enabled: bool,
+    pub value: &'e Scalar,
+    pub reason: Reason<'e>,
+    /// The chosen variant's key, `"control"` when a split chose none, `None` otherwise.
+    pub variant: Option<&'e str>,
+    pub metadata: Option<&'e Metadata>,
+    pub source: FlagSource,
+}
+
+/// Which state decided a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagSource {
+    EnvironmentDefault,
+    /// The override of the segment at this index of the environment.
+    Segment(usize),
+    IdentityOverride,
+}
+
+/// Why a flag has its value, as Flagsmith words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason<'e> {
+    Default,
+    TargetingMatch { segment: &'e str },
+    Split { weight: &'e str },
+}
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Default => f.write_str("DEFAULT"),
+            Self::TargetingMatch { segment } => write!(f, "TARGETING_MATCH; segment={segment}"),
+            Self::Split { weight } => write!(f, "SPLIT; weight={weight}"),
+        }
+    }
+}
+
+/// A segment the identity belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchedSegment<'e> {
+    pub id: Option<u32>,
+    pub key: &'e str,
+    pub name: &'e str,
+    pub metadata: Option<&'e Metadata>,
+}
+
+/// Observes rule evaluation; explanations use it, plain evaluation compiles it away.
+pub(crate) trait Observer {
+    /// When set, every condition and sub-rule is evaluated so all can be shown.
+    const RECORDS: bool;
+    fn enter_rule(&mut self, _depth: usize, _kind: RuleKind) {}
+    fn exit_rule(&mut self, _depth: usize, _matched: bool) {}
+    fn condition(
+        &mut self,
+        _depth: usize,
+        _condition: &CompiledCondition,
+        _value: Option<&ContextValue<'_>>,
+        _outcome: &Result<bool, ConditionError>,
+    ) {
+    }
+}
+
+pub(crate) struct Silent;
+
+impl Observer for Silent {
+    const RECORDS: bool = false;
+}
+
+/// Per-evaluation state: the identity's normalised values, by trait slot.
+pub(crate) struct Frame<'a> {
+    identifier: Option<&'a str>,
+    identity_key: Option<Cow<'a, str>>,
+    identity: Option<&'a Identity>,
+    slots: Vec<Option<ContextValue<'a>>>,
+    scratch: String,
+}
+
+/// A resolved context value: borrowed, or computed by a general JSONPath query.
+pub(crate) enum Resolved<'f> {
+    Borrowed(ContextValue<'f>),
+    Owned(OwnedContextValue),
+}
+
+impl Resolved<'_> {
+    pub(crate) fn value(&self) -> ContextValue<'_> {
+        match self {
+            Self::Borrowed(v) => v.clone(),
+            Self::Owned(v) => v.as_borrowed(),
+        }
+    }
+}
+
+impl<'a> Frame<'a> {
+    pub(crate) fn new(
+        environment: &'a CompiledEnvironment,
+        identity: Option<&'a Identity>,
+    ) -> Self {
+        let mut slots = vec![None; environment.trait_slots.len()];
+        if let Some(identity) = identity {
+            if identity.traits.len() <= environment.trait_slots.len() {
+                for (name, value) in &identity.traits {
+                    if let Some(&slot) = environment.trait_slots.get(name) {
+                        slots[slot] = ContextValue::from_scalar(value);
+                    }
+                }
+            } else {
+                for (name, &slot) in &environment.trait_slots {
+                    if let Some(value) = identity.traits.get(name) {
+                        slots[slot] = ContextValue::from_scalar(value);
+                    }
+                }
+            }
+        }
+        let identity_key = identity.map(|identity| match &identity.key {
+            Some(key) => Cow::Borrowed(key.as_str()),
+            None => Cow::Owned(format!("{}_{}", environment.key, identity.identifier)),
+        });
+        Self {
+            identifier: identity.map(|i| i.identifier.as_str()),
+            identity_key,
+            identity,
+            slots,
+            scratch: String::with_capacity(64),
+        }
+    }
+
+    pub(crate) fn identity_key(&self) -> Option<&str> {
+        self.identity_key.as_deref()
+    }
+
+    pub(crate) fn resolve(
+        &self,
+        environment: &CompiledEnvironment,
+        property: &Property,
+    ) -> Option<Resolved<'_>> {
+        let slot = |slot: usize| self.slots[slot].clone().map(Resolved::Borrowed);
+        match property {
+            Property::Empty => None,
+            Property::Trait(s) => slot(*s),
+            Property::Path { literal, target } => slot(*literal).or_else(|| match target {
+                PathTarget::IdentityIdentifier => self
+                    .identifier
+                    .map(|i| Resolved::Borrowed(ContextValue::from_text(i))),
+                PathTarget::IdentityKey => self
+                    .identity_key()
+                    .map(|k| Resolved::Borrowed(ContextValue::from_text(k))),
+                PathTarget::IdentityTrait(s) => slot(*s),
+                PathTarget::Constant(value) => value.as_ref().map(|v| Resolved::Owned(v.clone())),
+                PathTarget::Query(query) => {
+                    let mut context = environment.context_json.as_deref()?.clone();
+                    if let (Some(identity), serde_json::Value::Object(map)) =
+                        (self.identity, &mut context)
+                    {
+                        map.insert(
+                            "identity".into(),
+                            identity_context_json(identity, self.identity_key()),
+                        );
+                    }
+                    let value = query.query(&context).first().cloned()?;
+                    OwnedContextValue::from_json(&value).map(Resolved::Owned)
+                }
+                PathTarget::NotAPath => None,
+            }),
+        }
+    }
+}
+
+impl CompiledEnvironment {
+    /// Evaluates every feature for `identity` (environment defaults and segments that need no
+    /// identity apply when it is `None`).
+    pub fn evaluate<'e>(
+        &'e self,
+        identity: Option<&Identity>,
+    ) -> Result<Evaluation<'e>, EvaluationError> {
+        let mut frame = Frame::new(self, identity);
+        let mut winners: Vec<Option<Winner<'e>>> = vec![None; self.features.len()];
+        let mut segments = Vec::new();
+        for (index, segment) in self.segments.iter().enumerate() {
+            if !self.segment_matches(segment, &mut frame, &mut Silent)? {
+                continue;
+            }
+            segments.push(MatchedSegment {
+                id: segment.id,
+                key: &segment.key,
+                name: &segment.name,
+                metadata: segment.metadata.as_ref(),
+            });
+            for (feature, state) in &segment.overrides {
+                let candidate = Winner {
+                    state,
+                    segment: &segment.name,
+                    source: FlagSource::Segment(index),
+                };
+                match &winners[*feature] {
+                    None => winners[*feature] = Some(candidate),
+                    Some(current) => {
+                        if stronger(state.priority, current.state.priority).ok_or_else(|| {
+                            EvaluationError::NullPriority {
+                                feature: self.features[*feature].name.clone(),
+                                first: current.segment.to_owned(),
+                                second: segment.name.clone(),
+                            }
+                        })? {
+                            winners[*feature] = Some(candidate);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(overrides) = identity.and_then(|i| self.identity_overrides.get(&i.identifier)) {
+            segments.push(MatchedSegment {
+                id: None,
+                key: "",
+                name: IDENTITY_OVERRIDES_SEGMENT,
+                metadata: None,
+            });
+            for (feature, state) in overrides {
+                winners[*feature] = Some(Winner {
+                    state,
+                    segment: IDENTITY_OVERRIDES_SEGMENT,
+                    source: FlagSource::IdentityOverride,
+                });
+            }
+        }
+        let identity_key = frame.identity_key.take();
+        let flags = self
+            .features
+            .iter()
+            .zip(winners)
+            .map(|(feature, winner)| {
+                let (state, reason, source) = match winner {
+                    Some(w) => (
+                        w.state,
+                        Reason::TargetingMatch { segment: w.segment },
+                        w.source,
+                    ),
+                    None => (
+                        &feature.default,
+                        Reason::Default,
+                        FlagSource::EnvironmentDefault,
+                    ),
+                };
+                flag(
+                    feature,
+                    state,
+                    reason,
+                    source,
+                    identity_key.as_deref(),
+                    &mut frame.scratch,
+                )
+            })
+            .collect();
+        Ok(Evaluation { flags, segments })
+    }
+
+    /// A segment matches when it has rules and all of them match.
+    pub(crate) fn segment_matches<O: Observer>(
+        &self,
+        segment: &CompiledSegment,
+        frame: &mut Frame<'_>,
+        observer: &mut O,
+    ) -> Result<bool, EvaluationError> {
+        if segment.rules.is_empty() {
+            return Ok(false);
+        }
+        let mut path = Vec::new();
+        let mut all = true;
+        for (i, rule) in segment.rules.iter().enumerate() {
+            path.push(i);
+            let matched = self.rule_matches(rule, segment, frame, &mut path, observer)?;
+            path.pop();
+            if !matched {
+                all = false;
+                if !O::RECORDS {
+                    break;
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    fn rule_matches<O: Observer>(
+        &self,
+        rule: &CompiledRule,
+        segment: &CompiledSegment,
+        frame: &mut Frame<'_>,
+        path: &mut Vec<usize>,
+        observer: &mut O,
+    ) -> Result<bool, EvaluationError> {
+        let depth = path.len();
+        observer.enter_rule(depth, rule.kind);
+        let mut conditions = Quantifier::new(rule.kind);
+        for (index, condition) in rule.conditions.iter().enumerate() {
+            let mut scratch = std::mem::take(&mut frame.scratch);
+            let resolved = frame.resolve(self, &condition.property);
+            let value = resolved.as_ref().map(Resolved::value);
+            let subject = Subject {
+                identity_key: frame.identity_key(),
+            };
+            let outcome = condition.test(value.as_ref(), &subject, &segment.key, &mut scratch);
+            observer.condition(depth, condition, value.as_ref(), &outcome);
+            drop(value);
+            drop(resolved);
+            frame.scratch = scratch;
+            let matched = outcome.map_err(|error| EvaluationError::Condition {
+                location: Box::new(locate(segment, path, index, condition)),
+                error,
+            })?;
+            if conditions.add(matched) && !rule.eager && !O::RECORDS {
+                break;
+            }
+        }
+        let mut matched = rule.conditions.is_empty() || conditions.result();
+        if (matched || O::RECORDS) && !rule.rules.is_empty() {
+            let mut rules = Quantifier::new(rule.kind);
+            for (index, sub_rule) in rule.rules.iter().enumerate() {
+                path.push(index);
+                let sub_matched = self.rule_matches(sub_rule, segment, frame, path, observer)?;
+                path.pop();
+                if rules.add(sub_matched) && !O::RECORDS {
+                    break;
+                }
+            }
+            matched = matched && rules.result();
+        }
+        observer.exit_rule(depth, matched);
+        Ok(matched)
+    }
+}
+
+/// Folds booleans under a rule's quantifier; `add` reports when the result is decided.
+struct Quantifier {
+    kind: RuleKind,
+    any: bool,
+    all: bool,
+}
+
+impl Quantifier {
+    fn new(kind: RuleKind) -> Self {
+        Self {
+            kind,
+            any: false,
+            all: true,
+        }
+    }
+
+    fn add(&mut self, value: bool) -> bool {
+        self.any |= value;
+        self.all &= value;
+        match self.kind {
+            RuleKind::All => !self.all,
+            RuleKind::Any | RuleKind::None => self.any,
+        }
+    }
+
+    fn result(&self) -> bool {
+        match self.kind {
+            RuleKind::All => self.all,
+            RuleKind::Any => self.any,
+            RuleKind::None => !self.any,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Winner<'e> {
+    state: &'e CompiledState,
+    segment: &'e str,
+    source: FlagSource,
+}
+
+/// Whether `candidate` beats `current` (strictly lower priority number); `None` when either
+/// is an explicit null, which Flagsmith cannot compare.
+fn stronger(candidate: OverridePriority, current: OverridePriority) -> Option<bool> {
+    let number = |p| match p {
+        OverridePriority::Absent => Some(f64::INFINITY),
+        OverridePriority::Null => None,
+        OverridePriority::Value(v) => Some(v),
+    };
+    Some(number(candidate)? < number(current)?)
+}
+
+/// The flag for a winning state, splitting between variants when there is an identity.
+fn flag<'e>(
+    feature: &'e CompiledFeature,
+    state: &'e CompiledState,
+    reason: Reason<'e>,
+    source: FlagSource,
+    identity_key: Option<&str>,
+    scratch: &mut String,
+) -> Flag<'e> {
+    let mut flag = Flag {
+        feature,
+        enabled: state.enabled,
+        value: &state.value,
+        reason,
+        variant: None,
+        metadata: state.metadata.as_ref(),
+        source,
+    };
+    if let Some(key) = identity_key.filter(|_| !state.variants.is_empty()) {
+        flag.variant = Some("control");
+        let percentage = hashed_percentage(&[&state.hash_seed, key], scratch);
+        if let Some(variant) = state
+            .variants
+            .iter()
+            .find(|v| v.start <= percentage && percentage < v.limit)
+        {
+            flag.value = &variant.value;
+            flag.variant = variant.key.as_deref();
+            flag.reason = Reason::Split {
+                weight: &variant.weight_text,
+            };
+        }
+    }
+    flag
+}
+
+fn locate(
+    segment: &CompiledSegment,
+    path: &[usize],
+    index: usize,
+    condition: &CompiledCondition,
+) -> ConditionLocation {
+    ConditionLocation {
+        segment_key: segment.key.clone(),
+        segment_name: segment.name.clone(),
+        rule_path: path.to_vec(),
+        condition_index: index,
+        property: condition.source.property.clone(),
+        operator: condition.source.operator.to_string(),
+        value: match &condition.source.value {
+            crate::model::ConditionValue::Null => None,
+            crate::model::ConditionValue::Text(t) => Some(t.clone()),
+            crate::model::ConditionValue::List(items) => Some(items.join(",")),
+        },
+    }
+}

@@ -1,0 +1,143 @@
+//! SemVer 2.0 parsing and precedence exactly as python-semver 3 (used by Flagsmith) does it.
+
+use std::cmp::Ordering;
+use std::sync::LazyLock;
+
+use super::python::{PyInt, py_int};
+
+static SEMVER: LazyLock<regex::Regex> = LazyLock::new(|| {
+    // python-semver's pattern; `\d` is Unicode-aware there as here.
+    #[allow(clippy::unwrap_used)] // a constant pattern
+    regex::Regex::new(
+        r"(?x)
+        \A
+        (?P<major>0|[1-9]\d*) \.
+        (?P<minor>0|[1-9]\d*) \.
+        (?P<patch>0|[1-9]\d*)
+        (?:-(?P<prerelease>
+            (?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)
+            (?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*
+        ))?
+        (?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?
+        \z",
+    )
+    .unwrap()
+});
+
+/// A parsed version. Build metadata is parsed but never compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    major: PyInt,
+    minor: PyInt,
+    patch: PyInt,
+    prerelease: Option<String>,
+}
+
+impl Version {
+    /// `Version.parse`: strict SemVer; like Python's `$`, one trailing newline is tolerated.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let caps = SEMVER.captures(text)?;
+        Some(Self {
+            major: py_int(caps.name("major")?.as_str())?,
+            minor: py_int(caps.name("minor")?.as_str())?,
+            patch: py_int(caps.name("patch")?.as_str())?,
+            prerelease: caps.name("prerelease").map(|m| m.as_str().to_owned()),
+        })
+    }
+
+    /// SemVer precedence: numbers, then a release above its pre-releases, then the
+    /// pre-release identifiers; build metadata is ignored.
+    pub fn precedence(&self, other: &Self) -> Ordering {
+        let numbers = (&self.major, &self.minor, &self.patch).cmp(&(
+            &other.major,
+            &other.minor,
+            &other.patch,
+        ));
+        if numbers != Ordering::Equal {
+            return numbers;
+        }
+        let a = self.prerelease.as_deref().unwrap_or("");
+        let b = other.prerelease.as_deref().unwrap_or("");
+        let natural = natural_cmp(a, b);
+        if natural == Ordering::Equal {
+            Ordering::Equal
+        } else if a.is_empty() {
+            Ordering::Greater
+        } else if b.is_empty() {
+            Ordering::Less
+        } else {
+            natural
+        }
+    }
+}
+
+/// python-semver's `_nat_cmp`: dot-separated identifiers, numeric ones (`[0-9]+`) compared as
+/// numbers and ranked below alphanumeric ones; equal prefixes are decided by text length.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    for (x, y) in a.split('.').zip(b.split('.')) {
+        let order = match (numeric_identifier(x), numeric_identifier(y)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => x.cmp(y),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+fn numeric_identifier(part: &str) -> Option<PyInt> {
+    if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+        py_int(part)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmp(a: &str, b: &str) -> Ordering {
+        Version::parse(a)
+            .unwrap()
+            .precedence(&Version::parse(b).unwrap())
+    }
+
+    #[test]
+    fn precedence_follows_semver() {
+        assert_eq!(cmp("1.0.0", "1.0.0"), Ordering::Equal);
+        assert_eq!(cmp("1.0.0+a", "1.0.0+b"), Ordering::Equal);
+        assert_eq!(cmp("1.0.0-alpha", "1.0.0"), Ordering::Less);
+        assert_eq!(cmp("1.0.0-alpha", "1.0.0-alpha.1"), Ordering::Less);
+        assert_eq!(cmp("1.0.0-alpha.1", "1.0.0-alpha.beta"), Ordering::Less);
+        assert_eq!(cmp("1.0.0-beta.2", "1.0.0-beta.11"), Ordering::Less);
+        assert_eq!(cmp("1.0.0-rc.1", "1.0.0"), Ordering::Less);
+        assert_eq!(cmp("2.0.0", "10.0.0"), Ordering::Less);
+        assert_eq!(cmp("1.10.0", "1.9.9"), Ordering::Greater);
+    }
+
+    #[test]
+    fn parse_is_strict() {
+        for bad in [
+            "1.0",
+            "01.0.0",
+            "1.0.0-01",
+            "v1.0.0",
+            "1.0.0-",
+            "1.0.0+",
+            " 1.0.0",
+            "1.0.0\n\n",
+        ] {
+            assert!(Version::parse(bad).is_none(), "{bad:?} is not semver");
+        }
+        assert!(
+            Version::parse("1.0.0\n").is_some(),
+            "Python's $ allows one final newline"
+        );
+        assert!(Version::parse("1.2.3-rc.1+build.5").is_some());
+    }
+}

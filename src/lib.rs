@@ -1,0 +1,10 @@
+//! Burgee: self-hosted feature flags and remote config, wire-compatible with Flagsmith's SDKs.
+//!
+//! The crate is layered: [`model`] holds the domain types, [`flagsmith`] the wire formats of
+//! Flagsmith's JSON documents, [`engine`] the pure evaluation of flags, and [`cli`] the
+//! command-line front end.
+
+pub mod cli;
+pub mod engine;
+pub mod flagsmith;
+pub mod model;

@@ -1,0 +1,54 @@
+//! Shared helpers for integration tests.
+
+use std::path::PathBuf;
+
+/// Flagsmith's engine test data: `BURGEE_ENGINE_TEST_DATA`, or `../shared/...` beside the
+/// checkout. `None` (after saying so) when it is absent.
+pub fn engine_test_data() -> Option<PathBuf> {
+    let dir = std::env::var_os("BURGEE_ENGINE_TEST_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/flagsmith-engine-test-data"),
+        PathBuf::from,
+    );
+    if dir.join("test_cases").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: Flagsmith engine test data not found at {} (set BURGEE_ENGINE_TEST_DATA \
+             to the folder holding test_cases/ and v1.0.0/)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Removes `//` comments (outside strings) so `.jsonc` files parse as JSON.
+pub fn strip_json_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '/' && chars.peek() == Some(&'/') {
+            for skipped in chars.by_ref() {
+                if skipped == '\n' {
+                    out.push('\n');
+                    break;
+                }
+            }
+        } else {
+            if c == '"' {
+                in_string = true;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
