@@ -1,6 +1,8 @@
 //! Conformance with Flagsmith's engine: every case of its shared test data, compared whole,
 //! and the 101 identities of the legacy v1.0.0 environment.
 
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)] // test helpers fail loudly
+
 mod common;
 
 use burgee::engine::CompiledEnvironment;

@@ -47,6 +47,9 @@ pub struct EvaluateArgs {
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    if args.document.is_none() && (args.identity.is_some() || !args.traits.is_empty()) {
+        bail!("--identity and --trait apply to --document; a context carries its own identity");
+    }
     let all_ok = match (&args.context, &args.document) {
         (Some(path), _) => evaluate_contexts(&read_input(path)?, args.explain, &mut out)?,
         (None, Some(path)) => evaluate_document(args, &read_input(path)?, &mut out)?,
@@ -102,10 +105,10 @@ fn evaluate_contexts(input: &str, explain: bool, out: &mut impl Write) -> anyhow
 
 fn evaluate_context(mut value: Value, explain: bool) -> Result<String, Value> {
     // Accept a conformance test case (`{"context": ..., "result": ...}`) as well.
-    if value.get("environment").is_none() {
-        if let Some(context) = value.get_mut("context") {
-            value = context.take();
-        }
+    if value.get("environment").is_none()
+        && let Some(context) = value.get_mut("context")
+    {
+        value = context.take();
     }
     let context: EvaluationContext = serde_json::from_value(value)
         .map_err(|e| error_body("invalid_context", &e.to_string(), Value::Null))?;
@@ -166,6 +169,7 @@ fn evaluation_error(error: &EvaluationError) -> Value {
     error_body(error.code(), &error.to_string(), error.details())
 }
 
+#[allow(clippy::needless_pass_by_value)] // callers build the details inline
 fn error_body(code: &str, message: &str, details: Value) -> Value {
     json!({"error": {"code": code, "message": message, "details": details}})
 }

@@ -166,14 +166,14 @@ fn check_condition(condition: &Condition, path: &str, issues: &mut Vec<Validatio
             )),
         },
         _ => {
-            if let Some(version) = text.strip_suffix(":semver") {
-                if Version::parse(version).is_none() {
-                    issues.push(issue(
-                        "invalid_semver",
-                        path,
-                        format!("{version:?} is not a semantic version (MAJOR.MINOR.PATCH)"),
-                    ));
-                }
+            if let Some(version) = text.strip_suffix(":semver")
+                && Version::parse(version).is_none()
+            {
+                issues.push(issue(
+                    "invalid_semver",
+                    path,
+                    format!("{version:?} is not a semantic version (MAJOR.MINOR.PATCH)"),
+                ));
             }
         }
     }

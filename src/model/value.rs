@@ -64,11 +64,11 @@ impl fmt::Display for Scalar {
 impl serde::Serialize for Scalar {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Null => serializer.serialize_none(),
             Self::Bool(b) => serializer.serialize_bool(*b),
             Self::Integer(i) => serializer.serialize_i64(*i),
             Self::Float(f) if f.is_finite() => serializer.serialize_f64(*f),
-            Self::Float(_) => serializer.serialize_none(),
+            // JSON has no NaN or infinity.
+            Self::Null | Self::Float(_) => serializer.serialize_none(),
             Self::String(s) => serializer.serialize_str(s),
         }
     }
