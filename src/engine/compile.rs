@@ -1,9 +1,9 @@
 //! Compiling an environment: everything that does not depend on the identity is done here,
 //! once, so that evaluation parses nothing and allocates little.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use serde_json::Value;
 
 use crate::model::{
@@ -77,6 +77,8 @@ pub struct CompiledRule {
     pub kind: RuleKind,
     pub(crate) conditions: Vec<CompiledCondition>,
     pub(crate) rules: Vec<CompiledRule>,
+    /// Indices from the segment's top-level rules down to this rule, for error locations.
+    pub(crate) path: Box<[usize]>,
     /// Some condition can fail: evaluate them all, in order, as Flagsmith does, so the same
     /// error surfaces. Otherwise short-circuit.
     pub(crate) eager: bool,
@@ -87,7 +89,7 @@ impl CompiledEnvironment {
     /// reported when an evaluation reaches them (see [`crate::engine::validate`] for the
     /// strict checks run on writes).
     pub fn compile(environment: &Environment) -> Self {
-        let mut feature_index: HashMap<&str, usize> = HashMap::new();
+        let mut feature_index: HashMap<&str, usize> = HashMap::default();
         for state in &environment.features {
             let next = feature_index.len();
             feature_index
@@ -96,7 +98,7 @@ impl CompiledEnvironment {
         }
         let mut builder = Builder {
             environment,
-            trait_slots: HashMap::new(),
+            trait_slots: HashMap::default(),
             environment_json: None,
             needs_context_json: false,
         };
@@ -120,7 +122,8 @@ impl CompiledEnvironment {
             .iter()
             .map(|segment| builder.segment(segment, &index_of))
             .collect();
-        let mut identity_overrides: HashMap<String, Vec<(usize, CompiledState)>> = HashMap::new();
+        let mut identity_overrides: HashMap<String, Vec<(usize, CompiledState)>> =
+            HashMap::default();
         for identity in &environment.identity_overrides {
             let entry = identity_overrides
                 .entry(identity.identifier.clone())
@@ -189,7 +192,12 @@ impl Builder<'_> {
             key: segment.key.clone(),
             name: segment.name.clone(),
             metadata: segment.metadata.clone(),
-            rules: segment.rules.iter().map(|r| self.rule(r)).collect(),
+            rules: segment
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| self.rule(r, vec![i]))
+                .collect(),
             overrides: segment
                 .overrides
                 .iter()
@@ -198,7 +206,7 @@ impl Builder<'_> {
         }
     }
 
-    fn rule(&mut self, rule: &Rule) -> CompiledRule {
+    fn rule(&mut self, rule: &Rule, path: Vec<usize>) -> CompiledRule {
         let conditions: Vec<CompiledCondition> = rule
             .conditions
             .iter()
@@ -212,7 +220,17 @@ impl Builder<'_> {
             kind: rule.kind,
             eager: conditions.iter().any(|c| c.test.may_fail()),
             conditions,
-            rules: rule.rules.iter().map(|r| self.rule(r)).collect(),
+            rules: rule
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut sub_path = path.clone();
+                    sub_path.push(i);
+                    self.rule(r, sub_path)
+                })
+                .collect(),
+            path: path.into_boxed_slice(),
         }
     }
 

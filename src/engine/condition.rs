@@ -2,7 +2,8 @@
 //! identity parses nothing but the identity's own values.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+
+use foldhash::HashSet;
 
 use crate::model::{Condition, ConditionValue, Operator};
 
@@ -51,15 +52,16 @@ pub struct TypedOperand {
     /// The cast for boolean context values: anything but `"False"`/`"false"` is true.
     truthy: bool,
     /// For values ending in `:semver`: the version before the suffix, if it parses.
-    semver: Option<Option<Version>>,
+    semver: Option<Option<Version<'static>>>,
 }
 
 impl TypedOperand {
     fn new(value: &ConditionValue) -> Self {
         let text = operand_text(value);
         let is_text = matches!(value, ConditionValue::Text(_));
-        let semver = (is_text && text.ends_with(":semver"))
-            .then(|| Version::parse(&text[..text.len() - ":semver".len()]));
+        let semver = (is_text && text.ends_with(":semver")).then(|| {
+            Version::parse(&text[..text.len() - ":semver".len()]).map(Version::into_owned)
+        });
         Self {
             int: if is_text { py_int(&text) } else { None },
             float: if is_text { py_float(&text) } else { None },
@@ -264,7 +266,6 @@ impl CompiledCondition {
         value: Option<&ContextValue<'_>>,
         subject: &Subject<'_>,
         segment_key: &str,
-        scratch: &mut String,
     ) -> Result<bool, ConditionError> {
         match &self.test {
             Test::In(set) => Ok(value.is_some_and(|v| set.contains(v))),
@@ -284,32 +285,31 @@ impl CompiledCondition {
                     },
                     (None, _) => return Ok(false),
                 };
-                Ok(hashed_percentage(&[segment_key, id], scratch) <= *threshold)
+                Ok(hashed_percentage(&[segment_key, id]) <= *threshold)
             }
             Test::IsSet => Ok(value.is_some()),
             Test::IsNotSet => Ok(value.is_none()),
             _ => match value {
-                Some(v) => self.test_value(v, scratch),
+                Some(v) => self.test_value(v),
                 None => Ok(false),
             },
         }
     }
 
-    fn test_value(
-        &self,
-        value: &ContextValue<'_>,
-        scratch: &mut String,
-    ) -> Result<bool, ConditionError> {
+    fn test_value(&self, value: &ContextValue<'_>) -> Result<bool, ConditionError> {
         match &self.test {
             Test::Typed(comparison, operand) => Ok(operand.compare(*comparison, value)),
             Test::NotContains(needle) => {
                 Ok(matches!(value, ContextValue::Str(text) if !text.contains(needle.as_str())))
             }
-            Test::Regex(Ok(pattern)) => {
-                scratch.clear();
-                value.write_str(scratch);
-                Ok(pattern.matches(scratch))
-            }
+            Test::Regex(Ok(pattern)) => Ok(match value {
+                ContextValue::Str(text) => pattern.matches(text),
+                other => {
+                    let mut text = String::new();
+                    other.write_str(&mut text);
+                    pattern.matches(&text)
+                }
+            }),
             Test::Regex(Err(message)) => Err(ConditionError::InvalidRegex(message.clone())),
             Test::Modulo(operand) => modulo(value, *operand),
             Test::In(_) | Test::PercentageSplit(_) | Test::IsSet | Test::IsNotSet | Test::Never => {

@@ -103,20 +103,29 @@ pub(crate) struct Frame<'a> {
     identity_key: Option<Cow<'a, str>>,
     identity: Option<&'a Identity>,
     slots: Vec<Option<ContextValue<'a>>>,
-    scratch: String,
 }
 
-/// A resolved context value: borrowed, or computed by a general JSONPath query.
+/// A resolved context value: a trait's normalised value, one computed from the identity,
+/// a constant of the environment, or the result of a general JSONPath query.
 pub(crate) enum Resolved<'f> {
-    Borrowed(ContextValue<'f>),
-    Owned(OwnedContextValue),
+    Slot(&'f ContextValue<'f>),
+    Computed(ContextValue<'f>),
+    Constant(&'f OwnedContextValue),
+    Queried(OwnedContextValue),
 }
 
 impl Resolved<'_> {
-    pub(crate) fn value(&self) -> ContextValue<'_> {
-        match self {
-            Self::Borrowed(v) => v.clone(),
-            Self::Owned(v) => v.as_borrowed(),
+    /// Runs `f` on the value, borrowing it where it can.
+    pub(crate) fn with<R>(
+        resolved: Option<&Self>,
+        f: impl FnOnce(Option<&ContextValue<'_>>) -> R,
+    ) -> R {
+        match resolved {
+            None => f(None),
+            Some(Self::Slot(v)) => f(Some(v)),
+            Some(Self::Computed(v)) => f(Some(v)),
+            Some(Self::Constant(v)) => f(Some(&v.as_borrowed())),
+            Some(Self::Queried(v)) => f(Some(&v.as_borrowed())),
         }
     }
 }
@@ -128,7 +137,8 @@ impl<'a> Frame<'a> {
     ) -> Self {
         let mut slots = vec![None; environment.trait_slots.len()];
         if let Some(identity) = identity {
-            if identity.traits.len() <= environment.trait_slots.len() {
+            // Look up whichever side is smaller, but prefer the fast-hashed slot table.
+            if identity.traits.len() <= 4 * environment.trait_slots.len() {
                 for (name, value) in &identity.traits {
                     if let Some(&slot) = environment.trait_slots.get(name) {
                         slots[slot] = ContextValue::from_scalar(value);
@@ -144,14 +154,20 @@ impl<'a> Frame<'a> {
         }
         let identity_key = identity.map(|identity| match &identity.key {
             Some(key) => Cow::Borrowed(key.as_str()),
-            None => Cow::Owned(format!("{}_{}", environment.key, identity.identifier)),
+            None => {
+                let mut key =
+                    String::with_capacity(environment.key.len() + 1 + identity.identifier.len());
+                key.push_str(&environment.key);
+                key.push('_');
+                key.push_str(&identity.identifier);
+                Cow::Owned(key)
+            }
         });
         Self {
             identifier: identity.map(|i| i.identifier.as_str()),
             identity_key,
             identity,
             slots,
-            scratch: String::with_capacity(64),
         }
     }
 
@@ -159,24 +175,24 @@ impl<'a> Frame<'a> {
         self.identity_key.as_deref()
     }
 
-    pub(crate) fn resolve(
-        &self,
-        environment: &CompiledEnvironment,
-        property: &Property,
-    ) -> Option<Resolved<'_>> {
-        let slot = |slot: usize| self.slots[slot].clone().map(Resolved::Borrowed);
+    pub(crate) fn resolve<'f>(
+        &'f self,
+        environment: &'f CompiledEnvironment,
+        property: &'f Property,
+    ) -> Option<Resolved<'f>> {
+        let slot = |slot: usize| self.slots[slot].as_ref().map(Resolved::Slot);
         match property {
             Property::Empty => None,
             Property::Trait(s) => slot(*s),
             Property::Path { literal, target } => slot(*literal).or_else(|| match target {
                 PathTarget::IdentityIdentifier => self
                     .identifier
-                    .map(|i| Resolved::Borrowed(ContextValue::from_text(i))),
+                    .map(|i| Resolved::Computed(ContextValue::from_text(i))),
                 PathTarget::IdentityKey => self
                     .identity_key()
-                    .map(|k| Resolved::Borrowed(ContextValue::from_text(k))),
+                    .map(|k| Resolved::Computed(ContextValue::from_text(k))),
                 PathTarget::IdentityTrait(s) => slot(*s),
-                PathTarget::Constant(value) => value.as_ref().map(|v| Resolved::Owned(v.clone())),
+                PathTarget::Constant(value) => value.as_ref().map(Resolved::Constant),
                 PathTarget::Query(query) => {
                     let mut context = environment.context_json.as_deref()?.clone();
                     if let (Some(identity), serde_json::Value::Object(map)) =
@@ -188,7 +204,7 @@ impl<'a> Frame<'a> {
                         );
                     }
                     let value = query.query(&context).first().cloned()?;
-                    OwnedContextValue::from_json(&value).map(Resolved::Owned)
+                    OwnedContextValue::from_json(&value).map(Resolved::Queried)
                 }
                 PathTarget::NotAPath => None,
             }),
@@ -205,7 +221,7 @@ impl CompiledEnvironment {
     ) -> Result<Evaluation<'e>, EvaluationError> {
         let mut frame = Frame::new(self, identity);
         let mut winners: Vec<Option<Winner<'e>>> = vec![None; self.features.len()];
-        let mut segments = Vec::new();
+        let mut segments = Vec::with_capacity(self.segments.len() + 1);
         for (index, segment) in self.segments.iter().enumerate() {
             if !self.segment_matches(segment, &mut frame, &mut Silent)? {
                 continue;
@@ -238,7 +254,10 @@ impl CompiledEnvironment {
                 }
             }
         }
-        if let Some(overrides) = identity.and_then(|i| self.identity_overrides.get(&i.identifier)) {
+        let identity_overrides = identity
+            .filter(|_| !self.identity_overrides.is_empty())
+            .and_then(|i| self.identity_overrides.get(&i.identifier));
+        if let Some(overrides) = identity_overrides {
             segments.push(MatchedSegment {
                 id: None,
                 key: "",
@@ -271,14 +290,7 @@ impl CompiledEnvironment {
                         FlagSource::EnvironmentDefault,
                     ),
                 };
-                flag(
-                    feature,
-                    state,
-                    reason,
-                    source,
-                    identity_key.as_deref(),
-                    &mut frame.scratch,
-                )
+                flag(feature, state, reason, source, identity_key.as_deref())
             })
             .collect();
         Ok(Evaluation { flags, segments })
@@ -294,13 +306,9 @@ impl CompiledEnvironment {
         if segment.rules.is_empty() {
             return Ok(false);
         }
-        let mut path = Vec::new();
         let mut all = true;
-        for (i, rule) in segment.rules.iter().enumerate() {
-            path.push(i);
-            let matched = self.rule_matches(rule, segment, frame, &mut path, observer)?;
-            path.pop();
-            if !matched {
+        for rule in &segment.rules {
+            if !self.rule_matches(rule, segment, frame, observer)? {
                 all = false;
                 if !O::RECORDS {
                     break;
@@ -315,26 +323,24 @@ impl CompiledEnvironment {
         rule: &CompiledRule,
         segment: &CompiledSegment,
         frame: &mut Frame<'_>,
-        path: &mut Vec<usize>,
         observer: &mut O,
     ) -> Result<bool, EvaluationError> {
-        let depth = path.len();
+        let depth = rule.path.len();
         observer.enter_rule(depth, rule.kind);
         let mut conditions = Quantifier::new(rule.kind);
         for (index, condition) in rule.conditions.iter().enumerate() {
-            let mut scratch = std::mem::take(&mut frame.scratch);
             let resolved = frame.resolve(self, &condition.property);
-            let value = resolved.as_ref().map(Resolved::value);
             let subject = Subject {
                 identity_key: frame.identity_key(),
             };
-            let outcome = condition.test(value.as_ref(), &subject, &segment.key, &mut scratch);
-            observer.condition(depth, condition, value.as_ref(), &outcome);
-            drop(value);
+            let outcome = Resolved::with(resolved.as_ref(), |value| {
+                let outcome = condition.test(value, &subject, &segment.key);
+                observer.condition(depth, condition, value, &outcome);
+                outcome
+            });
             drop(resolved);
-            frame.scratch = scratch;
             let matched = outcome.map_err(|error| EvaluationError::Condition {
-                location: Box::new(locate(segment, path, index, condition)),
+                location: Box::new(locate(segment, &rule.path, index, condition)),
                 error,
             })?;
             if conditions.add(matched) && !rule.eager && !O::RECORDS {
@@ -344,10 +350,8 @@ impl CompiledEnvironment {
         let mut matched = rule.conditions.is_empty() || conditions.result();
         if (matched || O::RECORDS) && !rule.rules.is_empty() {
             let mut rules = Quantifier::new(rule.kind);
-            for (index, sub_rule) in rule.rules.iter().enumerate() {
-                path.push(index);
-                let sub_matched = self.rule_matches(sub_rule, segment, frame, path, observer)?;
-                path.pop();
+            for sub_rule in &rule.rules {
+                let sub_matched = self.rule_matches(sub_rule, segment, frame, observer)?;
                 if rules.add(sub_matched) && !O::RECORDS {
                     break;
                 }
@@ -418,7 +422,6 @@ fn flag<'e>(
     reason: Reason<'e>,
     source: FlagSource,
     identity_key: Option<&str>,
-    scratch: &mut String,
 ) -> Flag<'e> {
     let mut flag = Flag {
         feature,
@@ -431,7 +434,7 @@ fn flag<'e>(
     };
     if let Some(key) = identity_key.filter(|_| !state.variants.is_empty()) {
         flag.variant = Some("control");
-        let percentage = hashed_percentage(&[&state.hash_seed, key], scratch);
+        let percentage = hashed_percentage(&[&state.hash_seed, key]);
         if let Some(variant) = state
             .variants
             .iter()

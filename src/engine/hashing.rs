@@ -6,22 +6,10 @@ use md5::{Digest, Md5};
 ///
 /// The joined text is hashed with MD5, read as a 128-bit big-endian integer `n`, and mapped
 /// to `((n mod 9999) / 9998) * 100`. Exactly 100 is re-hashed with the list repeated once more.
-pub fn hashed_percentage(ids: &[&str], scratch: &mut String) -> f64 {
+pub fn hashed_percentage(ids: &[&str]) -> f64 {
     let mut iterations = 1;
     loop {
-        scratch.clear();
-        for round in 0..iterations {
-            for (i, id) in ids.iter().enumerate() {
-                if round > 0 || i > 0 {
-                    scratch.push(',');
-                }
-                scratch.push_str(id);
-            }
-        }
-        let digest = Md5::digest(scratch.as_bytes());
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest);
-        let remainder = u128::from_be_bytes(bytes) % 9999;
+        let remainder = mod_9999(md5_of_joined(ids, iterations));
         // Same operation order as Python for bit-identical results.
         let value = (remainder as f64 / 9998.0) * 100.0;
         if value != 100.0 {
@@ -31,25 +19,113 @@ pub fn hashed_percentage(ids: &[&str], scratch: &mut String) -> f64 {
     }
 }
 
+/// MD5 of `ids` repeated `iterations` times and joined with commas, as a big-endian integer.
+/// Joined texts that fit one MD5 block (the usual `"<seed>,<env key>_<identifier>"`) are
+/// built on the stack.
+fn md5_of_joined(ids: &[&str], iterations: usize) -> u128 {
+    let joined_len = (ids.iter().map(|id| id.len()).sum::<usize>() + ids.len()) * iterations - 1;
+    let mut stack = [0u8; 55];
+    let mut heap = Vec::new();
+    let message: &[u8] = if joined_len <= stack.len() {
+        let mut at = 0;
+        for (i, id) in std::iter::repeat_n(ids, iterations).flatten().enumerate() {
+            if i > 0 {
+                stack[at] = b',';
+                at += 1;
+            }
+            stack[at..at + id.len()].copy_from_slice(id.as_bytes());
+            at += id.len();
+        }
+        &stack[..at]
+    } else {
+        heap.reserve(joined_len);
+        for (i, id) in std::iter::repeat_n(ids, iterations).flatten().enumerate() {
+            if i > 0 {
+                heap.push(b',');
+            }
+            heap.extend_from_slice(id.as_bytes());
+        }
+        &heap
+    };
+    md5_as_integer(message)
+}
+
+/// MD5 of `message` read as a big-endian 128-bit integer. Messages that fit one block (the
+/// usual `"<seed>,<env key>_<identifier>"`) skip the streaming API's buffering.
+fn md5_as_integer(message: &[u8]) -> u128 {
+    const INITIAL_STATE: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+    let mut digest = [0u8; 16];
+    if message.len() <= 55 {
+        let mut block = [0u8; 64];
+        block[..message.len()].copy_from_slice(message);
+        block[message.len()] = 0x80;
+        block[56..].copy_from_slice(&(message.len() as u64 * 8).to_le_bytes());
+        let mut state = INITIAL_STATE;
+        md5::block_api::compress(&mut state, &[block]);
+        for (chunk, word) in digest.chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+    } else {
+        digest.copy_from_slice(&Md5::digest(message));
+    }
+    u128::from_be_bytes(digest)
+}
+
+/// `n % 9999` from 64-bit halves: a 128-bit division is a slow library call.
+fn mod_9999(n: u128) -> u64 {
+    const M: u64 = 9999;
+    let high = (n >> 64) as u64 % M;
+    let low = n as u64 % M;
+    // 2^64 mod 9999, and every product below stays far under 2^64.
+    let shift = ((1u128 << 64) % u128::from(M)) as u64;
+    (high * shift + low) % M
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn one_block_md5_matches_the_streaming_digest() {
+        let text: String = (0..200)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        for len in 0..text.len() {
+            let message = &text.as_bytes()[..len];
+            let mut expected = [0u8; 16];
+            expected.copy_from_slice(&Md5::digest(message));
+            assert_eq!(
+                md5_as_integer(message),
+                u128::from_be_bytes(expected),
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn mod_9999_matches_128_bit_division() {
+        for n in [
+            0u128,
+            9998,
+            9999,
+            u128::MAX,
+            u128::MAX - 1,
+            1 << 64,
+            (1 << 64) - 1,
+            0x6969c17f8f3a331966a66d2b320c314f,
+        ] {
+            assert_eq!(u128::from(mod_9999(n)), n % 9999, "{n:x}");
+        }
+    }
+
+    #[test]
     fn matches_flagsmith_worked_examples() {
-        let mut scratch = String::new();
+        assert_eq!(hashed_percentage(&["78986", "32103813"]), 49.27985597119424);
         assert_eq!(
-            hashed_percentage(&["78986", "32103813"], &mut scratch),
-            49.27985597119424
-        );
-        assert_eq!(
-            hashed_percentage(&["78986", "test_env_foobar"], &mut scratch),
+            hashed_percentage(&["78986", "test_env_foobar"]),
             54.53090618123625
         );
         // This one lands on exactly 100 at first and is re-hashed as "1,user3857,1,user3857".
-        assert_eq!(
-            hashed_percentage(&["1", "user3857"], &mut scratch),
-            35.8371674334867
-        );
+        assert_eq!(hashed_percentage(&["1", "user3857"]), 35.8371674334867);
     }
 }

@@ -203,6 +203,20 @@ fn digit_part(text: &str) -> Option<String> {
 
 /// Python's `int(text)` in base 10; `None` where Python raises `ValueError`.
 pub fn py_int(text: &str) -> Option<PyInt> {
+    // Fast path: plain ASCII digits with an optional sign, as stored traits mostly are.
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if !unsigned.is_empty() && unsigned.len() <= 38 && unsigned.bytes().all(|b| b.is_ascii_digit())
+    {
+        // At most 38 digits: always within i128.
+        let magnitude = unsigned
+            .bytes()
+            .fold(0i128, |n, b| n * 10 + i128::from(b - b'0'));
+        return Some(PyInt::Small(if negative { -magnitude } else { magnitude }));
+    }
     let text = ascii_digits(text);
     let (negative, rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),

@@ -1,5 +1,6 @@
 //! SemVer 2.0 parsing and precedence exactly as python-semver 3 (used by Flagsmith) does it.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
@@ -26,29 +27,62 @@ static SEMVER: LazyLock<regex::Regex> = LazyLock::new(|| {
 
 /// A parsed version. Build metadata is parsed but never compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version {
+pub struct Version<'a> {
     major: PyInt,
     minor: PyInt,
     patch: PyInt,
-    prerelease: Option<String>,
+    prerelease: Option<Cow<'a, str>>,
 }
 
-impl Version {
+impl<'a> Version<'a> {
     /// `Version.parse`: strict SemVer; like Python's `$`, one trailing newline is tolerated.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &'a str) -> Option<Self> {
         let text = text.strip_suffix('\n').unwrap_or(text);
+        if text.is_ascii() {
+            parse_ascii(text)
+        } else {
+            Self::parse_unicode_captures(text)
+        }
+    }
+
+    /// The pattern itself: only needed where `\d` may meet non-ASCII digits.
+    fn parse_unicode_captures(text: &'a str) -> Option<Self> {
         let caps = SEMVER.captures(text)?;
         Some(Self {
             major: py_int(caps.name("major")?.as_str())?,
             minor: py_int(caps.name("minor")?.as_str())?,
             patch: py_int(caps.name("patch")?.as_str())?,
-            prerelease: caps.name("prerelease").map(|m| m.as_str().to_owned()),
+            prerelease: caps.name("prerelease").map(|m| Cow::Borrowed(m.as_str())),
         })
+    }
+
+    fn from_parts(
+        major: &str,
+        minor: &str,
+        patch: &str,
+        prerelease: Option<&'a str>,
+    ) -> Option<Self> {
+        Some(Self {
+            major: py_int(major)?,
+            minor: py_int(minor)?,
+            patch: py_int(patch)?,
+            prerelease: prerelease.map(Cow::Borrowed),
+        })
+    }
+
+    /// Detaches the version from the text it was parsed from.
+    pub fn into_owned(self) -> Version<'static> {
+        Version {
+            major: self.major,
+            minor: self.minor,
+            patch: self.patch,
+            prerelease: self.prerelease.map(|p| Cow::Owned(p.into_owned())),
+        }
     }
 
     /// SemVer precedence: numbers, then a release above its pre-releases, then the
     /// pre-release identifiers; build metadata is ignored.
-    pub fn precedence(&self, other: &Self) -> Ordering {
+    pub fn precedence(&self, other: &Version<'_>) -> Ordering {
         let numbers = (&self.major, &self.minor, &self.patch).cmp(&(
             &other.major,
             &other.minor,
@@ -69,6 +103,68 @@ impl Version {
         } else {
             natural
         }
+    }
+}
+
+/// The same grammar as the pattern, by hand, for ASCII text (the hot path): one pass over
+/// the bytes, no allocation.
+fn parse_ascii(text: &str) -> Option<Version<'_>> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let number = |at: &mut usize| -> Option<(usize, usize)> {
+        let start = *at;
+        while *at < bytes.len() && bytes[*at].is_ascii_digit() {
+            *at += 1;
+        }
+        let len = *at - start;
+        (len > 0 && (len == 1 || bytes[start] != b'0')).then_some((start, *at))
+    };
+    let major = number(&mut at)?;
+    (bytes.get(at) == Some(&b'.')).then_some(())?;
+    at += 1;
+    let minor = number(&mut at)?;
+    (bytes.get(at) == Some(&b'.')).then_some(())?;
+    at += 1;
+    let patch = number(&mut at)?;
+    let mut prerelease = None;
+    if bytes.get(at) == Some(&b'-') {
+        let start = at + 1;
+        at = identifiers_end(bytes, start, true)?;
+        prerelease = Some(&text[start..at]);
+    }
+    if bytes.get(at) == Some(&b'+') {
+        at = identifiers_end(bytes, at + 1, false)?;
+    }
+    if at != bytes.len() {
+        return None;
+    }
+    Version::from_parts(
+        &text[major.0..major.1],
+        &text[minor.0..minor.1],
+        &text[patch.0..patch.1],
+        prerelease,
+    )
+}
+
+/// Scans dot-separated identifiers of `[0-9A-Za-z-]` from `start`; pre-release identifiers
+/// that are all digits must not have leading zeros. Returns where they end.
+fn identifiers_end(bytes: &[u8], start: usize, prerelease: bool) -> Option<usize> {
+    let mut at = start;
+    loop {
+        let begin = at;
+        let mut all_digits = true;
+        while at < bytes.len() && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'-') {
+            all_digits &= bytes[at].is_ascii_digit();
+            at += 1;
+        }
+        let len = at - begin;
+        if len == 0 || (prerelease && all_digits && len > 1 && bytes[begin] == b'0') {
+            return None;
+        }
+        if bytes.get(at) != Some(&b'.') {
+            return Some(at);
+        }
+        at += 1;
     }
 }
 
@@ -139,5 +235,20 @@ mod tests {
             "Python's $ allows one final newline"
         );
         assert!(Version::parse("1.2.3-rc.1+build.5").is_some());
+        assert!(
+            Version::parse("1.0.0-١").is_none(),
+            "a Unicode digit alone is not an identifier"
+        );
+        assert!(
+            Version::parse("1١.0.0").is_some(),
+            "Python's \\d is Unicode-aware"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hand_parser_agrees_with_the_pattern(text in "[0-9a-c.+-]{0,14}") {
+            proptest::prop_assert_eq!(parse_ascii(&text), Version::parse_unicode_captures(&text));
+        }
     }
 }
