@@ -25,6 +25,8 @@ pub struct CompiledEnvironment {
     pub(crate) identity_overrides: HashMap<String, Vec<(usize, CompiledState)>>,
     /// Trait names used by conditions, by slot.
     pub(crate) trait_slots: HashMap<String, Slot>,
+    /// Slots compared as semantic versions: parsed once per evaluation.
+    pub(crate) version_slots: Vec<Slot>,
     /// The context's JSON form without the identity, kept only when a condition runs a
     /// general JSONPath query at evaluation time.
     pub(crate) context_json: Option<Arc<Value>>,
@@ -99,6 +101,7 @@ impl CompiledEnvironment {
         let mut builder = Builder {
             environment,
             trait_slots: HashMap::default(),
+            version_slots: Vec::new(),
             environment_json: None,
             needs_context_json: false,
         };
@@ -153,6 +156,7 @@ impl CompiledEnvironment {
             segments,
             identity_overrides,
             trait_slots: builder.trait_slots,
+            version_slots: builder.version_slots,
             context_json,
         }
     }
@@ -177,6 +181,7 @@ impl CompiledEnvironment {
 struct Builder<'e> {
     environment: &'e Environment,
     trait_slots: HashMap<String, Slot>,
+    version_slots: Vec<Slot>,
     environment_json: Option<Value>,
     needs_context_json: bool,
 }
@@ -210,10 +215,28 @@ impl Builder<'_> {
         let conditions: Vec<CompiledCondition> = rule
             .conditions
             .iter()
-            .map(|condition| CompiledCondition {
-                property: self.property(&condition.property),
-                test: Test::new(&condition.operator, &condition.value),
-                source: condition.clone(),
+            .map(|condition| {
+                let compiled = CompiledCondition {
+                    property: self.property(&condition.property),
+                    test: Test::new(&condition.operator, &condition.value),
+                    source: condition.clone(),
+                };
+                if compiled.test.compares_versions() {
+                    let slots = match &compiled.property {
+                        Property::Trait(slot) => vec![*slot],
+                        Property::Path { literal, target: PathTarget::IdentityTrait(slot) } => {
+                            vec![*literal, *slot]
+                        }
+                        Property::Path { literal, .. } => vec![*literal],
+                        Property::Empty => vec![],
+                    };
+                    for slot in slots {
+                        if !self.version_slots.contains(&slot) {
+                            self.version_slots.push(slot);
+                        }
+                    }
+                }
+                compiled
             })
             .collect();
         CompiledRule {

@@ -13,7 +13,7 @@ use super::hashing::hashed_percentage;
 use super::pattern::PyPattern;
 use super::property::Property;
 use super::python::{PyInt, float_mod, json_str, py_float, py_int, write_float_repr};
-use super::semver::Version;
+pub use super::semver::Version;
 
 /// The comparison of a "typed compare" operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,11 +71,24 @@ impl TypedOperand {
         }
     }
 
-    fn compare(&self, comparison: Comparison, value: &ContextValue<'_>) -> bool {
+    /// `parsed`: the value already parsed as a version, when the caller has it.
+    fn compare(
+        &self,
+        comparison: Comparison,
+        value: &ContextValue<'_>,
+        parsed: Option<Option<&Version<'_>>>,
+    ) -> bool {
         match value {
             ContextValue::Str(text) => match &self.semver {
                 Some(operand) => {
-                    let parsed = Version::parse(text);
+                    let fresh;
+                    let parsed = match parsed {
+                        Some(known) => known,
+                        None => {
+                            fresh = Version::parse(text);
+                            fresh.as_ref()
+                        }
+                    };
                     match (parsed, operand, comparison) {
                         (_, _, Comparison::Contains) | (None, _, _) | (_, None, _) => false,
                         (Some(v), Some(o), _) => comparison.holds(Some(v.precedence(o))),
@@ -235,6 +248,11 @@ impl Test {
     }
 
     /// Whether evaluating this test can fail the way Flagsmith's engine raises.
+    /// Whether this test compares semantic versions.
+    pub fn compares_versions(&self) -> bool {
+        matches!(self, Self::Typed(_, operand) if operand.semver.is_some())
+    }
+
     pub fn may_fail(&self) -> bool {
         match self {
             Self::Regex(compiled) => compiled.is_err(),
@@ -257,6 +275,8 @@ pub struct CompiledCondition {
 pub struct Subject<'s> {
     /// The identity's hashing key, if there is an identity.
     pub identity_key: Option<&'s str>,
+    /// The value already parsed as a semantic version, when it was parsed once up front.
+    pub version: Option<Option<&'s Version<'s>>>,
 }
 
 impl CompiledCondition {
@@ -290,15 +310,21 @@ impl CompiledCondition {
             Test::IsSet => Ok(value.is_some()),
             Test::IsNotSet => Ok(value.is_none()),
             _ => match value {
-                Some(v) => self.test_value(v),
+                Some(v) => self.test_value(v, subject),
                 None => Ok(false),
             },
         }
     }
 
-    fn test_value(&self, value: &ContextValue<'_>) -> Result<bool, ConditionError> {
+    fn test_value(
+        &self,
+        value: &ContextValue<'_>,
+        subject: &Subject<'_>,
+    ) -> Result<bool, ConditionError> {
         match &self.test {
-            Test::Typed(comparison, operand) => Ok(operand.compare(*comparison, value)),
+            Test::Typed(comparison, operand) => {
+                Ok(operand.compare(*comparison, value, subject.version))
+            }
             Test::NotContains(needle) => {
                 Ok(matches!(value, ContextValue::Str(text) if !text.contains(needle.as_str())))
             }

@@ -7,12 +7,12 @@ use crate::model::{Identity, Metadata, OverridePriority, RuleKind, Scalar};
 use super::compile::{
     CompiledEnvironment, CompiledFeature, CompiledRule, CompiledSegment, CompiledState,
 };
-use super::condition::{CompiledCondition, Subject};
+use super::condition::{CompiledCondition, Subject, Version};
 use super::context_json::identity_context_json;
 use super::context_value::{ContextValue, OwnedContextValue};
 use super::error::{ConditionError, ConditionLocation, EvaluationError};
 use super::hashing::hashed_percentage;
-use super::property::{PathTarget, Property};
+use super::property::{PathTarget, Property, Slot};
 
 /// The segment name Flagsmith reports for identity overrides.
 pub const IDENTITY_OVERRIDES_SEGMENT: &str = "identity_overrides";
@@ -103,12 +103,14 @@ pub(crate) struct Frame<'a> {
     identity_key: Option<Cow<'a, str>>,
     identity: Option<&'a Identity>,
     slots: Vec<Option<ContextValue<'a>>>,
+    /// Slot values compared as versions, parsed once (`None`: not a version-compared slot).
+    versions: Vec<Option<Option<Version<'a>>>>,
 }
 
 /// A resolved context value: a trait's normalised value, one computed from the identity,
 /// a constant of the environment, or the result of a general JSONPath query.
 pub(crate) enum Resolved<'f> {
-    Slot(&'f ContextValue<'f>),
+    Slot(Slot, &'f ContextValue<'f>),
     Computed(ContextValue<'f>),
     Constant(&'f OwnedContextValue),
     Queried(OwnedContextValue),
@@ -122,7 +124,7 @@ impl Resolved<'_> {
     ) -> R {
         match resolved {
             None => f(None),
-            Some(Self::Slot(v)) => f(Some(v)),
+            Some(Self::Slot(_, v)) => f(Some(v)),
             Some(Self::Computed(v)) => f(Some(v)),
             Some(Self::Constant(v)) => f(Some(&v.as_borrowed())),
             Some(Self::Queried(v)) => f(Some(&v.as_borrowed())),
@@ -163,11 +165,21 @@ impl<'a> Frame<'a> {
                 Cow::Owned(key)
             }
         });
+        let mut versions = Vec::new();
+        if !environment.version_slots.is_empty() {
+            versions.resize(slots.len(), None);
+            for &slot in &environment.version_slots {
+                if let Some(ContextValue::Str(text)) = slots[slot] {
+                    versions[slot] = Some(Version::parse(text));
+                }
+            }
+        }
         Self {
             identifier: identity.map(|i| i.identifier.as_str()),
             identity_key,
             identity,
             slots,
+            versions,
         }
     }
 
@@ -180,7 +192,7 @@ impl<'a> Frame<'a> {
         environment: &'f CompiledEnvironment,
         property: &'f Property,
     ) -> Option<Resolved<'f>> {
-        let slot = |slot: usize| self.slots[slot].as_ref().map(Resolved::Slot);
+        let slot = |slot: usize| self.slots[slot].as_ref().map(|v| Resolved::Slot(slot, v));
         match property {
             Property::Empty => None,
             Property::Trait(s) => slot(*s),
@@ -330,9 +342,13 @@ impl CompiledEnvironment {
         let mut conditions = Quantifier::new(rule.kind);
         for (index, condition) in rule.conditions.iter().enumerate() {
             let resolved = frame.resolve(self, &condition.property);
-            let subject = Subject {
-                identity_key: frame.identity_key(),
+            let version = match &resolved {
+                Some(Resolved::Slot(slot, _)) => {
+                    frame.versions.get(*slot).and_then(|v| v.as_ref().map(Option::as_ref))
+                }
+                _ => None,
             };
+            let subject = Subject { identity_key: frame.identity_key(), version };
             let outcome = Resolved::with(resolved.as_ref(), |value| {
                 let outcome = condition.test(value, &subject, &segment.key);
                 observer.condition(depth, condition, value, &outcome);

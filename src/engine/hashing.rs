@@ -20,54 +20,52 @@ pub fn hashed_percentage(ids: &[&str]) -> f64 {
 }
 
 /// MD5 of `ids` repeated `iterations` times and joined with commas, as a big-endian integer.
-/// Joined texts that fit one MD5 block (the usual `"<seed>,<env key>_<identifier>"`) are
-/// built on the stack.
 fn md5_of_joined(ids: &[&str], iterations: usize) -> u128 {
     let joined_len = (ids.iter().map(|id| id.len()).sum::<usize>() + ids.len()) * iterations - 1;
-    let mut stack = [0u8; 55];
-    let mut heap = Vec::new();
-    let message: &[u8] = if joined_len <= stack.len() {
+    if iterations == 1 && joined_len <= 55 {
+        // The usual case, "<seed>,<env key>_<identifier>": one MD5 block built in place.
+        let mut block = [0u8; 64];
         let mut at = 0;
-        for (i, id) in std::iter::repeat_n(ids, iterations).flatten().enumerate() {
+        for (i, id) in ids.iter().enumerate() {
             if i > 0 {
-                stack[at] = b',';
+                block[at] = b',';
                 at += 1;
             }
-            stack[at..at + id.len()].copy_from_slice(id.as_bytes());
+            block[at..at + id.len()].copy_from_slice(id.as_bytes());
             at += id.len();
         }
-        &stack[..at]
-    } else {
-        heap.reserve(joined_len);
-        for (i, id) in std::iter::repeat_n(ids, iterations).flatten().enumerate() {
-            if i > 0 {
-                heap.push(b',');
-            }
-            heap.extend_from_slice(id.as_bytes());
+        return md5_single_block(block, at);
+    }
+    let mut message = Vec::with_capacity(joined_len);
+    for (i, id) in std::iter::repeat_n(ids, iterations).flatten().enumerate() {
+        if i > 0 {
+            message.push(b',');
         }
-        &heap
-    };
-    md5_as_integer(message)
+        message.extend_from_slice(id.as_bytes());
+    }
+    md5_as_integer(&message)
 }
 
-/// MD5 of `message` read as a big-endian 128-bit integer. Messages that fit one block (the
-/// usual `"<seed>,<env key>_<identifier>"`) skip the streaming API's buffering.
-fn md5_as_integer(message: &[u8]) -> u128 {
+/// MD5 of the first `len` (at most 55) bytes of `block`, padded in place.
+fn md5_single_block(mut block: [u8; 64], len: usize) -> u128 {
     const INITIAL_STATE: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
-    let mut digest = [0u8; 16];
+    block[len] = 0x80;
+    block[56..].copy_from_slice(&(len as u64 * 8).to_le_bytes());
+    let mut state = INITIAL_STATE;
+    md5::block_api::compress(&mut state, &[block]);
+    // The digest is the state words in little-endian order, read as one big-endian number.
+    state.iter().fold(0u128, |n, word| (n << 32) | u128::from(word.swap_bytes()))
+}
+
+/// MD5 of `message` read as a big-endian 128-bit integer.
+fn md5_as_integer(message: &[u8]) -> u128 {
     if message.len() <= 55 {
         let mut block = [0u8; 64];
         block[..message.len()].copy_from_slice(message);
-        block[message.len()] = 0x80;
-        block[56..].copy_from_slice(&(message.len() as u64 * 8).to_le_bytes());
-        let mut state = INITIAL_STATE;
-        md5::block_api::compress(&mut state, &[block]);
-        for (chunk, word) in digest.chunks_exact_mut(4).zip(state) {
-            chunk.copy_from_slice(&word.to_le_bytes());
-        }
-    } else {
-        digest.copy_from_slice(&Md5::digest(message));
+        return md5_single_block(block, message.len());
     }
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&Md5::digest(message));
     u128::from_be_bytes(digest)
 }
 
