@@ -224,7 +224,10 @@ impl Builder<'_> {
                 if compiled.test.compares_versions() {
                     let slots = match &compiled.property {
                         Property::Trait(slot) => vec![*slot],
-                        Property::Path { literal, target: PathTarget::IdentityTrait(slot) } => {
+                        Property::Path {
+                            literal,
+                            target: PathTarget::IdentityTrait(slot),
+                        } => {
                             vec![*literal, *slot]
                         }
                         Property::Path { literal, .. } => vec![*literal],

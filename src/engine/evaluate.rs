@@ -11,7 +11,7 @@ use super::condition::{CompiledCondition, Subject, Version};
 use super::context_json::identity_context_json;
 use super::context_value::{ContextValue, OwnedContextValue};
 use super::error::{ConditionError, ConditionLocation, EvaluationError};
-use super::hashing::hashed_percentage;
+use super::hashing::{LANES, hashed_percentages};
 use super::property::{PathTarget, Property, Slot};
 
 /// The segment name Flagsmith reports for identity overrides.
@@ -30,6 +30,8 @@ pub struct Evaluation<'e> {
 #[derive(Debug, Clone)]
 pub struct Flag<'e> {
     pub feature: &'e CompiledFeature,
+    /// The state that decided the flag (default, segment or identity override).
+    pub state: &'e CompiledState,
     pub enabled: bool,
     pub value: &'e Scalar,
     pub reason: Reason<'e>,
@@ -285,26 +287,28 @@ impl CompiledEnvironment {
             }
         }
         let identity_key = frame.identity_key.take();
-        let flags = self
+        let mut flags: Vec<Flag<'e>> = self
             .features
             .iter()
             .zip(winners)
-            .map(|(feature, winner)| {
-                let (state, reason, source) = match winner {
-                    Some(w) => (
-                        w.state,
-                        Reason::TargetingMatch { segment: w.segment },
-                        w.source,
-                    ),
-                    None => (
-                        &feature.default,
-                        Reason::Default,
-                        FlagSource::EnvironmentDefault,
-                    ),
-                };
-                flag(feature, state, reason, source, identity_key.as_deref())
+            .map(|(feature, winner)| match winner {
+                Some(w) => flag(
+                    feature,
+                    w.state,
+                    Reason::TargetingMatch { segment: w.segment },
+                    w.source,
+                ),
+                None => flag(
+                    feature,
+                    &feature.default,
+                    Reason::Default,
+                    FlagSource::EnvironmentDefault,
+                ),
             })
             .collect();
+        if let Some(key) = identity_key.as_deref() {
+            split_variants(&mut flags, key);
+        }
         Ok(Evaluation { flags, segments })
     }
 
@@ -343,12 +347,16 @@ impl CompiledEnvironment {
         for (index, condition) in rule.conditions.iter().enumerate() {
             let resolved = frame.resolve(self, &condition.property);
             let version = match &resolved {
-                Some(Resolved::Slot(slot, _)) => {
-                    frame.versions.get(*slot).and_then(|v| v.as_ref().map(Option::as_ref))
-                }
+                Some(Resolved::Slot(slot, _)) => frame
+                    .versions
+                    .get(*slot)
+                    .and_then(|v| v.as_ref().map(Option::as_ref)),
                 _ => None,
             };
-            let subject = Subject { identity_key: frame.identity_key(), version };
+            let subject = Subject {
+                identity_key: frame.identity_key(),
+                version,
+            };
             let outcome = Resolved::with(resolved.as_ref(), |value| {
                 let outcome = condition.test(value, &subject, &segment.key);
                 observer.condition(depth, condition, value, &outcome);
@@ -431,39 +439,64 @@ fn stronger(candidate: OverridePriority, current: OverridePriority) -> Option<bo
     Some(number(candidate)? < number(current)?)
 }
 
-/// The flag for a winning state, splitting between variants when there is an identity.
+/// The flag for a winning state, before any variant split.
 fn flag<'e>(
     feature: &'e CompiledFeature,
     state: &'e CompiledState,
     reason: Reason<'e>,
     source: FlagSource,
-    identity_key: Option<&str>,
 ) -> Flag<'e> {
-    let mut flag = Flag {
+    Flag {
         feature,
+        state,
         enabled: state.enabled,
         value: &state.value,
         reason,
         variant: None,
         metadata: state.metadata.as_ref(),
         source,
-    };
-    if let Some(key) = identity_key.filter(|_| !state.variants.is_empty()) {
-        flag.variant = Some("control");
-        let percentage = hashed_percentage(&[&state.hash_seed, key]);
-        if let Some(variant) = state
-            .variants
-            .iter()
-            .find(|v| v.start <= percentage && percentage < v.limit)
-        {
-            flag.value = &variant.value;
-            flag.variant = variant.key.as_deref();
-            flag.reason = Reason::Split {
-                weight: &variant.weight_text,
-            };
+    }
+}
+
+/// Picks the variant of every multivariate flag for the identity's key, hashing four
+/// flags at a time.
+fn split_variants(flags: &mut [Flag<'_>], identity_key: &str) {
+    let mut batch = [0usize; LANES];
+    let mut filled = 0;
+    for index in 0..flags.len() {
+        if !flags[index].state.variants.is_empty() {
+            batch[filled] = index;
+            filled += 1;
+        }
+        if filled == LANES || (index + 1 == flags.len() && filled > 0) {
+            let mut pairs = [[""; 2]; LANES];
+            for (pair, &i) in pairs.iter_mut().zip(&batch[..filled]) {
+                *pair = [flags[i].state.hash_seed.as_str(), identity_key];
+            }
+            let percentages = hashed_percentages(&pairs[..filled]);
+            for (&i, percentage) in batch[..filled].iter().zip(percentages) {
+                choose_variant(&mut flags[i], percentage);
+            }
+            filled = 0;
         }
     }
-    flag
+}
+
+/// The variant whose band holds `percentage`, else the control value (variant `"control"`).
+fn choose_variant(flag: &mut Flag<'_>, percentage: f64) {
+    let state = flag.state;
+    flag.variant = Some("control");
+    if let Some(variant) = state
+        .variants
+        .iter()
+        .find(|v| v.start <= percentage && percentage < v.limit)
+    {
+        flag.value = &variant.value;
+        flag.variant = variant.key.as_deref();
+        flag.reason = Reason::Split {
+            weight: &variant.weight_text,
+        };
+    }
 }
 
 fn locate(

@@ -19,6 +19,49 @@ pub fn hashed_percentage(ids: &[&str]) -> f64 {
     }
 }
 
+/// [`hashed_percentage`] for up to [`LANES`] `[a, b]` pairs at once: MD5 is one long
+/// dependency chain, so interleaving independent hashes runs them in parallel lanes.
+pub fn hashed_percentages(pairs: &[[&str; 2]]) -> [f64; LANES] {
+    debug_assert!(pairs.len() <= LANES);
+    let mut blocks = [[0u8; 64]; LANES];
+    let mut fits = [false; LANES];
+    for (lane, pair) in pairs.iter().take(LANES).enumerate() {
+        let len = pair[0].len() + 1 + pair[1].len();
+        fits[lane] = len <= 55;
+        if fits[lane] {
+            let block = &mut blocks[lane];
+            block[..pair[0].len()].copy_from_slice(pair[0].as_bytes());
+            block[pair[0].len()] = b',';
+            block[pair[0].len() + 1..len].copy_from_slice(pair[1].as_bytes());
+            pad_single_block(block, len);
+        }
+    }
+    let digests = md5_lanes(&blocks);
+    let mut out = [0.0; LANES];
+    for (lane, pair) in pairs.iter().take(LANES).enumerate() {
+        let value = if fits[lane] {
+            percentage_of(digests[lane])
+        } else {
+            100.0
+        };
+        // Long inputs, and the rare exact 100 that Flagsmith re-hashes, take the plain path.
+        out[lane] = if value == 100.0 {
+            hashed_percentage(pair)
+        } else {
+            value
+        };
+    }
+    out
+}
+
+/// `((n mod 9999) / 9998) * 100`, in Python's operation order.
+fn percentage_of(n: u128) -> f64 {
+    (mod_9999(n) as f64 / 9998.0) * 100.0
+}
+
+/// How many hashes [`hashed_percentages`] computes side by side.
+pub const LANES: usize = 4;
+
 /// MD5 of `ids` repeated `iterations` times and joined with commas, as a big-endian integer.
 fn md5_of_joined(ids: &[&str], iterations: usize) -> u128 {
     let joined_len = (ids.iter().map(|id| id.len()).sum::<usize>() + ids.len()) * iterations - 1;
@@ -46,15 +89,156 @@ fn md5_of_joined(ids: &[&str], iterations: usize) -> u128 {
     md5_as_integer(&message)
 }
 
-/// MD5 of the first `len` (at most 55) bytes of `block`, padded in place.
-fn md5_single_block(mut block: [u8; 64], len: usize) -> u128 {
-    const INITIAL_STATE: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+const INITIAL_STATE: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+
+/// Pads a message of `len` (at most 55) bytes at the start of `block` into one MD5 block.
+fn pad_single_block(block: &mut [u8; 64], len: usize) {
     block[len] = 0x80;
     block[56..].copy_from_slice(&(len as u64 * 8).to_le_bytes());
+}
+
+/// The digest (state words in little-endian order) as one big-endian number.
+fn state_as_integer(state: [u32; 4]) -> u128 {
+    state
+        .iter()
+        .fold(0u128, |n, word| (n << 32) | u128::from(word.swap_bytes()))
+}
+
+/// Per-step left-rotation amounts and additive constants of MD5 (RFC 1321).
+const SHIFTS: [u32; 64] = [
+    7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
+    14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15,
+    21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+];
+
+/// `floor(abs(sin(i + 1)) * 2^32)`.
+const CONSTANTS: [u32; 64] = [
+    0xd76a_a478,
+    0xe8c7_b756,
+    0x2420_70db,
+    0xc1bd_ceee,
+    0xf57c_0faf,
+    0x4787_c62a,
+    0xa830_4613,
+    0xfd46_9501,
+    0x6980_98d8,
+    0x8b44_f7af,
+    0xffff_5bb1,
+    0x895c_d7be,
+    0x6b90_1122,
+    0xfd98_7193,
+    0xa679_438e,
+    0x49b4_0821,
+    0xf61e_2562,
+    0xc040_b340,
+    0x265e_5a51,
+    0xe9b6_c7aa,
+    0xd62f_105d,
+    0x0244_1453,
+    0xd8a1_e681,
+    0xe7d3_fbc8,
+    0x21e1_cde6,
+    0xc337_07d6,
+    0xf4d5_0d87,
+    0x455a_14ed,
+    0xa9e3_e905,
+    0xfcef_a3f8,
+    0x676f_02d9,
+    0x8d2a_4c8a,
+    0xfffa_3942,
+    0x8771_f681,
+    0x6d9d_6122,
+    0xfde5_380c,
+    0xa4be_ea44,
+    0x4bde_cfa9,
+    0xf6bb_4b60,
+    0xbebf_bc70,
+    0x289b_7ec6,
+    0xeaa1_27fa,
+    0xd4ef_3085,
+    0x0488_1d05,
+    0xd9d4_d039,
+    0xe6db_99e5,
+    0x1fa2_7cf8,
+    0xc4ac_5665,
+    0xf429_2244,
+    0x432a_ff97,
+    0xab94_23a7,
+    0xfc93_a039,
+    0x655b_59c3,
+    0x8f0c_cc92,
+    0xffef_f47d,
+    0x8584_5dd1,
+    0x6fa8_7e4f,
+    0xfe2c_e6e0,
+    0xa301_4314,
+    0x4e08_11a1,
+    0xf753_7e82,
+    0xbd3a_f235,
+    0x2ad7_d2bb,
+    0xeb86_d391,
+];
+
+/// One MD5 block in each of four lanes, computed side by side so the compiler can run the
+/// lanes in one vector register.
+fn md5_lanes(blocks: &[[u8; 64]; LANES]) -> [u128; LANES] {
+    let mut words = [[0u32; LANES]; 16];
+    for (i, word) in words.iter_mut().enumerate() {
+        for (lane, block) in blocks.iter().enumerate() {
+            let at = i * 4;
+            word[lane] =
+                u32::from_le_bytes([block[at], block[at + 1], block[at + 2], block[at + 3]]);
+        }
+    }
+    let mut a = [INITIAL_STATE[0]; LANES];
+    let mut b = [INITIAL_STATE[1]; LANES];
+    let mut c = [INITIAL_STATE[2]; LANES];
+    let mut d = [INITIAL_STATE[3]; LANES];
+    for step in 0..64 {
+        let (g, round) = match step / 16 {
+            0 => (step, 0),
+            1 => ((5 * step + 1) % 16, 1),
+            2 => ((3 * step + 5) % 16, 2),
+            _ => ((7 * step) % 16, 3),
+        };
+        let mut next_b = [0u32; LANES];
+        for lane in 0..LANES {
+            let (x, y, z) = (b[lane], c[lane], d[lane]);
+            let f = match round {
+                0 => (x & y) | (!x & z),
+                1 => (x & z) | (y & !z),
+                2 => x ^ y ^ z,
+                _ => y ^ (x | !z),
+            };
+            let sum = a[lane]
+                .wrapping_add(f)
+                .wrapping_add(CONSTANTS[step])
+                .wrapping_add(words[g][lane]);
+            next_b[lane] = x.wrapping_add(sum.rotate_left(SHIFTS[step]));
+        }
+        a = d;
+        d = c;
+        c = b;
+        b = next_b;
+    }
+    let mut digests = [0u128; LANES];
+    for (lane, digest) in digests.iter_mut().enumerate() {
+        *digest = state_as_integer([
+            INITIAL_STATE[0].wrapping_add(a[lane]),
+            INITIAL_STATE[1].wrapping_add(b[lane]),
+            INITIAL_STATE[2].wrapping_add(c[lane]),
+            INITIAL_STATE[3].wrapping_add(d[lane]),
+        ]);
+    }
+    digests
+}
+
+/// MD5 of the first `len` (at most 55) bytes of `block`, padded in place.
+fn md5_single_block(mut block: [u8; 64], len: usize) -> u128 {
+    pad_single_block(&mut block, len);
     let mut state = INITIAL_STATE;
     md5::block_api::compress(&mut state, &[block]);
-    // The digest is the state words in little-endian order, read as one big-endian number.
-    state.iter().fold(0u128, |n, word| (n << 32) | u128::from(word.swap_bytes()))
+    state_as_integer(state)
 }
 
 /// MD5 of `message` read as a big-endian 128-bit integer.
@@ -98,6 +282,21 @@ mod tests {
                 "length {len}"
             );
         }
+    }
+
+    #[test]
+    fn four_lane_md5_matches_the_plain_one() {
+        let ids: Vec<String> = (0..23).map(|i| format!("{}", "x".repeat(i * 3))).collect();
+        let pairs: Vec<[&str; 2]> = ids.iter().map(|id| ["78986", id.as_str()]).collect();
+        for chunk in pairs.chunks(LANES) {
+            let out = hashed_percentages(chunk);
+            for (pair, value) in chunk.iter().zip(out) {
+                assert_eq!(value, hashed_percentage(pair), "{pair:?}");
+            }
+        }
+        // Including the pair that hits exactly 100 and is re-hashed.
+        let out = hashed_percentages(&[["1", "user3857"], ["78986", "32103813"]]);
+        assert_eq!(out[..2], [35.8371674334867, 49.27985597119424]);
     }
 
     #[test]

@@ -24,4 +24,4 @@ pub use error::{ConditionError, ConditionLocation, EvaluationError};
 pub use evaluate::{
     Evaluation, Flag, FlagSource, IDENTITY_OVERRIDES_SEGMENT, MatchedSegment, Reason,
 };
-pub use hashing::hashed_percentage;
+pub use hashing::{hashed_percentage, hashed_percentages};

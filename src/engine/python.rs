@@ -40,7 +40,8 @@ impl PyInt {
     /// `OverflowError` (beyond the float range).
     pub fn to_f64(&self) -> Option<f64> {
         match self {
-            Self::Small(v) => Some(*v as f64),
+            // i64 converts in hardware; wider values go through the slower 128-bit path.
+            Self::Small(v) => Some(i64::try_from(*v).map_or(*v as f64, |v| v as f64)),
             Self::Big { negative, digits } => {
                 let magnitude: f64 = digits.parse().ok()?;
                 magnitude
@@ -346,6 +347,23 @@ pub fn float_mod(x: f64, y: f64) -> Option<f64> {
     if y == 0.0 {
         return None;
     }
+    // Integral operands (the common `user_id % 10`) take an exact integer path: fmod is a
+    // slow library call and gives the same result for them.
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if x.fract() == 0.0 && y.fract() == 0.0 && x.abs() < EXACT && y.abs() < EXACT {
+        let (a, b) = (x as i64, y as i64);
+        let r = a % b;
+        let floored = if r != 0 && ((r < 0) != (b < 0)) {
+            r + b
+        } else {
+            r
+        };
+        return Some(if floored == 0 {
+            0.0f64.copysign(y)
+        } else {
+            floored as f64
+        });
+    }
     let m = x % y; // fmod
     Some(if m != 0.0 {
         if (y < 0.0) != (m < 0.0) { m + y } else { m }
@@ -514,6 +532,16 @@ mod tests {
         assert_eq!(float_mod(5.5, 2.0), Some(1.5));
         assert_eq!(float_mod(1.0, 0.0), None);
         assert_eq!(float_mod(-3.0, 3.0).map(f64::is_sign_positive), Some(true));
+        assert_eq!(float_mod(3.0, -3.0).map(f64::is_sign_negative), Some(true));
+        assert_eq!(float_mod(-7.0, -3.0), Some(-1.0));
+        assert_eq!(float_mod(7.0, -3.0), Some(-2.0));
+        assert_eq!(
+            float_mod(1e300, 7.0),
+            Some(1e300 % 7.0),
+            "beyond 2^53: the float path"
+        );
+        assert_eq!(float_mod(5.0, f64::INFINITY), Some(5.0));
+        assert_eq!(float_mod(-5.0, f64::INFINITY), Some(f64::INFINITY));
     }
 
     #[test]
