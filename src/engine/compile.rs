@@ -27,6 +27,8 @@ pub struct CompiledEnvironment {
     pub(crate) trait_slots: HashMap<String, Slot>,
     /// Slots compared as semantic versions: parsed once per evaluation.
     pub(crate) version_slots: Vec<Slot>,
+    /// Segments that split on the identity key by percentage, by index.
+    pub(crate) split_segments: Vec<usize>,
     /// The context's JSON form without the identity, kept only when a condition runs a
     /// general JSONPath query at evaluation time.
     pub(crate) context_json: Option<Arc<Value>>,
@@ -71,6 +73,9 @@ pub struct CompiledSegment {
     pub(crate) rules: Vec<CompiledRule>,
     /// Overrides of features of this environment: (feature index, state).
     pub(crate) overrides: Vec<(usize, CompiledState)>,
+    /// Whether a condition splits on the identity key by percentage: its hash is then
+    /// computed up front, with other segments' (see [`CompiledEnvironment::split_segments`]).
+    pub(crate) splits_on_identity_key: bool,
 }
 
 /// A rule ready for matching.
@@ -84,6 +89,17 @@ pub struct CompiledRule {
     /// Some condition can fail: evaluate them all, in order, as Flagsmith does, so the same
     /// error surfaces. Otherwise short-circuit.
     pub(crate) eager: bool,
+}
+
+impl CompiledRule {
+    fn splits_on_identity_key(&self) -> bool {
+        self.conditions.iter().any(|c| {
+            matches!(
+                (&c.test, &c.property),
+                (Test::PercentageSplit(_), Property::Empty)
+            )
+        }) || self.rules.iter().any(Self::splits_on_identity_key)
+    }
 }
 
 impl CompiledEnvironment {
@@ -120,10 +136,13 @@ impl CompiledEnvironment {
             }
         }
         let index_of = |name: &str| feature_index.get(name).copied();
-        let segments = environment
+        let segments: Vec<CompiledSegment> = environment
             .segments
             .iter()
             .map(|segment| builder.segment(segment, &index_of))
+            .collect();
+        let split_segments = (0..segments.len())
+            .filter(|&i| segments[i].splits_on_identity_key)
             .collect();
         let mut identity_overrides: HashMap<String, Vec<(usize, CompiledState)>> =
             HashMap::default();
@@ -157,6 +176,7 @@ impl CompiledEnvironment {
             identity_overrides,
             trait_slots: builder.trait_slots,
             version_slots: builder.version_slots,
+            split_segments,
             context_json,
         }
     }
@@ -192,17 +212,19 @@ impl Builder<'_> {
         segment: &Segment,
         index_of: &dyn Fn(&str) -> Option<usize>,
     ) -> CompiledSegment {
+        let rules: Vec<CompiledRule> = segment
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.rule(r, vec![i]))
+            .collect();
         CompiledSegment {
             id: segment.id,
             key: segment.key.clone(),
             name: segment.name.clone(),
             metadata: segment.metadata.clone(),
-            rules: segment
-                .rules
-                .iter()
-                .enumerate()
-                .map(|(i, r)| self.rule(r, vec![i]))
-                .collect(),
+            splits_on_identity_key: rules.iter().any(CompiledRule::splits_on_identity_key),
+            rules,
             overrides: segment
                 .overrides
                 .iter()

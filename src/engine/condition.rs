@@ -277,6 +277,8 @@ pub struct Subject<'s> {
     pub identity_key: Option<&'s str>,
     /// The value already parsed as a semantic version, when it was parsed once up front.
     pub version: Option<Option<&'s Version<'s>>>,
+    /// The percentage of `[segment key, identity key]`, when hashed up front.
+    pub split: Option<f64>,
 }
 
 impl CompiledCondition {
@@ -299,9 +301,10 @@ impl CompiledCondition {
                         v.write_str(&mut text);
                         text.as_str()
                     }
-                    (None, Property::Empty) => match subject.identity_key {
-                        Some(key) => key,
-                        None => return Ok(false),
+                    (None, Property::Empty) => match (subject.split, subject.identity_key) {
+                        (Some(percentage), _) => return Ok(percentage <= *threshold),
+                        (None, Some(key)) => key,
+                        (None, None) => return Ok(false),
                     },
                     (None, _) => return Ok(false),
                 };

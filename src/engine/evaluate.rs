@@ -107,6 +107,9 @@ pub(crate) struct Frame<'a> {
     slots: Vec<Option<ContextValue<'a>>>,
     /// Slot values compared as versions, parsed once (`None`: not a version-compared slot).
     versions: Vec<Option<Option<Version<'a>>>>,
+    /// Percentage of `[segment key, identity key]` for each segment that splits on the
+    /// identity key, by segment index; hashed up front, four at a time.
+    splits: Vec<f64>,
 }
 
 /// A resolved context value: a trait's normalised value, one computed from the identity,
@@ -182,6 +185,28 @@ impl<'a> Frame<'a> {
             identity,
             slots,
             versions,
+            splits: Vec::new(),
+        }
+    }
+
+    /// Hashes the identity key with every segment that splits on it.
+    pub(crate) fn hash_splits(&mut self, environment: &CompiledEnvironment) {
+        let Some(key) = self.identity_key.as_deref() else {
+            return;
+        };
+        if environment.split_segments.is_empty() {
+            return;
+        }
+        self.splits.resize(environment.segments.len(), f64::NAN);
+        for chunk in environment.split_segments.chunks(LANES) {
+            let mut pairs = [[""; 2]; LANES];
+            for (pair, &segment) in pairs.iter_mut().zip(chunk) {
+                *pair = [environment.segments[segment].key.as_str(), key];
+            }
+            let percentages = hashed_percentages(&pairs[..chunk.len()]);
+            for (&segment, percentage) in chunk.iter().zip(percentages) {
+                self.splits[segment] = percentage;
+            }
         }
     }
 
@@ -234,10 +259,11 @@ impl CompiledEnvironment {
         identity: Option<&Identity>,
     ) -> Result<Evaluation<'e>, EvaluationError> {
         let mut frame = Frame::new(self, identity);
+        frame.hash_splits(self);
         let mut winners: Vec<Option<Winner<'e>>> = vec![None; self.features.len()];
         let mut segments = Vec::with_capacity(self.segments.len() + 1);
         for (index, segment) in self.segments.iter().enumerate() {
-            if !self.segment_matches(segment, &mut frame, &mut Silent)? {
+            if !self.segment_matches(index, &mut frame, &mut Silent)? {
                 continue;
             }
             segments.push(MatchedSegment {
@@ -315,16 +341,18 @@ impl CompiledEnvironment {
     /// A segment matches when it has rules and all of them match.
     pub(crate) fn segment_matches<O: Observer>(
         &self,
-        segment: &CompiledSegment,
+        index: usize,
         frame: &mut Frame<'_>,
         observer: &mut O,
     ) -> Result<bool, EvaluationError> {
+        let segment = &self.segments[index];
         if segment.rules.is_empty() {
             return Ok(false);
         }
+        let split = frame.splits.get(index).copied().filter(|p| !p.is_nan());
         let mut all = true;
         for rule in &segment.rules {
-            if !self.rule_matches(rule, segment, frame, observer)? {
+            if !self.rule_matches(rule, segment, split, frame, observer)? {
                 all = false;
                 if !O::RECORDS {
                     break;
@@ -338,6 +366,7 @@ impl CompiledEnvironment {
         &self,
         rule: &CompiledRule,
         segment: &CompiledSegment,
+        split: Option<f64>,
         frame: &mut Frame<'_>,
         observer: &mut O,
     ) -> Result<bool, EvaluationError> {
@@ -356,6 +385,7 @@ impl CompiledEnvironment {
             let subject = Subject {
                 identity_key: frame.identity_key(),
                 version,
+                split,
             };
             let outcome = Resolved::with(resolved.as_ref(), |value| {
                 let outcome = condition.test(value, &subject, &segment.key);
@@ -375,7 +405,7 @@ impl CompiledEnvironment {
         if (matched || O::RECORDS) && !rule.rules.is_empty() {
             let mut rules = Quantifier::new(rule.kind);
             for sub_rule in &rule.rules {
-                let sub_matched = self.rule_matches(sub_rule, segment, frame, observer)?;
+                let sub_matched = self.rule_matches(sub_rule, segment, split, frame, observer)?;
                 if rules.add(sub_matched) && !O::RECORDS {
                     break;
                 }

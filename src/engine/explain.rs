@@ -100,7 +100,8 @@ pub fn explain(
         }
     }
     let _ = writeln!(out, "\nsegments:");
-    for segment in environment.segments() {
+    frame.hash_splits(environment);
+    for (index, segment) in environment.segments().iter().enumerate() {
         let _ = writeln!(
             recorder.out,
             "segment {:?} (key {}):",
@@ -109,7 +110,7 @@ pub fn explain(
         if segment.rules.is_empty() {
             let _ = writeln!(recorder.out, "  has no rules, so it never matches");
         }
-        let matched = environment.segment_matches(segment, &mut frame, &mut recorder)?;
+        let matched = environment.segment_matches(index, &mut frame, &mut recorder)?;
         let verdict = if matched { "MATCHED" } else { "not matched" };
         let _ = writeln!(recorder.out, "  => segment {verdict}");
     }

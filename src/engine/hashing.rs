@@ -104,130 +104,160 @@ fn state_as_integer(state: [u32; 4]) -> u128 {
         .fold(0u128, |n, word| (n << 32) | u128::from(word.swap_bytes()))
 }
 
-/// Per-step left-rotation amounts and additive constants of MD5 (RFC 1321).
-const SHIFTS: [u32; 64] = [
-    7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
-    14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15,
-    21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
-];
+/// Four `u32` lanes with element-wise operations written out, so the compiler keeps them in
+/// one vector register.
+#[derive(Clone, Copy)]
+struct Lanes([u32; LANES]);
 
-/// `floor(abs(sin(i + 1)) * 2^32)`.
-const CONSTANTS: [u32; 64] = [
-    0xd76a_a478,
-    0xe8c7_b756,
-    0x2420_70db,
-    0xc1bd_ceee,
-    0xf57c_0faf,
-    0x4787_c62a,
-    0xa830_4613,
-    0xfd46_9501,
-    0x6980_98d8,
-    0x8b44_f7af,
-    0xffff_5bb1,
-    0x895c_d7be,
-    0x6b90_1122,
-    0xfd98_7193,
-    0xa679_438e,
-    0x49b4_0821,
-    0xf61e_2562,
-    0xc040_b340,
-    0x265e_5a51,
-    0xe9b6_c7aa,
-    0xd62f_105d,
-    0x0244_1453,
-    0xd8a1_e681,
-    0xe7d3_fbc8,
-    0x21e1_cde6,
-    0xc337_07d6,
-    0xf4d5_0d87,
-    0x455a_14ed,
-    0xa9e3_e905,
-    0xfcef_a3f8,
-    0x676f_02d9,
-    0x8d2a_4c8a,
-    0xfffa_3942,
-    0x8771_f681,
-    0x6d9d_6122,
-    0xfde5_380c,
-    0xa4be_ea44,
-    0x4bde_cfa9,
-    0xf6bb_4b60,
-    0xbebf_bc70,
-    0x289b_7ec6,
-    0xeaa1_27fa,
-    0xd4ef_3085,
-    0x0488_1d05,
-    0xd9d4_d039,
-    0xe6db_99e5,
-    0x1fa2_7cf8,
-    0xc4ac_5665,
-    0xf429_2244,
-    0x432a_ff97,
-    0xab94_23a7,
-    0xfc93_a039,
-    0x655b_59c3,
-    0x8f0c_cc92,
-    0xffef_f47d,
-    0x8584_5dd1,
-    0x6fa8_7e4f,
-    0xfe2c_e6e0,
-    0xa301_4314,
-    0x4e08_11a1,
-    0xf753_7e82,
-    0xbd3a_f235,
-    0x2ad7_d2bb,
-    0xeb86_d391,
-];
+impl Lanes {
+    #[inline(always)]
+    fn map2(self, other: Self, op: impl Fn(u32, u32) -> u32) -> Self {
+        let (x, y) = (self.0, other.0);
+        Self([
+            op(x[0], y[0]),
+            op(x[1], y[1]),
+            op(x[2], y[2]),
+            op(x[3], y[3]),
+        ])
+    }
 
-/// One MD5 block in each of four lanes, computed side by side so the compiler can run the
-/// lanes in one vector register.
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        self.map2(other, u32::wrapping_add)
+    }
+
+    #[inline(always)]
+    fn and(self, other: Self) -> Self {
+        self.map2(other, |x, y| x & y)
+    }
+
+    #[inline(always)]
+    fn or(self, other: Self) -> Self {
+        self.map2(other, |x, y| x | y)
+    }
+
+    #[inline(always)]
+    fn xor(self, other: Self) -> Self {
+        self.map2(other, |x, y| x ^ y)
+    }
+
+    #[inline(always)]
+    fn not(self) -> Self {
+        let x = self.0;
+        Self([!x[0], !x[1], !x[2], !x[3]])
+    }
+
+    #[inline(always)]
+    fn rotate_left(self, by: u32) -> Self {
+        // Shifts and an or vectorise where `rotate_left` stays scalar.
+        self.map2(self, |x, _| (x << by) | (x >> (32 - by)))
+    }
+
+    #[inline(always)]
+    fn splat(value: u32) -> Self {
+        Self([value; LANES])
+    }
+}
+
+/// One MD5 block in each of four lanes, computed side by side: every step is written out
+/// (RFC 1321's constants inline) so the four lanes run in one vector register.
 fn md5_lanes(blocks: &[[u8; 64]; LANES]) -> [u128; LANES] {
-    let mut words = [[0u32; LANES]; 16];
+    let mut words = [Lanes([0; LANES]); 16];
     for (i, word) in words.iter_mut().enumerate() {
         for (lane, block) in blocks.iter().enumerate() {
             let at = i * 4;
-            word[lane] =
+            word.0[lane] =
                 u32::from_le_bytes([block[at], block[at + 1], block[at + 2], block[at + 3]]);
         }
     }
-    let mut a = [INITIAL_STATE[0]; LANES];
-    let mut b = [INITIAL_STATE[1]; LANES];
-    let mut c = [INITIAL_STATE[2]; LANES];
-    let mut d = [INITIAL_STATE[3]; LANES];
-    for step in 0..64 {
-        let (g, round) = match step / 16 {
-            0 => (step, 0),
-            1 => ((5 * step + 1) % 16, 1),
-            2 => ((3 * step + 5) % 16, 2),
-            _ => ((7 * step) % 16, 3),
+    let f = |x: Lanes, y: Lanes, z: Lanes| x.and(y).or(x.not().and(z));
+    let g = |x: Lanes, y: Lanes, z: Lanes| x.and(z).or(y.and(z.not()));
+    let h = |x: Lanes, y: Lanes, z: Lanes| x.xor(y).xor(z);
+    let i = |x: Lanes, y: Lanes, z: Lanes| y.xor(x.or(z.not()));
+    let mut a = Lanes::splat(INITIAL_STATE[0]);
+    let mut b = Lanes::splat(INITIAL_STATE[1]);
+    let mut c = Lanes::splat(INITIAL_STATE[2]);
+    let mut d = Lanes::splat(INITIAL_STATE[3]);
+    macro_rules! step {
+        ($fun:ident, $a:ident, $b:ident, $c:ident, $d:ident, $k:expr, $s:expr, $w:expr) => {
+            let sum = $a
+                .add($fun($b, $c, $d))
+                .add(Lanes::splat($k))
+                .add(words[$w]);
+            $a = $b.add(sum.rotate_left($s));
         };
-        let mut next_b = [0u32; LANES];
-        for lane in 0..LANES {
-            let (x, y, z) = (b[lane], c[lane], d[lane]);
-            let f = match round {
-                0 => (x & y) | (!x & z),
-                1 => (x & z) | (y & !z),
-                2 => x ^ y ^ z,
-                _ => y ^ (x | !z),
-            };
-            let sum = a[lane]
-                .wrapping_add(f)
-                .wrapping_add(CONSTANTS[step])
-                .wrapping_add(words[g][lane]);
-            next_b[lane] = x.wrapping_add(sum.rotate_left(SHIFTS[step]));
-        }
-        a = d;
-        d = c;
-        c = b;
-        b = next_b;
     }
+    step!(f, a, b, c, d, 0xd76aa478, 7, 0);
+    step!(f, d, a, b, c, 0xe8c7b756, 12, 1);
+    step!(f, c, d, a, b, 0x242070db, 17, 2);
+    step!(f, b, c, d, a, 0xc1bdceee, 22, 3);
+    step!(f, a, b, c, d, 0xf57c0faf, 7, 4);
+    step!(f, d, a, b, c, 0x4787c62a, 12, 5);
+    step!(f, c, d, a, b, 0xa8304613, 17, 6);
+    step!(f, b, c, d, a, 0xfd469501, 22, 7);
+    step!(f, a, b, c, d, 0x698098d8, 7, 8);
+    step!(f, d, a, b, c, 0x8b44f7af, 12, 9);
+    step!(f, c, d, a, b, 0xffff5bb1, 17, 10);
+    step!(f, b, c, d, a, 0x895cd7be, 22, 11);
+    step!(f, a, b, c, d, 0x6b901122, 7, 12);
+    step!(f, d, a, b, c, 0xfd987193, 12, 13);
+    step!(f, c, d, a, b, 0xa679438e, 17, 14);
+    step!(f, b, c, d, a, 0x49b40821, 22, 15);
+    step!(g, a, b, c, d, 0xf61e2562, 5, 1);
+    step!(g, d, a, b, c, 0xc040b340, 9, 6);
+    step!(g, c, d, a, b, 0x265e5a51, 14, 11);
+    step!(g, b, c, d, a, 0xe9b6c7aa, 20, 0);
+    step!(g, a, b, c, d, 0xd62f105d, 5, 5);
+    step!(g, d, a, b, c, 0x02441453, 9, 10);
+    step!(g, c, d, a, b, 0xd8a1e681, 14, 15);
+    step!(g, b, c, d, a, 0xe7d3fbc8, 20, 4);
+    step!(g, a, b, c, d, 0x21e1cde6, 5, 9);
+    step!(g, d, a, b, c, 0xc33707d6, 9, 14);
+    step!(g, c, d, a, b, 0xf4d50d87, 14, 3);
+    step!(g, b, c, d, a, 0x455a14ed, 20, 8);
+    step!(g, a, b, c, d, 0xa9e3e905, 5, 13);
+    step!(g, d, a, b, c, 0xfcefa3f8, 9, 2);
+    step!(g, c, d, a, b, 0x676f02d9, 14, 7);
+    step!(g, b, c, d, a, 0x8d2a4c8a, 20, 12);
+    step!(h, a, b, c, d, 0xfffa3942, 4, 5);
+    step!(h, d, a, b, c, 0x8771f681, 11, 8);
+    step!(h, c, d, a, b, 0x6d9d6122, 16, 11);
+    step!(h, b, c, d, a, 0xfde5380c, 23, 14);
+    step!(h, a, b, c, d, 0xa4beea44, 4, 1);
+    step!(h, d, a, b, c, 0x4bdecfa9, 11, 4);
+    step!(h, c, d, a, b, 0xf6bb4b60, 16, 7);
+    step!(h, b, c, d, a, 0xbebfbc70, 23, 10);
+    step!(h, a, b, c, d, 0x289b7ec6, 4, 13);
+    step!(h, d, a, b, c, 0xeaa127fa, 11, 0);
+    step!(h, c, d, a, b, 0xd4ef3085, 16, 3);
+    step!(h, b, c, d, a, 0x04881d05, 23, 6);
+    step!(h, a, b, c, d, 0xd9d4d039, 4, 9);
+    step!(h, d, a, b, c, 0xe6db99e5, 11, 12);
+    step!(h, c, d, a, b, 0x1fa27cf8, 16, 15);
+    step!(h, b, c, d, a, 0xc4ac5665, 23, 2);
+    step!(i, a, b, c, d, 0xf4292244, 6, 0);
+    step!(i, d, a, b, c, 0x432aff97, 10, 7);
+    step!(i, c, d, a, b, 0xab9423a7, 15, 14);
+    step!(i, b, c, d, a, 0xfc93a039, 21, 5);
+    step!(i, a, b, c, d, 0x655b59c3, 6, 12);
+    step!(i, d, a, b, c, 0x8f0ccc92, 10, 3);
+    step!(i, c, d, a, b, 0xffeff47d, 15, 10);
+    step!(i, b, c, d, a, 0x85845dd1, 21, 1);
+    step!(i, a, b, c, d, 0x6fa87e4f, 6, 8);
+    step!(i, d, a, b, c, 0xfe2ce6e0, 10, 15);
+    step!(i, c, d, a, b, 0xa3014314, 15, 6);
+    step!(i, b, c, d, a, 0x4e0811a1, 21, 13);
+    step!(i, a, b, c, d, 0xf7537e82, 6, 4);
+    step!(i, d, a, b, c, 0xbd3af235, 10, 11);
+    step!(i, c, d, a, b, 0x2ad7d2bb, 15, 2);
+    step!(i, b, c, d, a, 0xeb86d391, 21, 9);
     let mut digests = [0u128; LANES];
     for (lane, digest) in digests.iter_mut().enumerate() {
         *digest = state_as_integer([
-            INITIAL_STATE[0].wrapping_add(a[lane]),
-            INITIAL_STATE[1].wrapping_add(b[lane]),
-            INITIAL_STATE[2].wrapping_add(c[lane]),
-            INITIAL_STATE[3].wrapping_add(d[lane]),
+            INITIAL_STATE[0].wrapping_add(a.0[lane]),
+            INITIAL_STATE[1].wrapping_add(b.0[lane]),
+            INITIAL_STATE[2].wrapping_add(c.0[lane]),
+            INITIAL_STATE[3].wrapping_add(d.0[lane]),
         ]);
     }
     digests
