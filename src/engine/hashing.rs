@@ -149,8 +149,7 @@ impl Lanes {
 
     #[inline(always)]
     fn rotate_left(self, by: u32) -> Self {
-        // Shifts and an or vectorise where `rotate_left` stays scalar.
-        self.map2(self, |x, _| (x << by) | (x >> (32 - by)))
+        self.map2(self, |x, _| x.rotate_left(by))
     }
 
     #[inline(always)]
