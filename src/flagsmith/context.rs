@@ -136,6 +136,14 @@ impl From<RuleKind> for RuleKindWire {
     }
 }
 
+/// The numeric `id` a Flagsmith mapper puts in feature and segment metadata.
+fn metadata_id(metadata: Option<&Metadata>) -> Option<u32> {
+    metadata
+        .and_then(|m| m.get("id"))
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|id| u32::try_from(id).ok())
+}
+
 /// Flagsmith omits empty metadata (`if metadata := ...`).
 fn non_empty(metadata: Option<Metadata>) -> Option<Metadata> {
     metadata.filter(|m| !m.is_empty())
@@ -232,12 +240,7 @@ impl IdentityContext {
 
 impl FeatureContext {
     pub fn into_domain(self) -> FeatureState {
-        let feature_id = self
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get("id"))
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|id| u32::try_from(id).ok());
+        let feature_id = metadata_id(self.metadata.as_ref());
         FeatureState {
             feature_id,
             feature_name: self.name,
@@ -308,12 +311,7 @@ fn weight_number(weight: &Weight) -> serde_json::Number {
 
 impl SegmentContext {
     pub fn into_domain(self) -> Segment {
-        let id = self
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get("id"))
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|id| u32::try_from(id).ok());
+        let id = metadata_id(self.metadata.as_ref());
         Segment {
             id,
             key: self.key,
