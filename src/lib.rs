@@ -4,7 +4,9 @@
 //! Flagsmith's JSON documents, [`engine`] the pure evaluation of flags, and [`cli`] the
 //! command-line front end.
 
+pub mod cache;
 pub mod cli;
 pub mod engine;
 pub mod flagsmith;
 pub mod model;
+pub mod store;

@@ -105,6 +105,7 @@ fn state(name: &'static str) -> impl Strategy<Value = FeatureState> {
         ],
     )
         .prop_map(move |(enabled, value, variants, priority)| FeatureState {
+            id: None,
             feature_id: Some(1),
             feature_name: name.to_owned(),
             enabled,

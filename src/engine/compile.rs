@@ -42,9 +42,18 @@ pub struct CompiledFeature {
     pub(crate) default: CompiledState,
 }
 
+impl CompiledFeature {
+    /// The environment default state.
+    pub fn default_state(&self) -> &CompiledState {
+        &self.default
+    }
+}
+
 /// A feature state ready for variant selection.
 #[derive(Debug)]
 pub struct CompiledState {
+    /// The stored state's id, where known.
+    pub id: Option<u32>,
     pub enabled: bool,
     pub value: Scalar,
     pub hash_seed: String,
@@ -333,6 +342,7 @@ pub(crate) fn compile_state(state: &FeatureState) -> CompiledState {
         })
         .collect();
     CompiledState {
+        id: state.id,
         enabled: state.enabled,
         value: state.value.clone(),
         hash_seed: state.hash_seed.clone(),

@@ -242,6 +242,7 @@ impl FeatureContext {
     pub fn into_domain(self) -> FeatureState {
         let feature_id = metadata_id(self.metadata.as_ref());
         FeatureState {
+            id: None,
             feature_id,
             feature_name: self.name,
             enabled: self.enabled,

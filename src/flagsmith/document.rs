@@ -222,6 +222,7 @@ impl FeatureStateDocument {
         let mut metadata = Metadata::new();
         metadata.insert("id".into(), self.feature.id.into());
         FeatureState {
+            id: self.django_id.and_then(|id| u32::try_from(id).ok()),
             feature_id: Some(self.feature.id),
             feature_name: self.feature.name.clone(),
             enabled: self.enabled,

@@ -36,6 +36,8 @@ pub struct Feature {
 /// identity override.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureState {
+    /// The state's own numeric id, where stored.
+    pub id: Option<u32>,
     /// The feature's numeric id, where known (bare evaluation contexts carry none).
     pub feature_id: Option<u32>,
     pub feature_name: String,

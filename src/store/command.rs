@@ -1,0 +1,227 @@
+//! Commands: every mutation of Burgee's state, as a value.
+//!
+//! A command is wrapped in an [`Envelope`] that says who asked, for which request and when.
+//! Everything random or allocated outside the state machine (keys, token hashes, the
+//! timestamp) is chosen before the command is proposed, so that applying it is
+//! deterministic: the same log applied anywhere gives the same state. Numeric ids are
+//! allocated by the state machine itself, in log order.
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{
+    EnvironmentSettingsRecord, RuleRecord, StoredFeatureKind, StoredValue, VariantWeightRecord,
+};
+
+/// The version of the command format; a node refuses envelopes from a newer one.
+pub const COMMAND_FORMAT: u16 = 1;
+
+/// Who caused a change, for the audit log and permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    /// The server itself (initialisation, maintenance).
+    System,
+    /// An admin API token.
+    Token { id: u32, name: String },
+    /// An SDK call authenticated with an environment key (identify with traits).
+    EnvironmentKey { environment_id: u32 },
+}
+
+/// A command with its context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub format: u16,
+    pub actor: Actor,
+    pub request_id: String,
+    /// Milliseconds since the epoch, chosen by the proposer.
+    pub timestamp: i64,
+    pub command: Command,
+}
+
+/// A new multivariate option.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewOption {
+    pub value: StoredValue,
+    pub key: Option<String>,
+    pub default_weight: f64,
+}
+
+/// Partial update of environment settings: `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SettingsPatch {
+    /// `Some(None)` makes the environment inherit the project's setting again.
+    pub hide_disabled_flags: Option<Option<bool>>,
+    pub hide_sensitive_data: Option<bool>,
+    pub allow_client_traits: Option<bool>,
+    pub use_identity_composite_key_for_hashing: Option<bool>,
+    pub use_identity_overrides_in_local_eval: Option<bool>,
+}
+
+/// A state's settable parts: `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatePatch {
+    pub enabled: Option<bool>,
+    pub value: Option<StoredValue>,
+    pub variants: Option<Vec<VariantWeightRecord>>,
+}
+
+/// A trait written by an identify call; `None` deletes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraitWrite {
+    pub key: String,
+    pub value: Option<StoredValue>,
+}
+
+/// Every mutation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// First start: the default organisation, and optionally an admin token.
+    Initialize {
+        organisation_name: String,
+        /// Random, chosen once: seeds the feature-state UUIDs this instance derives.
+        instance_seed: [u8; 16],
+        admin_token: Option<NewToken>,
+    },
+    CreateApiToken(NewToken),
+    CreateProject {
+        name: String,
+        hide_disabled_flags: bool,
+    },
+    UpdateProject {
+        id: u32,
+        name: Option<String>,
+        hide_disabled_flags: Option<bool>,
+    },
+    DeleteProject {
+        id: u32,
+    },
+    CreateEnvironment {
+        project_id: u32,
+        name: String,
+        client_key: String,
+        settings: EnvironmentSettingsRecord,
+    },
+    UpdateEnvironment {
+        id: u32,
+        expected_revision: Option<u64>,
+        name: Option<String>,
+        settings: SettingsPatch,
+    },
+    DeleteEnvironment {
+        id: u32,
+    },
+    CreateFeature {
+        project_id: u32,
+        name: String,
+        kind: StoredFeatureKind,
+        description: Option<String>,
+        initial_value: StoredValue,
+        default_enabled: bool,
+        server_key_only: bool,
+        options: Vec<NewOption>,
+    },
+    UpdateFeature {
+        id: u32,
+        description: Option<Option<String>>,
+        server_key_only: Option<bool>,
+    },
+    DeleteFeature {
+        id: u32,
+    },
+    /// Changes an environment's default state of a feature.
+    SetFeatureState {
+        environment_id: u32,
+        feature_id: u32,
+        expected_revision: Option<u64>,
+        patch: StatePatch,
+    },
+    CreateSegment {
+        project_id: u32,
+        name: String,
+        description: Option<String>,
+        rules: Vec<RuleRecord>,
+    },
+    UpdateSegment {
+        id: u32,
+        name: Option<String>,
+        description: Option<Option<String>>,
+        rules: Option<Vec<RuleRecord>>,
+    },
+    DeleteSegment {
+        id: u32,
+    },
+    /// Creates or changes a segment override; a new one goes last unless a priority is given.
+    SetSegmentOverride {
+        environment_id: u32,
+        feature_id: u32,
+        segment_id: u32,
+        priority: Option<u32>,
+        expected_revision: Option<u64>,
+        patch: StatePatch,
+    },
+    DeleteSegmentOverride {
+        environment_id: u32,
+        feature_id: u32,
+        segment_id: u32,
+    },
+    /// Reorders all segment overrides of a feature in an environment (first = strongest).
+    ReorderSegmentOverrides {
+        environment_id: u32,
+        feature_id: u32,
+        segment_ids: Vec<u32>,
+    },
+    SetIdentityOverride {
+        environment_id: u32,
+        feature_id: u32,
+        identifier: String,
+        patch: StatePatch,
+    },
+    DeleteIdentityOverride {
+        environment_id: u32,
+        feature_id: u32,
+        identifier: String,
+    },
+    CreateServerKey {
+        environment_id: u32,
+        name: String,
+        key_hash: [u8; 32],
+        prefix: String,
+    },
+    RevokeServerKey {
+        id: u32,
+    },
+    /// Creates the identity if needed and writes its traits.
+    Identify {
+        environment_id: u32,
+        identifier: String,
+        traits: Vec<TraitWrite>,
+        max_traits: u32,
+    },
+    DeleteIdentity {
+        environment_id: u32,
+        identifier: String,
+    },
+    /// Deletes up to `limit` identities (with traits and overrides) of an environment.
+    DeleteIdentities {
+        environment_id: u32,
+        limit: u32,
+    },
+}
+
+/// A new admin token, by hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub name: String,
+    pub token_hash: [u8; 32],
+}
+
+/// What applying a command did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Applied {
+    Created { id: u32 },
+    Updated,
+    Deleted,
+    /// An identify call: the identity's id, and whether anything was written.
+    Identified { identity_id: u32, changed: bool },
+    /// A bounded bulk delete: how many went, and whether more remain.
+    Removed { count: u32, more: bool },
+}

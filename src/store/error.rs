@@ -1,0 +1,45 @@
+//! Store errors.
+
+use thiserror::Error;
+
+/// Why the store could not open, read or write.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the data directory {path} is in use by another Burgee process")]
+    Locked { path: String },
+    #[error("the data directory {path} cannot be written: {reason}")]
+    Unwritable { path: String, reason: String },
+    #[error(
+        "the data was written by a newer Burgee (format {found}; this binary reads up to \
+         {supported}); upgrade Burgee to open it"
+    )]
+    NewerFormat { found: u32, supported: u32 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("cannot encode a value: {0}")]
+    Encode(String),
+    #[error("storage error: {0}")]
+    Database(String),
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+macro_rules! database_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                Self::Database(e.to_string())
+            }
+        }
+    )*};
+}
+
+database_error!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);

@@ -1,0 +1,18 @@
+//! The redb tables. Every value is a [`codec`](super::codec)-encoded record.
+
+use redb::TableDefinition;
+
+/// `"meta"` holds [`Meta`](super::catalog::Meta); `"format"` the store's format version.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub const ORGANISATIONS: TableDefinition<u32, &[u8]> = TableDefinition::new("organisations");
+pub const PROJECTS: TableDefinition<u32, &[u8]> = TableDefinition::new("projects");
+pub const ENVIRONMENTS: TableDefinition<u32, &[u8]> = TableDefinition::new("environments");
+pub const FEATURES: TableDefinition<u32, &[u8]> = TableDefinition::new("features");
+pub const SEGMENTS: TableDefinition<u32, &[u8]> = TableDefinition::new("segments");
+pub const FEATURE_STATES: TableDefinition<u32, &[u8]> = TableDefinition::new("feature_states");
+pub const SERVER_KEYS: TableDefinition<u32, &[u8]> = TableDefinition::new("server_keys");
+pub const API_TOKENS: TableDefinition<u32, &[u8]> = TableDefinition::new("api_tokens");
+/// (environment id, identifier) → identity.
+pub const IDENTITIES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("identities");
+/// (environment id, identifier, trait key) → value.
+pub const TRAITS: TableDefinition<(u32, &str, &str), &[u8]> = TableDefinition::new("traits");
