@@ -4,9 +4,12 @@
 //! Flagsmith's JSON documents, [`engine`] the pure evaluation of flags, and [`cli`] the
 //! command-line front end.
 
+pub mod api;
 pub mod cache;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod flagsmith;
 pub mod model;
+pub mod server;
 pub mod store;

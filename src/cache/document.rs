@@ -40,10 +40,15 @@ fn feature_document(feature: &FeatureRecord) -> FeatureDocument {
 
 /// A stable UUID for a multivariate value of a state.
 fn value_uuid(state_uuid: &str, option_id: u32) -> String {
-    let digest = Sha256::new().chain_update(state_uuid).chain_update(option_id.to_be_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(state_uuid)
+        .chain_update(option_id.to_be_bytes())
+        .finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 pub fn state_document(state: &FeatureStateRecord, feature: &FeatureRecord) -> FeatureStateDocument {
@@ -72,9 +77,9 @@ pub fn state_document(state: &FeatureStateRecord, feature: &FeatureRecord) -> Fe
         django_id: state.django_id,
         featurestate_uuid: Some(state.uuid.clone()),
         feature_segment: match state.target {
-            StateTarget::Segment { priority, .. } => {
-                Some(FeatureSegmentDocument { priority: Some(Some(f64::from(priority))) })
-            }
+            StateTarget::Segment { priority, .. } => Some(FeatureSegmentDocument {
+                priority: Some(Some(priority.into())),
+            }),
             _ => None,
         },
         multivariate_feature_state_values: variants,
@@ -112,9 +117,15 @@ fn rule_document(rule: &RuleRecord) -> RuleDocument {
 }
 
 /// The whole document of an environment.
-pub fn environment_document(catalog: &Catalog, env: &EnvironmentRecord) -> Option<EnvironmentDocument> {
+pub fn environment_document(
+    catalog: &Catalog,
+    env: &EnvironmentRecord,
+) -> Option<EnvironmentDocument> {
     let project = catalog.projects.get(&env.project_id)?;
-    let organisation = catalog.organisations.get(&project.organisation_id).or_else(|| catalog.organisation());
+    let organisation = catalog
+        .organisations
+        .get(&project.organisation_id)
+        .or_else(|| catalog.organisation());
     let features: Vec<&FeatureRecord> = catalog.project_features(project.id).collect();
     let feature_of = |id: u32| features.iter().copied().find(|f| f.id == id);
     let states: Vec<&FeatureStateRecord> = catalog.environment_states(env.id).collect();
@@ -168,7 +179,11 @@ pub fn environment_document(catalog: &Catalog, env: &EnvironmentRecord) -> Optio
             hide_disabled_flags: project.hide_disabled_flags,
             segments,
             enable_realtime_updates: project.enable_realtime_updates,
-            server_key_only_feature_ids: features.iter().filter(|f| f.server_key_only).map(|f| f.id).collect(),
+            server_key_only_feature_ids: features
+                .iter()
+                .filter(|f| f.server_key_only)
+                .map(|f| f.id)
+                .collect(),
         },
         feature_states,
         identity_overrides,
@@ -186,24 +201,38 @@ fn identity_override_documents<'a>(
     states: &[&'a FeatureStateRecord],
     feature_of: &dyn Fn(u32) -> Option<&'a FeatureRecord>,
 ) -> Vec<IdentityOverrideDocument> {
-    let mut by_identifier: std::collections::BTreeMap<&str, Vec<&FeatureStateRecord>> = Default::default();
+    let mut by_identifier: std::collections::BTreeMap<&str, Vec<&FeatureStateRecord>> =
+        Default::default();
     for state in states {
         if let StateTarget::Identity { identifier } = &state.target {
-            by_identifier.entry(identifier.as_str()).or_default().push(state);
+            by_identifier
+                .entry(identifier.as_str())
+                .or_default()
+                .push(state);
         }
     }
     by_identifier
         .into_iter()
         .map(|(identifier, states)| {
             let mut rest = Metadata::new();
-            let created = states.iter().map(|s| s.updated_at).min().unwrap_or(env.created_at);
+            let created = states
+                .iter()
+                .map(|s| s.updated_at)
+                .min()
+                .unwrap_or(env.created_at);
             rest.insert("environment_api_key".into(), env.client_key.clone().into());
             rest.insert("created_date".into(), iso_timestamp(created).into());
             rest.insert("identity_uuid".into(), value_uuid(identifier, 0).into());
             rest.insert("django_id".into(), serde_json::Value::Null);
-            rest.insert("composite_key".into(), format!("{}_{identifier}", env.client_key).into());
+            rest.insert(
+                "composite_key".into(),
+                format!("{}_{identifier}", env.client_key).into(),
+            );
             rest.insert("dashboard_alias".into(), serde_json::Value::Null);
-            rest.insert("identity_traits".into(), serde_json::Value::Array(Vec::new()));
+            rest.insert(
+                "identity_traits".into(),
+                serde_json::Value::Array(Vec::new()),
+            );
             IdentityOverrideDocument {
                 identifier: identifier.to_owned(),
                 identity_features: states

@@ -1,7 +1,7 @@
 //! Compiled, immutable snapshots per environment, swapped atomically after each change.
 //! SDK requests read only these (plus stored traits for identities): no locks, no storage.
 
-mod document;
+pub mod document;
 mod snapshot;
 
 use std::collections::{BTreeSet, HashMap};
@@ -55,7 +55,11 @@ impl Snapshots {
         }
         self.environments.store(Arc::new(environments));
         self.client_keys.store(Arc::new(
-            catalog.environments.values().map(|e| (e.client_key.clone(), e.id)).collect(),
+            catalog
+                .environments
+                .values()
+                .map(|e| (e.client_key.clone(), e.id))
+                .collect(),
         ));
         self.server_keys.store(Arc::new(
             catalog
@@ -65,7 +69,8 @@ impl Snapshots {
                 .map(|k| (k.key_hash, k.environment_id))
                 .collect(),
         ));
-        metrics::histogram!("burgee_snapshot_rebuild_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("burgee_snapshot_rebuild_seconds")
+            .record(started.elapsed().as_secs_f64());
     }
 
     /// The environment an SDK key opens, and the key's kind.

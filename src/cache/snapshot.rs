@@ -108,24 +108,42 @@ impl EnvironmentSnapshot {
             .features()
             .iter()
             .filter_map(|compiled_feature| {
-                let feature = features.iter().find(|f| Some(f.id) == compiled_feature.feature_id)?;
+                let feature = features
+                    .iter()
+                    .find(|f| Some(f.id) == compiled_feature.feature_id)?;
                 let json = FeatureJson {
                     id: feature.id,
                     name: &feature.name,
                     created_date: (!hide_sensitive_data).then(|| iso_timestamp(feature.created_at)),
-                    description: if hide_sensitive_data { None } else { feature.description.as_deref() },
-                    initial_value: if hide_sensitive_data { None } else { initial_value_text(&feature.initial_value) },
+                    description: if hide_sensitive_data {
+                        None
+                    } else {
+                        feature.description.as_deref()
+                    },
+                    initial_value: if hide_sensitive_data {
+                        None
+                    } else {
+                        initial_value_text(&feature.initial_value)
+                    },
                     default_enabled: (!hide_sensitive_data).then_some(feature.default_enabled),
                     kind: crate::model::FeatureKind::from(feature.kind).as_str(),
                 };
                 let json = serde_json::value::to_raw_value(&json).ok()?;
-                Some(FeatureView { id: feature.id, name: feature.name.clone(), server_key_only: feature.server_key_only, json })
+                Some(FeatureView {
+                    id: feature.id,
+                    name: feature.name.clone(),
+                    server_key_only: feature.server_key_only,
+                    json,
+                })
             })
             .collect();
         if views.len() != compiled.features().len() {
             return None;
         }
-        let hide_disabled_flags = env.settings.hide_disabled_flags.unwrap_or(project.hide_disabled_flags);
+        let hide_disabled_flags = env
+            .settings
+            .hide_disabled_flags
+            .unwrap_or(project.hide_disabled_flags);
         let document = environment_document(catalog, env)
             .and_then(|d| serde_json::to_vec(&d).ok())
             .map(bytes::Bytes::from)?;
@@ -154,7 +172,8 @@ impl EnvironmentSnapshot {
 
     /// Whether a flag is served to this kind of key.
     pub fn serves(&self, feature_index: usize, enabled: bool, server_key: bool) -> bool {
-        (enabled || !self.hide_disabled_flags) && (server_key || !self.features[feature_index].server_key_only)
+        (enabled || !self.hide_disabled_flags)
+            && (server_key || !self.features[feature_index].server_key_only)
     }
 
     /// The flag element for a feature's environment default.
@@ -162,7 +181,11 @@ impl EnvironmentSnapshot {
         let feature = self.compiled.features().get(index)?;
         let state = feature.default_state();
         Some(FlagJson {
-            id: if self.hide_sensitive_data { None } else { state.id },
+            id: if self.hide_sensitive_data {
+                None
+            } else {
+                state.id
+            },
             feature: &self.features[index].json,
             feature_state_value: &state.value,
             environment: (!self.hide_sensitive_data).then_some(self.environment_id),
@@ -177,9 +200,13 @@ impl EnvironmentSnapshot {
         let mut server = Vec::new();
         let mut by_name = HashMap::new();
         for index in 0..self.features.len() {
-            let Some(flag) = self.default_flag(index) else { continue };
+            let Some(flag) = self.default_flag(index) else {
+                continue;
+            };
             let enabled = flag.enabled;
-            let body = serde_json::to_vec(&flag).map(bytes::Bytes::from).unwrap_or_default();
+            let body = serde_json::to_vec(&flag)
+                .map(bytes::Bytes::from)
+                .unwrap_or_default();
             let for_client = self.serves(index, enabled, false).then(|| body.clone());
             let for_server = self.serves(index, enabled, true).then(|| body.clone());
             if for_client.is_some() {
@@ -237,7 +264,10 @@ fn rule(record: &RuleRecord) -> Rule {
             .map(|c| Condition {
                 property: c.property.clone(),
                 operator: Operator::parse(&c.operator),
-                value: c.value.clone().map_or(ConditionValue::Text(String::new()), ConditionValue::Text),
+                value: c
+                    .value
+                    .clone()
+                    .map_or(ConditionValue::Text(String::new()), ConditionValue::Text),
             })
             .collect(),
         rules: record.rules.iter().map(rule).collect(),
@@ -261,7 +291,11 @@ fn domain_state(state: &FeatureStateRecord, feature: &FeatureRecord) -> FeatureS
                 let option = feature.options.iter().find(|o| o.id == w.option_id)?;
                 Some(Variant {
                     value: Scalar::from(&option.value),
-                    weight: if w.weight.fract() == 0.0 { Weight::integer(w.weight as i64) } else { Weight::float(w.weight) },
+                    weight: if w.weight.fract() == 0.0 {
+                        Weight::integer(w.weight as i64)
+                    } else {
+                        Weight::float(w.weight)
+                    },
                     order: VariantOrder::Number(f64::from(option.id)),
                     key: option.key.clone(),
                 })
@@ -286,7 +320,9 @@ fn domain_environment(
     let default_states = features
         .iter()
         .filter_map(|feature| {
-            let state = states.iter().find(|s| s.feature_id == feature.id && s.target == StateTarget::Environment)?;
+            let state = states
+                .iter()
+                .find(|s| s.feature_id == feature.id && s.target == StateTarget::Environment)?;
             Some(domain_state(state, feature))
         })
         .collect();
@@ -313,11 +349,19 @@ fn domain_environment(
     let mut identity_overrides: Vec<IdentityOverride> = Vec::new();
     for state in states {
         if let StateTarget::Identity { identifier } = &state.target {
-            let Some(feature) = feature_of(state.feature_id) else { continue };
+            let Some(feature) = feature_of(state.feature_id) else {
+                continue;
+            };
             let domain = domain_state(state, feature);
-            match identity_overrides.iter_mut().find(|o| o.identifier == *identifier) {
+            match identity_overrides
+                .iter_mut()
+                .find(|o| o.identifier == *identifier)
+            {
                 Some(existing) => existing.overrides.push(domain),
-                None => identity_overrides.push(IdentityOverride { identifier: identifier.clone(), overrides: vec![domain] }),
+                None => identity_overrides.push(IdentityOverride {
+                    identifier: identifier.clone(),
+                    overrides: vec![domain],
+                }),
             }
         }
     }

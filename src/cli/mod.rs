@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::{LogFormat, ServeArgs, Settings};
+
 /// Burgee: feature flags and remote config in one binary.
 #[derive(Debug, Parser)]
 #[command(name = "burgee", version, about)]
@@ -16,14 +18,31 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Show the effective configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Evaluate flags locally from evaluation contexts or an environment document.
     Evaluate(evaluate::EvaluateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the settings `burgee serve` would use (secrets redacted), as TOML.
+    Print(ServeArgs),
 }
 
 /// Parses the command line and runs the command; errors go to stderr.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::Config {
+            command: ConfigCommand::Print(args),
+        } => print_config(&args),
         Command::Evaluate(args) => evaluate::run(&args),
     };
     match outcome {
@@ -32,5 +51,39 @@ pub fn run() -> ExitCode {
             eprintln!("burgee: {error:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(args)?;
+    init_logging(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(crate::server::serve(settings))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_config(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(args)?;
+    print!("{}", toml::to_string(&settings)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BURGEE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
     }
 }

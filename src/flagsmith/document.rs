@@ -100,9 +100,10 @@ pub struct FeatureStateDocument {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct FeatureSegmentDocument {
-    /// Absent, explicit null, or a number.
+    /// Absent, explicit null, or a number (always an integer when Burgee writes it: the Rust
+    /// SDK reads a `u32`).
     #[serde(default, deserialize_with = "present_or_null")]
-    pub priority: Option<Option<f64>>,
+    pub priority: Option<Option<serde_json::Number>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -250,7 +251,7 @@ impl FeatureStateDocument {
                 }) => OverridePriority::Null,
                 Some(FeatureSegmentDocument {
                     priority: Some(Some(p)),
-                }) => OverridePriority::Value(*p),
+                }) => OverridePriority::Value(p.as_f64().unwrap_or(f64::INFINITY)),
             },
             metadata: Some(metadata),
         }

@@ -105,24 +105,42 @@ impl Catalog {
         self.environments.values().find(|e| e.client_key == key)
     }
 
-    pub fn project_environments(&self, project_id: u32) -> impl Iterator<Item = &EnvironmentRecord> {
-        self.environments.values().filter(move |e| e.project_id == project_id)
+    pub fn project_environments(
+        &self,
+        project_id: u32,
+    ) -> impl Iterator<Item = &EnvironmentRecord> {
+        self.environments
+            .values()
+            .filter(move |e| e.project_id == project_id)
     }
 
     pub fn project_features(&self, project_id: u32) -> impl Iterator<Item = &FeatureRecord> {
-        self.features.values().filter(move |f| f.project_id == project_id)
+        self.features
+            .values()
+            .filter(move |f| f.project_id == project_id)
     }
 
     pub fn project_segments(&self, project_id: u32) -> impl Iterator<Item = &SegmentRecord> {
-        self.segments.values().filter(move |s| s.project_id == project_id)
+        self.segments
+            .values()
+            .filter(move |s| s.project_id == project_id)
     }
 
-    pub fn environment_states(&self, environment_id: u32) -> impl Iterator<Item = &FeatureStateRecord> {
-        self.states.values().filter(move |s| s.environment_id == environment_id)
+    pub fn environment_states(
+        &self,
+        environment_id: u32,
+    ) -> impl Iterator<Item = &FeatureStateRecord> {
+        self.states
+            .values()
+            .filter(move |s| s.environment_id == environment_id)
     }
 
     /// The environment default state of a feature.
-    pub fn default_state(&self, environment_id: u32, feature_id: u32) -> Option<&FeatureStateRecord> {
+    pub fn default_state(
+        &self,
+        environment_id: u32,
+        feature_id: u32,
+    ) -> Option<&FeatureStateRecord> {
         self.environment_states(environment_id)
             .find(|s| s.feature_id == feature_id && s.target == StateTarget::Environment)
     }

@@ -23,10 +23,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
         Some((&FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(e.to_string()))
         }
-        Some((&version, _)) if version > FORMAT_VERSION => {
-            Err(StoreError::NewerFormat { found: u32::from(version), supported: u32::from(FORMAT_VERSION) })
-        }
-        Some((&version, _)) => Err(StoreError::Corrupt(format!("unknown format version {version}"))),
+        Some((&version, _)) if version > FORMAT_VERSION => Err(StoreError::NewerFormat {
+            found: u32::from(version),
+            supported: u32::from(FORMAT_VERSION),
+        }),
+        Some((&version, _)) => Err(StoreError::Corrupt(format!(
+            "unknown format version {version}"
+        ))),
         None => Err(StoreError::Corrupt("empty value".into())),
     }
 }
@@ -38,12 +41,18 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_newer_formats() {
-        let value = (StoredValue::Float(1.5), vec![VariantWeightRecord { option_id: 3, weight: 30.0 }]);
+        let value = (
+            StoredValue::Float(1.5),
+            vec![VariantWeightRecord {
+                option_id: 3,
+                weight: 30.0,
+            }],
+        );
         let bytes = encode(&value).unwrap();
         assert_eq!(bytes[0], FORMAT_VERSION);
         let back: (StoredValue, Vec<VariantWeightRecord>) = decode(&bytes).unwrap();
         assert_eq!(back, value);
-        let mut newer = bytes.clone();
+        let mut newer = bytes;
         newer[0] = FORMAT_VERSION + 1;
         assert!(matches!(
             decode::<(StoredValue, Vec<VariantWeightRecord>)>(&newer),

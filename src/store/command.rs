@@ -217,11 +217,19 @@ pub struct NewToken {
 /// What applying a command did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Applied {
-    Created { id: u32 },
+    Created {
+        id: u32,
+    },
     Updated,
     Deleted,
     /// An identify call: the identity's id, and whether anything was written.
-    Identified { identity_id: u32, changed: bool },
+    Identified {
+        identity_id: u32,
+        changed: bool,
+    },
     /// A bounded bulk delete: how many went, and whether more remain.
-    Removed { count: u32, more: bool },
+    Removed {
+        count: u32,
+        more: bool,
+    },
 }

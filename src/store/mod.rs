@@ -43,6 +43,9 @@ pub type Observer = Box<dyn Fn(&Arc<Catalog>, &BTreeSet<u32>) + Send + Sync>;
 
 type Reply = oneshot::Sender<Result<Result<Applied, CommandError>, StoreError>>;
 
+/// An identity and its traits, sorted by key.
+pub type StoredIdentity = (IdentityRecord, Vec<(String, StoredValue)>);
+
 /// A handle to the store; clone freely.
 #[derive(Clone)]
 pub struct Store {
@@ -66,9 +69,9 @@ impl Store {
         let _ = std::fs::remove_file(&probe);
         let path = dir.join("state.redb");
         let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                StoreError::Locked { path: dir.display().to_string() }
-            }
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: dir.display().to_string(),
+            },
             other => StoreError::Database(other.to_string()),
         })?;
         let catalog = load(&db)?;
@@ -81,7 +84,12 @@ impl Store {
             .name("burgee-writer".into())
             .spawn(move || writer(&writer_db, &writer_catalog, receiver, &observer))
             .map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(Self { db, catalog, sender, path })
+        Ok(Self {
+            db,
+            catalog,
+            sender,
+            path,
+        })
     }
 
     /// The current catalog.
@@ -95,9 +103,15 @@ impl Store {
     }
 
     /// Proposes a command and waits until it is applied and durable.
-    pub async fn execute(&self, envelope: Envelope) -> Result<Result<Applied, CommandError>, StoreError> {
+    pub async fn execute(
+        &self,
+        envelope: Envelope,
+    ) -> Result<Result<Applied, CommandError>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.sender.send((envelope, reply)).await.map_err(|_| StoreError::Closed)?;
+        self.sender
+            .send((envelope, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -106,7 +120,7 @@ impl Store {
         &self,
         environment_id: u32,
         identifier: &str,
-    ) -> Result<Option<(IdentityRecord, Vec<(String, StoredValue)>)>, StoreError> {
+    ) -> Result<Option<StoredIdentity>, StoreError> {
         let txn = self.db.begin_read()?;
         let identities = txn.open_table(tables::IDENTITIES)?;
         let Some(record) = identities.get((environment_id, identifier))? else {
@@ -159,10 +173,16 @@ fn load(db: &Database) -> Result<Catalog, StoreError> {
     let txn = db.begin_write()?;
     {
         let mut meta = txn.open_table(tables::META)?;
-        let format = meta.get("format")?.map(|v| decode::<u32>(v.value())).transpose()?;
+        let format = meta
+            .get("format")?
+            .map(|v| decode::<u32>(v.value()))
+            .transpose()?;
         match format {
             Some(found) if found > STORE_FORMAT => {
-                return Err(StoreError::NewerFormat { found, supported: STORE_FORMAT });
+                return Err(StoreError::NewerFormat {
+                    found,
+                    supported: STORE_FORMAT,
+                });
             }
             Some(_) => {}
             None => {
@@ -204,7 +224,10 @@ fn load(db: &Database) -> Result<Catalog, StoreError> {
     catalog.environments = Arc::new(read_all::<EnvironmentRecord>(&txn, tables::ENVIRONMENTS)?);
     catalog.features = Arc::new(read_all::<FeatureRecord>(&txn, tables::FEATURES)?);
     catalog.segments = Arc::new(read_all::<SegmentRecord>(&txn, tables::SEGMENTS)?);
-    catalog.states = Arc::new(read_all::<FeatureStateRecord>(&txn, tables::FEATURE_STATES)?);
+    catalog.states = Arc::new(read_all::<FeatureStateRecord>(
+        &txn,
+        tables::FEATURE_STATES,
+    )?);
     catalog.server_keys = Arc::new(read_all::<ServerKeyRecord>(&txn, tables::SERVER_KEYS)?);
     catalog.tokens = Arc::new(read_all::<ApiTokenRecord>(&txn, tables::API_TOKENS)?);
     Ok(catalog)
@@ -230,7 +253,11 @@ fn writer(
         let mut replies = Vec::with_capacity(batch.len());
         let last = batch.len() - 1;
         for (position, (envelope, reply)) in batch.into_iter().enumerate() {
-            let durability = if position == last { Durability::Immediate } else { Durability::None };
+            let durability = if position == last {
+                Durability::Immediate
+            } else {
+                Durability::None
+            };
             let index = current.meta.last_applied + 1;
             let answer = if envelope.format > command::COMMAND_FORMAT {
                 Ok(Err(CommandError::Invalid(format!(

@@ -12,7 +12,9 @@ use thiserror::Error;
 
 use super::catalog::{Catalog, Change};
 use super::codec::{decode, encode};
-use super::command::{Applied, Command, Envelope, NewOption, SettingsPatch, StatePatch, TraitWrite};
+use super::command::{
+    Applied, Command, Envelope, NewOption, SettingsPatch, StatePatch, TraitWrite,
+};
 use super::error::StoreError;
 use super::records::{
     ApiTokenRecord, EnvironmentRecord, EnvironmentSettingsRecord, FeatureRecord,
@@ -40,8 +42,11 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    fn not_found(kind: &'static str, id: impl ToString) -> Self {
-        Self::NotFound { kind, id: id.to_string() }
+    fn not_found(kind: &'static str, id: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.to_string(),
+        }
     }
 }
 
@@ -66,7 +71,9 @@ pub fn apply(
     if index <= catalog.meta.last_applied {
         // Already applied (a replayed entry): idempotent.
         return Ok(Outcome {
-            result: Err(CommandError::Conflict(format!("entry {index} was applied already"))),
+            result: Err(CommandError::Conflict(format!(
+                "entry {index} was applied already"
+            ))),
             catalog: catalog.clone(),
             touched_environments: BTreeSet::new(),
         });
@@ -87,9 +94,14 @@ pub fn apply(
     };
     work.meta.last_applied = index;
     write_changes(&txn, &changes)?;
-    txn.open_table(tables::META)?.insert("meta", encode(&work.meta)?.as_slice())?;
+    txn.open_table(tables::META)?
+        .insert("meta", encode(&work.meta)?.as_slice())?;
     txn.commit()?;
-    Ok(Outcome { result, catalog: work, touched_environments: touched })
+    Ok(Outcome {
+        result,
+        catalog: work,
+        touched_environments: touched,
+    })
 }
 
 fn write_changes(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreError> {
@@ -138,17 +150,26 @@ const MAX_NAME: usize = 2000;
 
 fn check_name(what: &str, name: &str) -> Result<(), CommandError> {
     if name.trim().is_empty() {
-        return Err(CommandError::Invalid(format!("{what} name cannot be empty")));
+        return Err(CommandError::Invalid(format!(
+            "{what} name cannot be empty"
+        )));
     }
     if name.chars().count() > MAX_NAME {
-        return Err(CommandError::Invalid(format!("{what} name is longer than {MAX_NAME} characters")));
+        return Err(CommandError::Invalid(format!(
+            "{what} name is longer than {MAX_NAME} characters"
+        )));
     }
     Ok(())
 }
 
 impl Tx {
     fn new(catalog: &Catalog, now: i64) -> Self {
-        Self { work: catalog.clone(), changes: Vec::new(), touched: BTreeSet::new(), now }
+        Self {
+            work: catalog.clone(),
+            changes: Vec::new(),
+            touched: BTreeSet::new(),
+            now,
+        }
     }
 
     fn next_id(counter: &mut u32) -> Result<u32, CommandError> {
@@ -177,40 +198,65 @@ impl Tx {
     }
 
     fn touch_project(&mut self, project_id: u32) {
-        let ids: Vec<u32> = self.work.project_environments(project_id).map(|e| e.id).collect();
+        let ids: Vec<u32> = self
+            .work
+            .project_environments(project_id)
+            .map(|e| e.id)
+            .collect();
         for id in ids {
             self.touch(id);
         }
     }
 
-    fn check_revision(&self, environment_id: u32, expected: Option<u64>) -> Result<(), CommandError> {
+    fn check_revision(
+        &self,
+        environment_id: u32,
+        expected: Option<u64>,
+    ) -> Result<(), CommandError> {
         let env = self.environment(environment_id)?;
         match expected {
-            Some(expected) if expected != env.revision => {
-                Err(CommandError::RevisionMismatch { expected, actual: env.revision })
-            }
+            Some(expected) if expected != env.revision => Err(CommandError::RevisionMismatch {
+                expected,
+                actual: env.revision,
+            }),
             _ => Ok(()),
         }
     }
 
     fn project(&self, id: u32) -> Result<&ProjectRecord, CommandError> {
-        self.work.projects.get(&id).ok_or_else(|| CommandError::not_found("project", id))
+        self.work
+            .projects
+            .get(&id)
+            .ok_or_else(|| CommandError::not_found("project", id))
     }
 
     fn environment(&self, id: u32) -> Result<&EnvironmentRecord, CommandError> {
-        self.work.environments.get(&id).ok_or_else(|| CommandError::not_found("environment", id))
+        self.work
+            .environments
+            .get(&id)
+            .ok_or_else(|| CommandError::not_found("environment", id))
     }
 
     fn feature(&self, id: u32) -> Result<&FeatureRecord, CommandError> {
-        self.work.features.get(&id).ok_or_else(|| CommandError::not_found("feature", id))
+        self.work
+            .features
+            .get(&id)
+            .ok_or_else(|| CommandError::not_found("feature", id))
     }
 
     fn segment(&self, id: u32) -> Result<&SegmentRecord, CommandError> {
-        self.work.segments.get(&id).ok_or_else(|| CommandError::not_found("segment", id))
+        self.work
+            .segments
+            .get(&id)
+            .ok_or_else(|| CommandError::not_found("segment", id))
     }
 
     /// Environment and feature of one project, or an error naming the mismatch.
-    fn environment_feature(&self, environment_id: u32, feature_id: u32) -> Result<(u32, u32), CommandError> {
+    fn environment_feature(
+        &self,
+        environment_id: u32,
+        feature_id: u32,
+    ) -> Result<(u32, u32), CommandError> {
         let env_project = self.environment(environment_id)?.project_id;
         let feature_project = self.feature(feature_id)?.project_id;
         if env_project != feature_project {
@@ -241,20 +287,33 @@ impl Tx {
             variants: feature
                 .options
                 .iter()
-                .map(|o| VariantWeightRecord { option_id: o.id, weight: o.default_weight })
+                .map(|o| VariantWeightRecord {
+                    option_id: o.id,
+                    weight: o.default_weight,
+                })
                 .collect(),
             updated_at: self.now,
         })
     }
 
-    fn command(&mut self, txn: &WriteTransaction, command: &Command) -> Result<Applied, CommandError> {
+    fn command(
+        &mut self,
+        txn: &WriteTransaction,
+        command: &Command,
+    ) -> Result<Applied, CommandError> {
         if !self.work.meta.initialized && !matches!(command, Command::Initialize { .. }) {
             return Err(CommandError::NotInitialized);
         }
         match command {
-            Command::Initialize { organisation_name, instance_seed, admin_token } => {
+            Command::Initialize {
+                organisation_name,
+                instance_seed,
+                admin_token,
+            } => {
                 if self.work.meta.initialized {
-                    return Err(CommandError::Conflict("the instance is already initialised".into()));
+                    return Err(CommandError::Conflict(
+                        "the instance is already initialised".into(),
+                    ));
                 }
                 self.work.meta.initialized = true;
                 self.work.meta.instance_seed = *instance_seed;
@@ -276,10 +335,15 @@ impl Tx {
                 Ok(Applied::Created { id })
             }
             Command::CreateApiToken(token) => self.create_token(token),
-            Command::CreateProject { name, hide_disabled_flags } => {
+            Command::CreateProject {
+                name,
+                hide_disabled_flags,
+            } => {
                 check_name("project", name)?;
                 if self.work.projects.values().any(|p| p.name == *name) {
-                    return Err(CommandError::Conflict(format!("a project named {name:?} exists")));
+                    return Err(CommandError::Conflict(format!(
+                        "a project named {name:?} exists"
+                    )));
                 }
                 let organisation_id = self.work.organisation().map_or(1, |o| o.id);
                 let id = Self::next_id(&mut self.work.meta.counters.project)?;
@@ -296,12 +360,23 @@ impl Tx {
                 ));
                 Ok(Applied::Created { id })
             }
-            Command::UpdateProject { id, name, hide_disabled_flags } => {
+            Command::UpdateProject {
+                id,
+                name,
+                hide_disabled_flags,
+            } => {
                 let mut project = self.project(*id)?.clone();
                 if let Some(name) = name {
                     check_name("project", name)?;
-                    if self.work.projects.values().any(|p| p.name == *name && p.id != *id) {
-                        return Err(CommandError::Conflict(format!("a project named {name:?} exists")));
+                    if self
+                        .work
+                        .projects
+                        .values()
+                        .any(|p| p.name == *name && p.id != *id)
+                    {
+                        return Err(CommandError::Conflict(format!(
+                            "a project named {name:?} exists"
+                        )));
                     }
                     project.name = name.clone();
                 }
@@ -314,7 +389,8 @@ impl Tx {
             }
             Command::DeleteProject { id } => {
                 self.project(*id)?;
-                let environments: Vec<u32> = self.work.project_environments(*id).map(|e| e.id).collect();
+                let environments: Vec<u32> =
+                    self.work.project_environments(*id).map(|e| e.id).collect();
                 for env in environments {
                     self.delete_environment(txn, env)?;
                 }
@@ -329,11 +405,20 @@ impl Tx {
                 self.record(Change::Project(*id, None));
                 Ok(Applied::Deleted)
             }
-            Command::CreateEnvironment { project_id, name, client_key, settings } => {
+            Command::CreateEnvironment {
+                project_id,
+                name,
+                client_key,
+                settings,
+            } => {
                 self.project(*project_id)?;
                 check_name("environment", name)?;
                 check_key(client_key)?;
-                if self.work.project_environments(*project_id).any(|e| e.name == *name) {
+                if self
+                    .work
+                    .project_environments(*project_id)
+                    .any(|e| e.name == *name)
+                {
                     return Err(CommandError::Conflict(format!(
                         "project {project_id} already has an environment named {name:?}"
                     )));
@@ -355,7 +440,8 @@ impl Tx {
                         created_at: self.now,
                     }),
                 ));
-                let features: Vec<FeatureRecord> = self.work.project_features(*project_id).cloned().collect();
+                let features: Vec<FeatureRecord> =
+                    self.work.project_features(*project_id).cloned().collect();
                 for feature in features {
                     let state = self.new_state(id, &feature, StateTarget::Environment)?;
                     self.record(Change::State(state.id, Some(state)));
@@ -363,13 +449,24 @@ impl Tx {
                 self.touch(id);
                 Ok(Applied::Created { id })
             }
-            Command::UpdateEnvironment { id, expected_revision, name, settings } => {
+            Command::UpdateEnvironment {
+                id,
+                expected_revision,
+                name,
+                settings,
+            } => {
                 self.check_revision(*id, *expected_revision)?;
                 let mut env = self.environment(*id)?.clone();
                 if let Some(name) = name {
                     check_name("environment", name)?;
-                    if self.work.project_environments(env.project_id).any(|e| e.name == *name && e.id != *id) {
-                        return Err(CommandError::Conflict(format!("an environment named {name:?} exists")));
+                    if self
+                        .work
+                        .project_environments(env.project_id)
+                        .any(|e| e.name == *name && e.id != *id)
+                    {
+                        return Err(CommandError::Conflict(format!(
+                            "an environment named {name:?} exists"
+                        )));
                     }
                     env.name = name.clone();
                 }
@@ -395,7 +492,11 @@ impl Tx {
             } => {
                 self.project(*project_id)?;
                 check_name("feature", name)?;
-                if self.work.project_features(*project_id).any(|f| f.name == *name) {
+                if self
+                    .work
+                    .project_features(*project_id)
+                    .any(|f| f.name == *name)
+                {
                     return Err(CommandError::Conflict(format!(
                         "project {project_id} already has a feature named {name:?}"
                     )));
@@ -424,7 +525,11 @@ impl Tx {
                     created_at: self.now,
                 };
                 self.record(Change::Feature(id, Some(feature.clone())));
-                let environments: Vec<u32> = self.work.project_environments(*project_id).map(|e| e.id).collect();
+                let environments: Vec<u32> = self
+                    .work
+                    .project_environments(*project_id)
+                    .map(|e| e.id)
+                    .collect();
                 for env in environments {
                     let state = self.new_state(env, &feature, StateTarget::Environment)?;
                     self.record(Change::State(state.id, Some(state)));
@@ -432,7 +537,11 @@ impl Tx {
                 }
                 Ok(Applied::Created { id })
             }
-            Command::UpdateFeature { id, description, server_key_only } => {
+            Command::UpdateFeature {
+                id,
+                description,
+                server_key_only,
+            } => {
                 let mut feature = self.feature(*id)?.clone();
                 if let Some(description) = description {
                     feature.description = description.clone();
@@ -447,7 +556,13 @@ impl Tx {
             }
             Command::DeleteFeature { id } => {
                 let project_id = self.feature(*id)?.project_id;
-                let states: Vec<u32> = self.work.states.values().filter(|s| s.feature_id == *id).map(|s| s.id).collect();
+                let states: Vec<u32> = self
+                    .work
+                    .states
+                    .values()
+                    .filter(|s| s.feature_id == *id)
+                    .map(|s| s.id)
+                    .collect();
                 for state in states {
                     self.record(Change::State(state, None));
                 }
@@ -455,7 +570,12 @@ impl Tx {
                 self.touch_project(project_id);
                 Ok(Applied::Deleted)
             }
-            Command::SetFeatureState { environment_id, feature_id, expected_revision, patch } => {
+            Command::SetFeatureState {
+                environment_id,
+                feature_id,
+                expected_revision,
+                patch,
+            } => {
                 self.environment_feature(*environment_id, *feature_id)?;
                 self.check_revision(*environment_id, *expected_revision)?;
                 let feature = self.feature(*feature_id)?.clone();
@@ -467,7 +587,12 @@ impl Tx {
                 self.touch(*environment_id);
                 Ok(Applied::Updated)
             }
-            Command::CreateSegment { project_id, name, description, rules } => {
+            Command::CreateSegment {
+                project_id,
+                name,
+                description,
+                rules,
+            } => {
                 self.project(*project_id)?;
                 check_name("segment", name)?;
                 let id = Self::next_id(&mut self.work.meta.counters.segment)?;
@@ -485,7 +610,12 @@ impl Tx {
                 self.touch_project(*project_id);
                 Ok(Applied::Created { id })
             }
-            Command::UpdateSegment { id, name, description, rules } => {
+            Command::UpdateSegment {
+                id,
+                name,
+                description,
+                rules,
+            } => {
                 let mut segment = self.segment(*id)?.clone();
                 if let Some(name) = name {
                     check_name("segment", name)?;
@@ -536,16 +666,29 @@ impl Tx {
                 }
                 let feature = self.feature(*feature_id)?.clone();
                 let existing = self.segment_overrides(*environment_id, *feature_id);
-                let current = existing.iter().find(|s| segment_of(s) == Some(*segment_id)).cloned();
+                let current = existing
+                    .iter()
+                    .find(|s| segment_of(s) == Some(*segment_id))
+                    .cloned();
                 let mut state = match current {
                     Some(state) => state,
                     None => {
                         let last = existing.len() as u32;
-                        self.new_state(*environment_id, &feature, StateTarget::Segment { segment_id: *segment_id, priority: last })?
+                        self.new_state(
+                            *environment_id,
+                            &feature,
+                            StateTarget::Segment {
+                                segment_id: *segment_id,
+                                priority: last,
+                            },
+                        )?
                     }
                 };
                 if let Some(priority) = priority {
-                    state.target = StateTarget::Segment { segment_id: *segment_id, priority: *priority };
+                    state.target = StateTarget::Segment {
+                        segment_id: *segment_id,
+                        priority: *priority,
+                    };
                 }
                 self.patch_state(state, &feature, patch)?;
                 if priority.is_some() {
@@ -554,19 +697,32 @@ impl Tx {
                 self.touch(*environment_id);
                 Ok(Applied::Updated)
             }
-            Command::DeleteSegmentOverride { environment_id, feature_id, segment_id } => {
+            Command::DeleteSegmentOverride {
+                environment_id,
+                feature_id,
+                segment_id,
+            } => {
                 self.environment_feature(*environment_id, *feature_id)?;
                 let state = self
                     .segment_overrides(*environment_id, *feature_id)
                     .into_iter()
                     .find(|s| segment_of(s) == Some(*segment_id))
-                    .ok_or_else(|| CommandError::not_found("segment override", format!("{segment_id} of feature {feature_id}")))?;
+                    .ok_or_else(|| {
+                        CommandError::not_found(
+                            "segment override",
+                            format!("{segment_id} of feature {feature_id}"),
+                        )
+                    })?;
                 self.record(Change::State(state.id, None));
                 self.renumber_overrides(*environment_id, *feature_id, None);
                 self.touch(*environment_id);
                 Ok(Applied::Deleted)
             }
-            Command::ReorderSegmentOverrides { environment_id, feature_id, segment_ids } => {
+            Command::ReorderSegmentOverrides {
+                environment_id,
+                feature_id,
+                segment_ids,
+            } => {
                 self.environment_feature(*environment_id, *feature_id)?;
                 let existing = self.segment_overrides(*environment_id, *feature_id);
                 let mut have: Vec<u32> = existing.iter().filter_map(segment_of).collect();
@@ -579,20 +735,35 @@ impl Tx {
                     )));
                 }
                 for state in existing {
-                    let Some(segment_id) = segment_of(&state) else { continue };
-                    let position = segment_ids.iter().position(|s| *s == segment_id).unwrap_or(0) as u32;
+                    let Some(segment_id) = segment_of(&state) else {
+                        continue;
+                    };
+                    let position = segment_ids
+                        .iter()
+                        .position(|s| *s == segment_id)
+                        .unwrap_or(0) as u32;
                     let mut state = state;
-                    state.target = StateTarget::Segment { segment_id, priority: position };
+                    state.target = StateTarget::Segment {
+                        segment_id,
+                        priority: position,
+                    };
                     self.record(Change::State(state.id, Some(state)));
                 }
                 self.touch(*environment_id);
                 Ok(Applied::Updated)
             }
-            Command::SetIdentityOverride { environment_id, feature_id, identifier, patch } => {
+            Command::SetIdentityOverride {
+                environment_id,
+                feature_id,
+                identifier,
+                patch,
+            } => {
                 self.environment_feature(*environment_id, *feature_id)?;
                 check_identifier(identifier)?;
                 let feature = self.feature(*feature_id)?.clone();
-                let target = StateTarget::Identity { identifier: identifier.clone() };
+                let target = StateTarget::Identity {
+                    identifier: identifier.clone(),
+                };
                 let existing = self
                     .work
                     .environment_states(*environment_id)
@@ -604,27 +775,51 @@ impl Tx {
                 };
                 // Identity overrides always serve their own value: no split.
                 state.variants.clear();
-                let patch = StatePatch { variants: None, ..patch.clone() };
+                let patch = StatePatch {
+                    variants: None,
+                    ..patch.clone()
+                };
                 self.patch_state(state, &feature, &patch)?;
                 self.touch(*environment_id);
                 Ok(Applied::Updated)
             }
-            Command::DeleteIdentityOverride { environment_id, feature_id, identifier } => {
-                let target = StateTarget::Identity { identifier: identifier.clone() };
+            Command::DeleteIdentityOverride {
+                environment_id,
+                feature_id,
+                identifier,
+            } => {
+                let target = StateTarget::Identity {
+                    identifier: identifier.clone(),
+                };
                 let state = self
                     .work
                     .environment_states(*environment_id)
                     .find(|s| s.feature_id == *feature_id && s.target == target)
                     .map(|s| s.id)
-                    .ok_or_else(|| CommandError::not_found("identity override", format!("{identifier:?} of feature {feature_id}")))?;
+                    .ok_or_else(|| {
+                        CommandError::not_found(
+                            "identity override",
+                            format!("{identifier:?} of feature {feature_id}"),
+                        )
+                    })?;
                 self.record(Change::State(state, None));
                 self.touch(*environment_id);
                 Ok(Applied::Deleted)
             }
-            Command::CreateServerKey { environment_id, name, key_hash, prefix } => {
+            Command::CreateServerKey {
+                environment_id,
+                name,
+                key_hash,
+                prefix,
+            } => {
                 self.environment(*environment_id)?;
                 check_name("key", name)?;
-                if self.work.server_keys.values().any(|k| k.key_hash == *key_hash) {
+                if self
+                    .work
+                    .server_keys
+                    .values()
+                    .any(|k| k.key_hash == *key_hash)
+                {
                     return Err(CommandError::Conflict("that key is in use".into()));
                 }
                 let id = Self::next_id(&mut self.work.meta.counters.server_key)?;
@@ -653,15 +848,31 @@ impl Tx {
                 self.record(Change::ServerKey(*id, Some(key)));
                 Ok(Applied::Deleted)
             }
-            Command::Identify { environment_id, identifier, traits, max_traits } => {
+            Command::Identify {
+                environment_id,
+                identifier,
+                traits,
+                max_traits,
+            } => {
                 self.environment(*environment_id)?;
-                identify(txn, &mut self.work.meta.counters.identity, *environment_id, identifier, traits, *max_traits, self.now)
-                    .map_err(|e| match e {
-                        IdentifyError::Store(e) => CommandError::Invalid(e.to_string()),
-                        IdentifyError::Command(e) => e,
-                    })
+                identify(
+                    txn,
+                    &mut self.work.meta.counters.identity,
+                    *environment_id,
+                    identifier,
+                    traits,
+                    *max_traits,
+                    self.now,
+                )
+                .map_err(|e| match e {
+                    IdentifyError::Store(e) => CommandError::Invalid(e.to_string()),
+                    IdentifyError::Command(e) => e,
+                })
             }
-            Command::DeleteIdentity { environment_id, identifier } => {
+            Command::DeleteIdentity {
+                environment_id,
+                identifier,
+            } => {
                 self.environment(*environment_id)?;
                 let removed = delete_identity(txn, *environment_id, identifier)
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
@@ -679,7 +890,10 @@ impl Tx {
                     Err(CommandError::not_found("identity", identifier))
                 }
             }
-            Command::DeleteIdentities { environment_id, limit } => {
+            Command::DeleteIdentities {
+                environment_id,
+                limit,
+            } => {
                 self.environment(*environment_id)?;
                 let (count, more) = delete_identities(txn, *environment_id, *limit)
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
@@ -718,14 +932,21 @@ impl Tx {
         for state in states {
             self.record(Change::State(state, None));
         }
-        let keys: Vec<u32> = self.work.server_keys.values().filter(|k| k.environment_id == id).map(|k| k.id).collect();
+        let keys: Vec<u32> = self
+            .work
+            .server_keys
+            .values()
+            .filter(|k| k.environment_id == id)
+            .map(|k| k.id)
+            .collect();
         for key in keys {
             self.record(Change::ServerKey(key, None));
         }
         // Identities go too; an environment holds few enough for one transaction here, and
         // `DeleteIdentities` empties large ones in bounded batches first.
         loop {
-            let (_, more) = delete_identities(txn, id, 10_000).map_err(|e| CommandError::Invalid(e.to_string()))?;
+            let (_, more) = delete_identities(txn, id, 10_000)
+                .map_err(|e| CommandError::Invalid(e.to_string()))?;
             if !more {
                 break;
             }
@@ -764,8 +985,13 @@ impl Tx {
         let mut states = self.segment_overrides(environment_id, feature_id);
         states.sort_by_key(|s| (priority_of(s), segment_of(s) != moved, s.id));
         for (position, mut state) in states.into_iter().enumerate() {
-            let Some(segment_id) = segment_of(&state) else { continue };
-            let target = StateTarget::Segment { segment_id, priority: position as u32 };
+            let Some(segment_id) = segment_of(&state) else {
+                continue;
+            };
+            let target = StateTarget::Segment {
+                segment_id,
+                priority: position as u32,
+            };
             if state.target != target {
                 state.target = target;
                 self.record(Change::State(state.id, Some(state)));
@@ -773,7 +999,12 @@ impl Tx {
         }
     }
 
-    fn patch_state(&mut self, mut state: FeatureStateRecord, feature: &FeatureRecord, patch: &StatePatch) -> Result<(), CommandError> {
+    fn patch_state(
+        &mut self,
+        mut state: FeatureStateRecord,
+        feature: &FeatureRecord,
+        patch: &StatePatch,
+    ) -> Result<(), CommandError> {
         if let Some(enabled) = patch.enabled {
             state.enabled = enabled;
         }
@@ -831,13 +1062,20 @@ fn check_value(value: &StoredValue) -> Result<(), CommandError> {
         StoredValue::String(s) if s.chars().count() > MAX_VALUE_LEN => Err(CommandError::Invalid(
             format!("a value is longer than {MAX_VALUE_LEN} characters"),
         )),
-        StoredValue::Float(f) if !f.is_finite() => Err(CommandError::Invalid("a value must be a finite number".into())),
+        StoredValue::Float(f) if !f.is_finite() => Err(CommandError::Invalid(
+            "a value must be a finite number".into(),
+        )),
         _ => Ok(()),
     }
 }
 
 fn check_key(key: &str) -> Result<(), CommandError> {
-    if key.len() < 8 || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
+    if key.len() < 8
+        || key.len() > 200
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    {
         return Err(CommandError::Invalid(
             "a key must be 8 to 200 characters of letters, digits, '.', '_' or '-'".into(),
         ));
@@ -859,23 +1097,32 @@ fn check_identifier(identifier: &str) -> Result<(), CommandError> {
 
 fn check_options(kind: StoredFeatureKind, options: &[NewOption]) -> Result<(), CommandError> {
     if kind == StoredFeatureKind::Standard && !options.is_empty() {
-        return Err(CommandError::Invalid("a standard feature has no multivariate options".into()));
+        return Err(CommandError::Invalid(
+            "a standard feature has no multivariate options".into(),
+        ));
     }
     let mut total = 0.0;
     for option in options {
         check_value(&option.value)?;
         if !(0.0..=100.0).contains(&option.default_weight) {
-            return Err(CommandError::Invalid("an option weight must be from 0 to 100".into()));
+            return Err(CommandError::Invalid(
+                "an option weight must be from 0 to 100".into(),
+            ));
         }
         total += option.default_weight;
     }
     if total > 100.0 {
-        return Err(CommandError::Invalid(format!("option weights add up to {total}, over 100")));
+        return Err(CommandError::Invalid(format!(
+            "option weights add up to {total}, over 100"
+        )));
     }
     Ok(())
 }
 
-fn check_variants(feature: &FeatureRecord, variants: &[VariantWeightRecord]) -> Result<(), CommandError> {
+fn check_variants(
+    feature: &FeatureRecord,
+    variants: &[VariantWeightRecord],
+) -> Result<(), CommandError> {
     let mut total = 0.0;
     for variant in variants {
         if !feature.options.iter().any(|o| o.id == variant.option_id) {
@@ -885,12 +1132,16 @@ fn check_variants(feature: &FeatureRecord, variants: &[VariantWeightRecord]) -> 
             )));
         }
         if !(0.0..=100.0).contains(&variant.weight) {
-            return Err(CommandError::Invalid("a variant weight must be from 0 to 100".into()));
+            return Err(CommandError::Invalid(
+                "a variant weight must be from 0 to 100".into(),
+            ));
         }
         total += variant.weight;
     }
     if total > 100.0 {
-        return Err(CommandError::Invalid(format!("variant weights add up to {total}, over 100")));
+        return Err(CommandError::Invalid(format!(
+            "variant weights add up to {total}, over 100"
+        )));
     }
     Ok(())
 }
@@ -898,10 +1149,15 @@ fn check_variants(feature: &FeatureRecord, variants: &[VariantWeightRecord]) -> 
 /// A stable UUID for a feature state, derived from the instance seed and the state's id.
 fn derived_uuid(seed: &[u8; 16], id: u32) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::new().chain_update(seed).chain_update(id.to_be_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(seed)
+        .chain_update(id.to_be_bytes())
+        .finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 enum IdentifyError {
@@ -938,12 +1194,21 @@ fn identify(
 ) -> Result<Applied, IdentifyError> {
     check_identifier(identifier).map_err(IdentifyError::Command)?;
     let mut identities = txn.open_table(tables::IDENTITIES)?;
-    let existing = identities.get((environment_id, identifier))?.map(|v| decode::<IdentityRecord>(v.value()));
+    let existing = identities
+        .get((environment_id, identifier))?
+        .map(|v| decode::<IdentityRecord>(v.value()));
     let (identity_id, mut changed) = match existing {
         Some(record) => (record?.id, false),
         None => {
             let id = Tx::next_id(counter).map_err(IdentifyError::Command)?;
-            identities.insert((environment_id, identifier), encode(&IdentityRecord { id, created_at: now })?.as_slice())?;
+            identities.insert(
+                (environment_id, identifier),
+                encode(&IdentityRecord {
+                    id,
+                    created_at: now,
+                })?
+                .as_slice(),
+            )?;
             (id, true)
         }
     };
@@ -954,7 +1219,10 @@ fn identify(
         match &write.value {
             None => changed |= table.remove(key)?.is_some(),
             Some(value) => {
-                let current = table.get(key)?.map(|v| decode::<StoredValue>(v.value())).transpose()?;
+                let current = table
+                    .get(key)?
+                    .map(|v| decode::<StoredValue>(v.value()))
+                    .transpose()?;
                 if current.as_ref() != Some(value) {
                     table.insert(key, encode(value)?.as_slice())?;
                     changed = true;
@@ -964,18 +1232,33 @@ fn identify(
     }
     let count = table
         .range((environment_id, identifier, "")..)?
-        .take_while(|entry| entry.as_ref().is_ok_and(|(k, _)| { let (e, i, _) = k.value(); e == environment_id && i == identifier }))
+        .take_while(|entry| {
+            entry.as_ref().is_ok_and(|(k, _)| {
+                let (e, i, _) = k.value();
+                e == environment_id && i == identifier
+            })
+        })
         .count();
     if count > max_traits as usize {
-        return Err(IdentifyError::Command(CommandError::LimitExceeded(format!(
-            "an identity can have at most {max_traits} traits"
-        ))));
+        return Err(IdentifyError::Command(CommandError::LimitExceeded(
+            format!("an identity can have at most {max_traits} traits"),
+        )));
     }
-    Ok(Applied::Identified { identity_id, changed })
+    Ok(Applied::Identified {
+        identity_id,
+        changed,
+    })
 }
 
-fn delete_identity(txn: &WriteTransaction, environment_id: u32, identifier: &str) -> Result<bool, StoreError> {
-    let removed = txn.open_table(tables::IDENTITIES)?.remove((environment_id, identifier))?.is_some();
+fn delete_identity(
+    txn: &WriteTransaction,
+    environment_id: u32,
+    identifier: &str,
+) -> Result<bool, StoreError> {
+    let removed = txn
+        .open_table(tables::IDENTITIES)?
+        .remove((environment_id, identifier))?
+        .is_some();
     let mut traits = txn.open_table(tables::TRAITS)?;
     let keys: Vec<String> = traits
         .range((environment_id, identifier, "")..)?
@@ -992,7 +1275,11 @@ fn delete_identity(txn: &WriteTransaction, environment_id: u32, identifier: &str
 }
 
 /// Deletes up to `limit` identities of an environment; returns how many, and whether more remain.
-fn delete_identities(txn: &WriteTransaction, environment_id: u32, limit: u32) -> Result<(u32, bool), StoreError> {
+fn delete_identities(
+    txn: &WriteTransaction,
+    environment_id: u32,
+    limit: u32,
+) -> Result<(u32, bool), StoreError> {
     let identifiers: Vec<String> = {
         let identities = txn.open_table(tables::IDENTITIES)?;
         identities

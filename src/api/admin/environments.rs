@@ -1,0 +1,285 @@
+//! `/admin/v1/projects/{id}/environments` and `/admin/v1/environments/{id}`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::store::command::{Command, SettingsPatch, StatePatch};
+use crate::store::records::{EnvironmentSettingsRecord, StateTarget, VariantWeightRecord};
+
+use super::values::stored_value;
+use super::{ApiError, Body, Page, created, created_id, execute, expected_revision, views};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/v1/projects/{id}/environments",
+            get(list).post(create),
+        )
+        .route(
+            "/admin/v1/environments/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route("/admin/v1/environments/{id}/feature-states", get(states))
+        .route(
+            "/admin/v1/environments/{id}/features/{feature_id}/state",
+            patch(set_state),
+        )
+        .route("/admin/v1/environments/{id}/document", get(document))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    #[serde(default, deserialize_with = "present")]
+    hide_disabled_flags: Option<Option<bool>>,
+    hide_sensitive_data: Option<bool>,
+    allow_client_traits: Option<bool>,
+    use_identity_composite_key_for_hashing: Option<bool>,
+    use_identity_overrides_in_local_eval: Option<bool>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<bool>>, D::Error> {
+    Option::<bool>::deserialize(d).map(Some)
+}
+
+impl SettingsBody {
+    fn patch(self) -> SettingsPatch {
+        SettingsPatch {
+            hide_disabled_flags: self.hide_disabled_flags,
+            hide_sensitive_data: self.hide_sensitive_data,
+            allow_client_traits: self.allow_client_traits,
+            use_identity_composite_key_for_hashing: self.use_identity_composite_key_for_hashing,
+            use_identity_overrides_in_local_eval: self.use_identity_overrides_in_local_eval,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEnvironment {
+    name: String,
+    #[serde(default)]
+    settings: SettingsBody,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvironmentChanges {
+    name: Option<String>,
+    #[serde(default)]
+    settings: SettingsBody,
+}
+
+/// A new random client key (22 base-62 characters, like Flagsmith's).
+pub fn new_client_key() -> Result<String, ApiError> {
+    random_text(22)
+}
+
+pub fn random_text(len: usize) -> Result<String, ApiError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    // 256 is not a multiple of 62; the slight bias costs well under a bit of entropy.
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(project_id): Path<u32>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let catalog = state.store.catalog();
+    catalog
+        .projects
+        .get(&project_id)
+        .ok_or_else(|| ApiError::not_found("project", project_id))?;
+    Ok(Json(
+        page.of(catalog
+            .project_environments(project_id)
+            .map(|e| (e.id, views::environment(e))))?,
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<u32>,
+    Body(body): Body<NewEnvironment>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut settings = EnvironmentSettingsRecord::default();
+    let patch = body.settings.patch();
+    if let Some(v) = patch.hide_disabled_flags {
+        settings.hide_disabled_flags = v;
+    }
+    settings.hide_sensitive_data = patch
+        .hide_sensitive_data
+        .unwrap_or(settings.hide_sensitive_data);
+    settings.allow_client_traits = patch
+        .allow_client_traits
+        .unwrap_or(settings.allow_client_traits);
+    settings.use_identity_composite_key_for_hashing = patch
+        .use_identity_composite_key_for_hashing
+        .unwrap_or(settings.use_identity_composite_key_for_hashing);
+    settings.use_identity_overrides_in_local_eval = patch
+        .use_identity_overrides_in_local_eval
+        .unwrap_or(settings.use_identity_overrides_in_local_eval);
+    let command = Command::CreateEnvironment {
+        project_id,
+        name: body.name,
+        client_key: new_client_key()?,
+        settings,
+    };
+    let id = created_id(&execute(&state, &caller, command).await?)?;
+    let catalog = state.store.catalog();
+    let env = catalog
+        .environments
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    Ok(created(views::environment(env)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<Response, ApiError> {
+    let catalog = state.store.catalog();
+    let env = catalog
+        .environments
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    let mut response = Json(views::environment(env)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", env.revision)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+    headers: HeaderMap,
+    Body(body): Body<EnvironmentChanges>,
+) -> Result<Response, ApiError> {
+    let command = Command::UpdateEnvironment {
+        id,
+        expected_revision: expected_revision(&headers)?,
+        name: body.name,
+        settings: body.settings.patch(),
+    };
+    execute(&state, &caller, command).await?;
+    read(State(state), caller, Path(id)).await
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<StatusCode, ApiError> {
+    execute(&state, &caller, Command::DeleteEnvironment { id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn states(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<Json<Value>, ApiError> {
+    let catalog = state.store.catalog();
+    catalog
+        .environments
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    let items: Vec<Value> = catalog.environment_states(id).map(views::state).collect();
+    Ok(Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateBody {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present_value")]
+    pub value: Option<Value>,
+    pub variants: Option<Vec<VariantBody>>,
+}
+
+fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantBody {
+    pub option_id: u32,
+    pub weight: f64,
+}
+
+impl StateBody {
+    pub fn patch(self) -> Result<StatePatch, ApiError> {
+        Ok(StatePatch {
+            enabled: self.enabled,
+            value: self.value.as_ref().map(stored_value).transpose()?,
+            variants: self.variants.map(|variants| {
+                variants
+                    .into_iter()
+                    .map(|v| VariantWeightRecord {
+                        option_id: v.option_id,
+                        weight: v.weight,
+                    })
+                    .collect()
+            }),
+        })
+    }
+}
+
+async fn set_state(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, feature_id)): Path<(u32, u32)>,
+    headers: HeaderMap,
+    Body(body): Body<StateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::SetFeatureState {
+        environment_id: id,
+        feature_id,
+        expected_revision: expected_revision(&headers)?,
+        patch: body.patch()?,
+    };
+    execute(&state, &caller, command).await?;
+    let catalog = state.store.catalog();
+    let record = catalog
+        .environment_states(id)
+        .find(|s| s.feature_id == feature_id && s.target == StateTarget::Environment)
+        .ok_or_else(|| ApiError::not_found("feature state of feature", feature_id))?;
+    Ok(Json(views::state(record)))
+}
+
+/// The environment document, exactly as `/api/v1/environment-document/` serves it.
+async fn document(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<Response, ApiError> {
+    let snapshot = state
+        .snapshots
+        .environment(id)
+        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        snapshot.document.clone(),
+    )
+        .into_response())
+}

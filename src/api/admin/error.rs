@@ -1,0 +1,88 @@
+//! Admin API errors: `{"error": {"code", "message", "details"}}` with a stable code.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::store::{CommandError, StoreError};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn unauthorized(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} {id} does not exist"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "admin request failed");
+        }
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(error: CommandError) -> Self {
+        let (status, code) = match &error {
+            CommandError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            CommandError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            CommandError::RevisionMismatch { .. } => (StatusCode::CONFLICT, "revision_mismatch"),
+            CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            CommandError::LimitExceeded(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded"),
+            CommandError::NotInitialized => (StatusCode::SERVICE_UNAVAILABLE, "not_initialised"),
+        };
+        let details = match &error {
+            CommandError::RevisionMismatch { expected, actual } => {
+                json!({"expected": expected, "actual": actual})
+            }
+            _ => Value::Null,
+        };
+        Self::new(status, code, error.to_string()).with_details(details)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage_error",
+            error.to_string(),
+        )
+    }
+}

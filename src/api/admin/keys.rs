@@ -1,0 +1,83 @@
+//! Server-side keys (`ser.…`): created (shown once), listed, revoked.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::AppState;
+use crate::api::auth::{Caller, secret_hash};
+use crate::store::command::Command;
+
+use super::environments::random_text;
+use super::{ApiError, Body, created, created_id, execute, views};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/v1/environments/{id}/server-keys",
+            get(list).post(create),
+        )
+        .route("/admin/v1/server-keys/{id}", delete(revoke))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<Json<Value>, ApiError> {
+    let catalog = state.store.catalog();
+    catalog
+        .environments
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    let items: Vec<Value> = catalog
+        .server_keys
+        .values()
+        .filter(|k| k.environment_id == id)
+        .map(views::server_key)
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+    Body(body): Body<NewKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let key = format!("ser.{}", random_text(40)?);
+    let command = Command::CreateServerKey {
+        environment_id: id,
+        name: body.name.unwrap_or_else(|| "server key".to_owned()),
+        key_hash: secret_hash(&key),
+        prefix: key.chars().take(8).collect(),
+    };
+    let key_id = created_id(&execute(&state, &caller, command).await?)?;
+    let catalog = state.store.catalog();
+    let record = catalog
+        .server_keys
+        .get(&key_id)
+        .ok_or_else(|| ApiError::not_found("server key", key_id))?;
+    let mut view = views::server_key(record);
+    // The only time the key is shown.
+    view["key"] = json!(key);
+    Ok(created(view))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<StatusCode, ApiError> {
+    execute(&state, &caller, Command::RevokeServerKey { id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,175 @@
+//! The admin REST API under `/admin/v1/`: Burgee's own design, JSON in and out, cursor
+//! pagination, `{"error": {...}}` errors with stable codes, optimistic concurrency on
+//! environments (`If-Match: "<revision>"`).
+
+mod environments;
+mod error;
+mod features;
+mod identities;
+mod keys;
+mod projects;
+mod segments;
+pub mod values;
+mod views;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+pub use error::ApiError;
+
+use super::AppState;
+use super::auth::Caller;
+use crate::store::Applied;
+use crate::store::command::{COMMAND_FORMAT, Command, Envelope};
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(projects::router())
+        .merge(environments::router())
+        .merge(features::router())
+        .merge(segments::router())
+        .merge(identities::router())
+        .merge(keys::router())
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+}
+
+/// A JSON request body, with errors in the admin API's shape.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = bytes::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        "the request body is too large",
+                    )
+                } else {
+                    ApiError::bad_request(rejection.body_text())
+                }
+            })?;
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("invalid request body: {e}"),
+            )
+        })
+    }
+}
+
+/// Runs a command for the caller.
+pub async fn execute(
+    state: &AppState,
+    caller: &Caller,
+    command: Command,
+) -> Result<Applied, ApiError> {
+    let envelope = Envelope {
+        format: COMMAND_FORMAT,
+        actor: caller.actor.clone(),
+        request_id: caller.request_id.clone(),
+        timestamp: crate::api::sdk::now_millis(),
+        command,
+    };
+    Ok(state.store.execute(envelope).await??)
+}
+
+/// The id of a created entity.
+pub fn created_id(applied: &Applied) -> Result<u32, ApiError> {
+    match applied {
+        Applied::Created { id } => Ok(*id),
+        other => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("unexpected outcome {other:?}"),
+        )),
+    }
+}
+
+/// `?limit=&cursor=`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl Page {
+    pub const MAX: usize = 500;
+
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(100),
+            Some(0) => Err(ApiError::bad_request("limit must be at least 1")),
+            Some(n) if n > Self::MAX => Err(ApiError::bad_request(format!(
+                "limit must be at most {}",
+                Self::MAX
+            ))),
+            Some(n) => Ok(n),
+        }
+    }
+
+    /// A numeric cursor: the last id of the previous page.
+    pub fn after_id(&self) -> Result<u32, ApiError> {
+        match &self.cursor {
+            None => Ok(0),
+            Some(c) => c
+                .parse()
+                .map_err(|_| ApiError::bad_request("cursor is not one this API gave")),
+        }
+    }
+
+    /// One page of `items` (sorted by id) after the cursor.
+    pub fn of<T>(
+        &self,
+        items: impl Iterator<Item = (u32, T)>,
+    ) -> Result<serde_json::Value, ApiError>
+    where
+        T: serde::Serialize,
+    {
+        let limit = self.limit()?;
+        let after = self.after_id()?;
+        let mut page: Vec<(u32, T)> = items
+            .filter(|(id, _)| *id > after)
+            .take(limit + 1)
+            .collect();
+        let next = (page.len() > limit).then(|| page[limit - 1].0.to_string());
+        page.truncate(limit);
+        let items: Vec<T> = page.into_iter().map(|(_, item)| item).collect();
+        Ok(serde_json::json!({"items": items, "next_cursor": next}))
+    }
+}
+
+/// `If-Match: "<revision>"` (quotes optional).
+pub fn expected_revision(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    match headers.get(axum::http::header::IF_MATCH) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|v| v.parse().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request("If-Match must hold an environment revision, e.g. \"12\"")
+            }),
+    }
+}
+
+/// A new random secret for API tokens.
+pub fn random_token() -> anyhow::Result<String> {
+    environments::random_text(40).map_err(|e| anyhow::anyhow!(e.message))
+}
+
+/// `Created` with a JSON body.
+pub fn created(body: serde_json::Value) -> (StatusCode, axum::Json<serde_json::Value>) {
+    (StatusCode::CREATED, axum::Json(body))
+}

@@ -1,0 +1,356 @@
+//! `/admin/v1/projects/{id}/segments`, `/admin/v1/segments/{id}` and segment overrides.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::engine::validate::validate_segment;
+use crate::model::{Condition, ConditionValue, Operator, Rule, RuleKind, Segment};
+use crate::store::command::Command;
+use crate::store::records::{ConditionRecord, RuleRecord, StoredRuleKind};
+
+use super::environments::StateBody;
+use super::{ApiError, Body, Page, created, created_id, execute, expected_revision, views};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/projects/{id}/segments", get(list).post(create))
+        .route(
+            "/admin/v1/segments/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route(
+            "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides",
+            get(list_overrides).put(reorder),
+        )
+        .route(
+            "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}",
+            put(set_override).delete(remove_override),
+        )
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    conditions: Vec<ConditionBody>,
+    #[serde(default)]
+    rules: Vec<RuleBody>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionBody {
+    #[serde(default)]
+    property: String,
+    operator: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+fn rule_kind(text: &str) -> Result<(RuleKind, StoredRuleKind), ApiError> {
+    match text {
+        "ALL" => Ok((RuleKind::All, StoredRuleKind::All)),
+        "ANY" => Ok((RuleKind::Any, StoredRuleKind::Any)),
+        "NONE" => Ok((RuleKind::None, StoredRuleKind::None)),
+        other => Err(ApiError::bad_request(format!(
+            "rule type must be ALL, ANY or NONE, not {other:?}"
+        ))),
+    }
+}
+
+fn to_records(rules: &[RuleBody]) -> Result<(Vec<Rule>, Vec<RuleRecord>), ApiError> {
+    let mut domain = Vec::new();
+    let mut records = Vec::new();
+    for rule in rules {
+        let (kind, stored) = rule_kind(&rule.kind)?;
+        let (sub_domain, sub_records) = to_records(&rule.rules)?;
+        domain.push(Rule {
+            kind,
+            conditions: rule
+                .conditions
+                .iter()
+                .map(|c| Condition {
+                    property: c.property.clone(),
+                    operator: Operator::parse(&c.operator),
+                    value: c
+                        .value
+                        .clone()
+                        .map_or(ConditionValue::Null, ConditionValue::Text),
+                })
+                .collect(),
+            rules: sub_domain,
+        });
+        records.push(RuleRecord {
+            kind: stored,
+            conditions: rule
+                .conditions
+                .iter()
+                .map(|c| ConditionRecord {
+                    property: c.property.clone(),
+                    operator: c.operator.clone(),
+                    value: c.value.clone(),
+                })
+                .collect(),
+            rules: sub_records,
+        });
+    }
+    Ok((domain, records))
+}
+
+/// Rules checked strictly by the engine's validation before they are stored.
+pub fn checked_rules(name: &str, rules: &[RuleBody]) -> Result<Vec<RuleRecord>, ApiError> {
+    let (domain, records) = to_records(rules)?;
+    let segment = Segment {
+        id: None,
+        key: String::new(),
+        name: name.to_owned(),
+        rules: domain,
+        overrides: vec![],
+        metadata: None,
+    };
+    let issues = validate_segment(&segment);
+    if !issues.is_empty() {
+        let details: Vec<Value> = issues
+            .iter()
+            .map(|i| json!({"code": i.code, "path": i.path, "message": i.message}))
+            .collect();
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_rules",
+            issues[0].to_string(),
+        )
+        .with_details(json!(details)));
+    }
+    Ok(records)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSegment {
+    name: String,
+    description: Option<String>,
+    rules: Vec<RuleBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegmentChanges {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    rules: Option<Vec<RuleBody>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(project_id): Path<u32>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let catalog = state.store.catalog();
+    catalog
+        .projects
+        .get(&project_id)
+        .ok_or_else(|| ApiError::not_found("project", project_id))?;
+    Ok(Json(
+        page.of(catalog
+            .project_segments(project_id)
+            .map(|s| (s.id, views::segment(s))))?,
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<u32>,
+    Body(body): Body<NewSegment>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let rules = checked_rules(&body.name, &body.rules)?;
+    let command = Command::CreateSegment {
+        project_id,
+        name: body.name,
+        description: body.description,
+        rules,
+    };
+    let id = created_id(&execute(&state, &caller, command).await?)?;
+    let catalog = state.store.catalog();
+    let segment = catalog
+        .segments
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("segment", id))?;
+    Ok(created(views::segment(segment)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<Json<Value>, ApiError> {
+    let catalog = state.store.catalog();
+    let segment = catalog
+        .segments
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("segment", id))?;
+    Ok(Json(views::segment(segment)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+    Body(body): Body<SegmentChanges>,
+) -> Result<Json<Value>, ApiError> {
+    let name = match &body.name {
+        Some(name) => name.clone(),
+        None => state
+            .store
+            .catalog()
+            .segments
+            .get(&id)
+            .map(|s| s.name.clone())
+            .ok_or_else(|| ApiError::not_found("segment", id))?,
+    };
+    let rules = body
+        .rules
+        .as_ref()
+        .map(|r| checked_rules(&name, r))
+        .transpose()?;
+    execute(
+        &state,
+        &caller,
+        Command::UpdateSegment {
+            id,
+            name: body.name,
+            description: body.description,
+            rules,
+        },
+    )
+    .await?;
+    read(State(state), caller, Path(id)).await
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<StatusCode, ApiError> {
+    execute(&state, &caller, Command::DeleteSegment { id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn overrides_view(state: &AppState, environment_id: u32, feature_id: u32) -> Value {
+    let catalog = state.store.catalog();
+    let mut items: Vec<_> = catalog
+        .environment_states(environment_id)
+        .filter(|s| {
+            s.feature_id == feature_id
+                && matches!(s.target, crate::store::records::StateTarget::Segment { .. })
+        })
+        .collect();
+    items.sort_by_key(|s| match s.target {
+        crate::store::records::StateTarget::Segment { priority, .. } => priority,
+        _ => u32::MAX,
+    });
+    json!({"items": items.into_iter().map(views::state).collect::<Vec<_>>()})
+}
+
+async fn list_overrides(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path((id, feature_id)): Path<(u32, u32)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(overrides_view(&state, id, feature_id)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideBody {
+    priority: Option<u32>,
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present_value")]
+    value: Option<Value>,
+    variants: Option<Vec<super::environments::VariantBody>>,
+}
+
+fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+async fn set_override(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, feature_id, segment_id)): Path<(u32, u32, u32)>,
+    headers: HeaderMap,
+    Body(body): Body<OverrideBody>,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::SetSegmentOverride {
+        environment_id: id,
+        feature_id,
+        segment_id,
+        priority: body.priority,
+        expected_revision: expected_revision(&headers)?,
+        patch: StateBody {
+            enabled: body.enabled,
+            value: body.value,
+            variants: body.variants,
+        }
+        .patch()?,
+    };
+    execute(&state, &caller, command).await?;
+    Ok(Json(overrides_view(&state, id, feature_id)))
+}
+
+async fn remove_override(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, feature_id, segment_id)): Path<(u32, u32, u32)>,
+) -> Result<StatusCode, ApiError> {
+    execute(
+        &state,
+        &caller,
+        Command::DeleteSegmentOverride {
+            environment_id: id,
+            feature_id,
+            segment_id,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Order {
+    segment_ids: Vec<u32>,
+}
+
+async fn reorder(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, feature_id)): Path<(u32, u32)>,
+    Body(body): Body<Order>,
+) -> Result<Json<Value>, ApiError> {
+    execute(
+        &state,
+        &caller,
+        Command::ReorderSegmentOverrides {
+            environment_id: id,
+            feature_id,
+            segment_ids: body.segment_ids,
+        },
+    )
+    .await?;
+    Ok(Json(overrides_view(&state, id, feature_id)))
+}

@@ -1,0 +1,54 @@
+//! The Flagsmith-compatible SDK API under `/api/v1/`: the paths, status codes, bodies and
+//! quirks Flagsmith's SDKs rely on. Every path answers with and without a trailing slash,
+//! directly (never a redirect), and only ever with 200 on success.
+
+pub mod analytics;
+mod document;
+mod flags;
+mod identities;
+
+pub use identities::now_millis;
+mod key;
+
+use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use axum::routing::{get, post};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use super::AppState;
+
+pub use key::SdkError;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-environment-key"),
+            HeaderName::from_static("flagsmith-application-name"),
+            HeaderName::from_static("flagsmith-application-version"),
+        ])
+        .expose_headers([HeaderName::from_static("x-flagsmith-document-updated-at")]);
+    let mut router = Router::new();
+    for (path, route) in [
+        ("/api/v1/flags", get(flags::environment_flags)),
+        (
+            "/api/v1/identities",
+            get(identities::get_identity).post(identities::identify),
+        ),
+        (
+            "/api/v1/environment-document",
+            get(document::environment_document),
+        ),
+        ("/api/v1/analytics/flags", post(analytics::record)),
+    ] {
+        router = router
+            .route(path, route.clone())
+            .route(&format!("{path}/"), route);
+    }
+    router
+        .layer(cors)
+        .layer(RequestBodyLimitLayer::new(state.settings.max_body_bytes))
+}

@@ -1,0 +1,126 @@
+//! One typed configuration for `burgee serve`: command-line flags win over `BURGEE_*`
+//! environment variables, which win over the TOML file (`--config`), which wins over defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `burgee serve` options as given on the command line or in the environment.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// Where data lives (redb files).
+    #[arg(long, env = "BURGEE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address for HTTP.
+    #[arg(long, env = "BURGEE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// A TOML file with the same settings (snake_case names).
+    #[arg(long, env = "BURGEE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// On first start only: becomes an organisation-admin API token (stored hashed).
+    #[arg(
+        long,
+        env = "BURGEE_BOOTSTRAP_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub bootstrap_token: Option<String>,
+    /// Log format.
+    #[arg(long, env = "BURGEE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Most traits one identity may have.
+    #[arg(long, env = "BURGEE_MAX_TRAITS_PER_IDENTITY")]
+    pub max_traits_per_identity: Option<u32>,
+    /// Largest request body for SDK and admin calls, in bytes.
+    #[arg(long, env = "BURGEE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Largest request body for imports, in bytes.
+    #[arg(long, env = "BURGEE_MAX_IMPORT_BYTES")]
+    pub max_import_bytes: Option<usize>,
+}
+
+/// The settings file: every field optional, unknown fields refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    bootstrap_token: Option<String>,
+    log_format: Option<LogFormat>,
+    max_traits_per_identity: Option<u32>,
+    max_body_bytes: Option<usize>,
+    max_import_bytes: Option<usize>,
+}
+
+/// The effective settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    #[serde(serialize_with = "redact")]
+    pub bootstrap_token: Option<String>,
+    pub log_format: LogFormat,
+    pub max_traits_per_identity: u32,
+    pub max_body_bytes: usize,
+    pub max_import_bytes: usize,
+}
+
+fn redact<S: serde::Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str("<redacted>"),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl Settings {
+    /// Resolves flags/env over the file over defaults.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        Ok(Self {
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./burgee-data")),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000))),
+            bootstrap_token: args.bootstrap_token.clone().or(file.bootstrap_token),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            max_traits_per_identity: args
+                .max_traits_per_identity
+                .or(file.max_traits_per_identity)
+                .unwrap_or(1000),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(1 << 20),
+            max_import_bytes: args
+                .max_import_bytes
+                .or(file.max_import_bytes)
+                .unwrap_or(64 << 20),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("reading settings from {}", path.display()))
+}

@@ -1,0 +1,148 @@
+//! `burgee serve`: open the store, build snapshots, serve HTTP until SIGTERM/SIGINT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::api::{AppState, auth::secret_hash, router};
+use crate::cache::Snapshots;
+use crate::config::Settings;
+use crate::store::command::{Actor, COMMAND_FORMAT, Command, Envelope, NewToken};
+use crate::store::{Store, StoreError};
+
+/// The setup token's file in the data directory.
+pub const SETUP_TOKEN_FILE: &str = "setup-token";
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let snapshots = Arc::new(Snapshots::default());
+    let observer_snapshots = Arc::clone(&snapshots);
+    let store = Store::open(
+        &settings.data_dir,
+        Box::new(move |catalog, touched| observer_snapshots.refresh(catalog, Some(touched))),
+    )
+    .map_err(|e| match e {
+        StoreError::Locked { .. }
+        | StoreError::Unwritable { .. }
+        | StoreError::NewerFormat { .. } => {
+            anyhow::anyhow!("{e}")
+        }
+        other => {
+            anyhow::Error::new(other).context(format!("opening {}", settings.data_dir.display()))
+        }
+    })?;
+    initialise(&store, &settings).await?;
+    snapshots.refresh(&store.catalog(), None);
+
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok();
+    if let Some(handle) = metrics.clone() {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                handle.run_upkeep();
+            }
+        });
+    }
+    let state = AppState {
+        store: store.clone(),
+        snapshots,
+        settings: Arc::new(settings.clone()),
+        analytics: Arc::default(),
+        metrics,
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
+    // A line for people and for scripts that started the server on port 0.
+    println!("burgee listening on http://{address}");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped: every acknowledged write is on disk");
+    Ok(())
+}
+
+/// First start: the default organisation, and an admin token from `--bootstrap-token` or a
+/// one-time setup token written to the data directory (never logged).
+async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    if store.catalog().meta.initialized {
+        if settings.bootstrap_token.is_some() {
+            tracing::info!(
+                "the data directory is initialised already: --bootstrap-token is ignored"
+            );
+        }
+        return Ok(());
+    }
+    let (token_name, token) = match &settings.bootstrap_token {
+        Some(token) if token.len() < 16 => {
+            anyhow::bail!("the bootstrap token must be at least 16 characters")
+        }
+        Some(token) => ("bootstrap", token.clone()),
+        None => {
+            let token = crate::api::admin::random_token()?;
+            let path = settings.data_dir.join(SETUP_TOKEN_FILE);
+            write_secret(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+            tracing::warn!(path = %path.display(), "first start: a one-time setup token was written to this file");
+            ("setup", token)
+        }
+    };
+    let mut seed = [0u8; 16];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let envelope = Envelope {
+        format: COMMAND_FORMAT,
+        actor: Actor::System,
+        request_id: "initialise".into(),
+        timestamp: crate::api::sdk::now_millis(),
+        command: Command::Initialize {
+            organisation_name: "default".into(),
+            instance_seed: seed,
+            admin_token: Some(NewToken {
+                name: token_name.into(),
+                token_hash: secret_hash(&token),
+            }),
+        },
+    };
+    store
+        .execute(envelope)
+        .await?
+        .map_err(|e| anyhow::anyhow!("initialising: {e}"))?;
+    Ok(())
+}
+
+/// Writes a secret readable by the owner only.
+fn write_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(secret.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: no new connections, draining requests");
+}
