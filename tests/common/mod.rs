@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses a part of these helpers
 //! Shared helpers for integration tests.
 
 use std::path::PathBuf;
@@ -52,3 +53,6 @@ pub fn strip_json_comments(text: &str) -> String {
     }
     out
 }
+
+#[allow(dead_code)] // not every test binary starts servers
+pub mod server;
