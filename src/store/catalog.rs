@@ -27,6 +27,7 @@ pub struct Counters {
     pub server_key: u32,
     pub token: u32,
     pub identity: u32,
+    pub segment_position: u64,
 }
 
 /// Instance-wide facts kept with the catalog.
@@ -120,10 +121,15 @@ impl Catalog {
             .filter(move |f| f.project_id == project_id)
     }
 
+    /// A project's segments in evaluation order.
     pub fn project_segments(&self, project_id: u32) -> impl Iterator<Item = &SegmentRecord> {
-        self.segments
+        let mut segments: Vec<&SegmentRecord> = self
+            .segments
             .values()
-            .filter(move |s| s.project_id == project_id)
+            .filter(|s| s.project_id == project_id)
+            .collect();
+        segments.sort_by_key(|s| (s.position, s.id));
+        segments.into_iter()
     }
 
     pub fn environment_states(

@@ -162,6 +162,9 @@ pub struct RuleRecord {
 pub struct SegmentRecord {
     pub id: u32,
     pub project_id: u32,
+    /// Evaluation order (creation order; an import keeps its document's order): it decides
+    /// ties between overrides and the order of matched segments.
+    pub position: u64,
     pub name: String,
     pub description: Option<String>,
     pub rules: Vec<RuleRecord>,

@@ -13,7 +13,8 @@ use thiserror::Error;
 use super::catalog::{Catalog, Change};
 use super::codec::{decode, encode};
 use super::command::{
-    Applied, Command, Envelope, NewOption, SettingsPatch, StatePatch, TraitWrite,
+    Applied, Command, Envelope, ImportedEnvironment, ImportedTarget, NewOption, SettingsPatch,
+    StatePatch, TraitWrite,
 };
 use super::error::StoreError;
 use super::records::{
@@ -177,6 +178,11 @@ impl Tx {
             .checked_add(1)
             .ok_or_else(|| CommandError::LimitExceeded("ids of this kind are exhausted".into()))?;
         Ok(*counter)
+    }
+
+    fn next_position(counter: &mut u64) -> u64 {
+        *counter += 1;
+        *counter
     }
 
     fn record(&mut self, change: Change) {
@@ -596,11 +602,13 @@ impl Tx {
                 self.project(*project_id)?;
                 check_name("segment", name)?;
                 let id = Self::next_id(&mut self.work.meta.counters.segment)?;
+                let position = Self::next_position(&mut self.work.meta.counters.segment_position);
                 self.record(Change::Segment(
                     id,
                     Some(SegmentRecord {
                         id,
                         project_id: *project_id,
+                        position,
                         name: name.clone(),
                         description: description.clone(),
                         rules: rules.clone(),
@@ -890,6 +898,7 @@ impl Tx {
                     Err(CommandError::not_found("identity", identifier))
                 }
             }
+            Command::ImportEnvironment(imported) => self.import(txn, imported),
             Command::DeleteIdentities {
                 environment_id,
                 limit,
@@ -909,6 +918,263 @@ impl Tx {
                 Ok(Applied::Removed { count, more })
             }
         }
+    }
+
+    /// Imports a Flagsmith environment: the project by name (created when missing), features
+    /// matched by name, segments matched by id, and every seed kept.
+    fn import(
+        &mut self,
+        txn: &WriteTransaction,
+        imported: &ImportedEnvironment,
+    ) -> Result<Applied, CommandError> {
+        check_name("project", &imported.project_name)?;
+        check_name("environment", &imported.name)?;
+        check_key(&imported.client_key)?;
+        let project_id = match self
+            .work
+            .projects
+            .values()
+            .find(|p| p.name == imported.project_name)
+        {
+            Some(project) => project.id,
+            None => {
+                let id = Self::next_id(&mut self.work.meta.counters.project)?;
+                let organisation_id = self.work.organisation().map_or(1, |o| o.id);
+                self.record(Change::Project(
+                    id,
+                    Some(ProjectRecord {
+                        id,
+                        organisation_id,
+                        name: imported.project_name.clone(),
+                        hide_disabled_flags: imported.project_hide_disabled_flags,
+                        enable_realtime_updates: false,
+                        created_at: self.now,
+                    }),
+                ));
+                id
+            }
+        };
+        if let Some(existing) = self
+            .work
+            .environment_by_client_key(&imported.client_key)
+            .cloned()
+        {
+            if !imported.replace {
+                return Err(CommandError::Conflict(format!(
+                    "an environment with client key {} exists ({:?}); import with replace to overwrite it",
+                    imported.client_key, existing.name
+                )));
+            }
+            self.delete_environment(txn, existing.id)?;
+        }
+        if self
+            .work
+            .project_environments(project_id)
+            .any(|e| e.name == imported.name)
+        {
+            return Err(CommandError::Conflict(format!(
+                "project {:?} already has an environment named {:?}",
+                imported.project_name, imported.name
+            )));
+        }
+        // Features, matched by name; option source ids map to our option ids.
+        let mut option_ids = std::collections::HashMap::new();
+        let mut feature_ids = std::collections::HashMap::new();
+        for feature in &imported.features {
+            let existing = self
+                .work
+                .project_features(project_id)
+                .find(|f| f.name == feature.name)
+                .cloned();
+            let record = match existing {
+                Some(record) => {
+                    for option in &feature.options {
+                        let found = record
+                            .options
+                            .iter()
+                            .find(|o| o.value == option.value && o.key == option.key);
+                        let Some(found) = found else {
+                            return Err(CommandError::Conflict(format!(
+                                "feature {:?} exists without the option {:?} this environment uses",
+                                feature.name, option.value
+                            )));
+                        };
+                        option_ids.insert((feature.name.clone(), option.source_id), found.id);
+                    }
+                    record
+                }
+                None => {
+                    check_name("feature", &feature.name)?;
+                    let id = Self::next_id(&mut self.work.meta.counters.feature)?;
+                    let mut options = Vec::new();
+                    for option in &feature.options {
+                        let option_id = Self::next_id(&mut self.work.meta.counters.option)?;
+                        option_ids.insert((feature.name.clone(), option.source_id), option_id);
+                        options.push(OptionRecord {
+                            id: option_id,
+                            value: option.value.clone(),
+                            key: option.key.clone(),
+                            default_weight: 0.0,
+                        });
+                    }
+                    let record = FeatureRecord {
+                        id,
+                        project_id,
+                        name: feature.name.clone(),
+                        kind: feature.kind,
+                        description: None,
+                        initial_value: StoredValue::Null,
+                        default_enabled: false,
+                        server_key_only: feature.server_key_only,
+                        options,
+                        created_at: self.now,
+                    };
+                    self.record(Change::Feature(id, Some(record.clone())));
+                    // Existing environments of the project get a default state for it.
+                    let others: Vec<u32> = self
+                        .work
+                        .project_environments(project_id)
+                        .map(|e| e.id)
+                        .collect();
+                    for env in others {
+                        let state = self.new_state(env, &record, StateTarget::Environment)?;
+                        self.record(Change::State(state.id, Some(state)));
+                        self.touch(env);
+                    }
+                    record
+                }
+            };
+            feature_ids.insert(feature.name.clone(), record.id);
+        }
+        // Segments, matched by id: their ids seed percentage splits, so they are kept.
+        for segment in &imported.segments {
+            match self.work.segments.get(&segment.id) {
+                Some(existing) if existing.project_id != project_id => {
+                    return Err(CommandError::Conflict(format!(
+                        "segment id {} ({:?}) belongs to another project",
+                        segment.id, existing.name
+                    )));
+                }
+                Some(existing)
+                    if existing.rules != segment.rules || existing.name != segment.name =>
+                {
+                    return Err(CommandError::Conflict(format!(
+                        "segment {} exists as {:?} with other rules",
+                        segment.id, existing.name
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let counter = &mut self.work.meta.counters.segment;
+                    *counter = (*counter).max(segment.id);
+                    let position =
+                        Self::next_position(&mut self.work.meta.counters.segment_position);
+                    self.record(Change::Segment(
+                        segment.id,
+                        Some(SegmentRecord {
+                            id: segment.id,
+                            project_id,
+                            position,
+                            name: segment.name.clone(),
+                            description: None,
+                            rules: segment.rules.clone(),
+                            created_at: self.now,
+                        }),
+                    ));
+                }
+            }
+        }
+        let environment_id = Self::next_id(&mut self.work.meta.counters.environment)?;
+        self.record(Change::Environment(
+            environment_id,
+            Some(EnvironmentRecord {
+                id: environment_id,
+                project_id,
+                name: imported.name.clone(),
+                client_key: imported.client_key.clone(),
+                settings: imported.settings.clone(),
+                revision: 0,
+                updated_at: self.now,
+                created_at: self.now,
+            }),
+        ));
+        let mut has_default = BTreeSet::new();
+        for state in &imported.states {
+            let feature_id = *feature_ids.get(&state.feature_name).ok_or_else(|| {
+                CommandError::Invalid(format!("state of unknown feature {:?}", state.feature_name))
+            })?;
+            let target = match &state.target {
+                ImportedTarget::Environment => {
+                    has_default.insert(feature_id);
+                    StateTarget::Environment
+                }
+                ImportedTarget::Segment {
+                    segment_id,
+                    priority,
+                } => {
+                    if !self.work.segments.contains_key(segment_id) {
+                        return Err(CommandError::Invalid(format!(
+                            "override of unknown segment {segment_id}"
+                        )));
+                    }
+                    StateTarget::Segment {
+                        segment_id: *segment_id,
+                        priority: *priority,
+                    }
+                }
+                ImportedTarget::Identity { identifier } => {
+                    check_identifier(identifier)?;
+                    StateTarget::Identity {
+                        identifier: identifier.clone(),
+                    }
+                }
+            };
+            let id = Self::next_id(&mut self.work.meta.counters.state)?;
+            let mut variants = Vec::new();
+            for (source, weight) in &state.variants {
+                let option_id = option_ids
+                    .get(&(state.feature_name.clone(), *source))
+                    .ok_or_else(|| {
+                        CommandError::Invalid(format!(
+                            "unknown option {source} of {:?}",
+                            state.feature_name
+                        ))
+                    })?;
+                variants.push(VariantWeightRecord {
+                    option_id: *option_id,
+                    weight: *weight,
+                });
+            }
+            check_value(&state.value)?;
+            self.record(Change::State(
+                id,
+                Some(FeatureStateRecord {
+                    id,
+                    environment_id,
+                    feature_id,
+                    target,
+                    enabled: state.enabled,
+                    value: state.value.clone(),
+                    django_id: state.django_id,
+                    uuid: state.uuid.clone(),
+                    variants,
+                    updated_at: self.now,
+                }),
+            ));
+        }
+        // Features of the project the document does not mention still get a default state.
+        let missing: Vec<FeatureRecord> = self
+            .work
+            .project_features(project_id)
+            .filter(|f| !has_default.contains(&f.id))
+            .cloned()
+            .collect();
+        for feature in missing {
+            let state = self.new_state(environment_id, &feature, StateTarget::Environment)?;
+            self.record(Change::State(state.id, Some(state)));
+        }
+        self.touch(environment_id);
+        Ok(Applied::Created { id: environment_id })
     }
 
     fn create_token(&mut self, token: &super::command::NewToken) -> Result<Applied, CommandError> {

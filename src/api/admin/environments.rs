@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
             "/admin/v1/projects/{id}/environments",
             get(list).post(create),
         )
+        .route("/admin/v1/environments", get(find))
         .route(
             "/admin/v1/environments/{id}",
             get(read).patch(update).delete(remove),
@@ -148,6 +149,28 @@ async fn create(
         .get(&id)
         .ok_or_else(|| ApiError::not_found("environment", id))?;
     Ok(created(views::environment(env)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Find {
+    client_key: Option<String>,
+}
+
+/// All environments, or the one with `?client_key=`.
+async fn find(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(find): Query<Find>,
+) -> Result<Json<Value>, ApiError> {
+    let catalog = state.store.catalog();
+    let items: Vec<Value> = catalog
+        .environments
+        .values()
+        .filter(|e| find.client_key.as_ref().is_none_or(|k| *k == e.client_key))
+        .map(views::environment)
+        .collect();
+    Ok(Json(json!({"items": items})))
 }
 
 async fn read(

@@ -6,6 +6,7 @@ mod environments;
 mod error;
 mod features;
 mod identities;
+mod import;
 mod keys;
 mod projects;
 mod segments;
@@ -26,6 +27,7 @@ use crate::store::Applied;
 use crate::store::command::{COMMAND_FORMAT, Command, Envelope};
 
 pub fn router(state: &AppState) -> Router<AppState> {
+    let imports = import::router(state.settings.max_import_bytes);
     Router::new()
         .merge(projects::router())
         .merge(environments::router())
@@ -34,6 +36,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(identities::router())
         .merge(keys::router())
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .merge(imports)
 }
 
 /// A JSON request body, with errors in the admin API's shape.
