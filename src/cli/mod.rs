@@ -1,5 +1,7 @@
 //! The command line: `burgee <command>`.
 
+mod admin;
+mod client;
 mod evaluate;
 
 use std::process::ExitCode;
@@ -27,6 +29,62 @@ pub enum Command {
     },
     /// Evaluate flags locally from evaluation contexts or an environment document.
     Evaluate(evaluate::EvaluateArgs),
+    /// Import an environment.
+    Import {
+        #[command(subcommand)]
+        command: admin::ImportCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Export an environment.
+    Export {
+        #[command(subcommand)]
+        command: admin::ExportCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Environment keys.
+    Keys {
+        #[command(subcommand)]
+        command: admin::KeysCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Flag states of an environment.
+    Flags {
+        #[command(subcommand)]
+        command: admin::FlagsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Projects.
+    Projects {
+        #[command(subcommand)]
+        command: admin::ProjectsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Environments.
+    Environments {
+        #[command(subcommand)]
+        command: admin::EnvironmentsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Features.
+    Features {
+        #[command(subcommand)]
+        command: admin::FeaturesCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Segments.
+    Segments {
+        #[command(subcommand)]
+        command: admin::SegmentsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +102,38 @@ pub fn run() -> ExitCode {
             command: ConfigCommand::Print(args),
         } => print_config(&args),
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Import {
+            command,
+            connection,
+        } => admin::import(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Export {
+            command,
+            connection,
+        } => admin::export(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Keys {
+            command,
+            connection,
+        } => admin::keys(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Flags {
+            command,
+            connection,
+        } => admin::flags(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Projects {
+            command,
+            connection,
+        } => admin::projects(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Environments {
+            command,
+            connection,
+        } => admin::environments(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Features {
+            command,
+            connection,
+        } => admin::features(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Segments {
+            command,
+            connection,
+        } => admin::segments(&connection, &command).map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,

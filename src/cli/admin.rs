@@ -1,0 +1,479 @@
+//! Administration commands: they speak HTTP to a server (`--url`, `--token`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::client::{Client, Connection, print};
+use crate::api::admin::values::typed_text;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import a Flagsmith environment document as a new environment.
+    Flagsmith {
+        file: PathBuf,
+        /// Project to import into (created when missing); default: the document's.
+        #[arg(long)]
+        project: Option<String>,
+        /// Replace an environment that has the same client key.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Print the environment document, as the SDK endpoint serves it.
+    Flagsmith {
+        #[arg(long, value_name = "CLIENT_KEY")]
+        environment: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; it is printed once.
+    Create {
+        #[arg(long, value_name = "CLIENT_KEY")]
+        environment: String,
+        /// A server-side key (`ser.…`), the only kind there is to create.
+        #[arg(long)]
+        server: bool,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlagsCommand {
+    /// The environment's flags (default states).
+    List {
+        #[arg(long, value_name = "CLIENT_KEY")]
+        environment: String,
+    },
+    /// Pin a flag's state.
+    Set {
+        #[arg(long, value_name = "CLIENT_KEY")]
+        environment: String,
+        feature: String,
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// An integer or true/false when it reads as one, otherwise a string.
+        #[arg(long)]
+        value: Option<String>,
+        /// Keep `--value` a string.
+        #[arg(long, requires = "value")]
+        string: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    List,
+    Create { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvironmentsCommand {
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    Create {
+        #[arg(long)]
+        project: String,
+        name: String,
+    },
+    Delete {
+        #[arg(long, value_name = "CLIENT_KEY")]
+        environment: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeaturesCommand {
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    Create {
+        #[arg(long)]
+        project: String,
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        initial_value: Option<String>,
+        #[arg(long)]
+        default_enabled: bool,
+        #[arg(long)]
+        server_key_only: bool,
+    },
+    Delete {
+        #[arg(long)]
+        project: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SegmentsCommand {
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    /// Create a segment; the rules come from a JSON file (`[{"type": "ALL", ...}]`).
+    Create {
+        #[arg(long)]
+        project: String,
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        rules: PathBuf,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Delete {
+        #[arg(long)]
+        project: String,
+        name: String,
+    },
+}
+
+/// Reports a deletion: a line for people, `{"deleted": ...}` for scripts.
+fn deleted(connection: &Connection, kind: &str, item: &Value) {
+    match connection.output {
+        super::client::Output::Json => println!("{}", json!({"deleted": item})),
+        super::client::Output::Table => {
+            println!("deleted {kind} {} ({})", item["name"], item["id"]);
+        }
+    }
+}
+
+fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+pub fn import(connection: &Connection, command: &ImportCommand) -> anyhow::Result<()> {
+    let ImportCommand::Flagsmith {
+        file,
+        project,
+        replace,
+    } = command;
+    let client = Client::new(connection)?;
+    let document = read_json(file)?;
+    let mut path = format!("/admin/v1/import/flagsmith?replace={replace}");
+    if let Some(project) = project {
+        path.push_str(&format!("&project={}", super::client::encode(project)));
+    }
+    let env = client.call(Method::POST, &path, Some(&document))?;
+    print(
+        connection.output,
+        &env,
+        &["id", "name", "client_key", "project_id"],
+        std::slice::from_ref(&env),
+    );
+    Ok(())
+}
+
+pub fn export(connection: &Connection, command: &ExportCommand) -> anyhow::Result<()> {
+    let ExportCommand::Flagsmith { environment } = command;
+    let client = Client::new(connection)?;
+    let env = client.environment(environment)?;
+    let document = client.get(&format!("/admin/v1/environments/{}/document", env["id"]))?;
+    println!("{document}");
+    Ok(())
+}
+
+pub fn keys(connection: &Connection, command: &KeysCommand) -> anyhow::Result<()> {
+    let KeysCommand::Create {
+        environment,
+        server,
+        name,
+    } = command;
+    if !server {
+        bail!(
+            "only server-side keys can be created (--server); the client key is the environment's own"
+        );
+    }
+    let client = Client::new(connection)?;
+    let env = client.environment(environment)?;
+    let key = client.call(
+        Method::POST,
+        &format!("/admin/v1/environments/{}/server-keys", env["id"]),
+        Some(&json!({"name": name})),
+    )?;
+    match connection.output {
+        super::client::Output::Json => println!("{key}"),
+        super::client::Output::Table => println!("{}", key["key"].as_str().unwrap_or_default()),
+    }
+    Ok(())
+}
+
+/// Features of the environment's project with their default states, by name.
+fn flag_rows(client: &Client, env: &Value) -> anyhow::Result<Vec<Value>> {
+    let features = client.all(&format!(
+        "/admin/v1/projects/{}/features",
+        env["project_id"]
+    ))?;
+    let states = client.get(&format!(
+        "/admin/v1/environments/{}/feature-states",
+        env["id"]
+    ))?;
+    let states = states["items"].as_array().cloned().unwrap_or_default();
+    Ok(features
+        .iter()
+        .map(|f| {
+            let state = states.iter().find(|s| {
+                s["feature_id"] == f["id"]
+                    && s.get("segment_id").is_none()
+                    && s.get("identifier").is_none()
+            });
+            json!({
+                "feature_id": f["id"],
+                "name": f["name"],
+                "type": f["type"],
+                "enabled": state.map(|s| s["enabled"].clone()),
+                "value": state.map(|s| s["value"].clone()),
+            })
+        })
+        .collect())
+}
+
+pub fn flags(connection: &Connection, command: &FlagsCommand) -> anyhow::Result<()> {
+    let client = Client::new(connection)?;
+    match command {
+        FlagsCommand::List { environment } => {
+            let env = client.environment(environment)?;
+            let rows = flag_rows(&client, &env)?;
+            print(
+                connection.output,
+                &json!(rows),
+                &["name", "enabled", "value", "type"],
+                &rows,
+            );
+        }
+        FlagsCommand::Set {
+            environment,
+            feature,
+            enabled,
+            value,
+            string,
+        } => {
+            let env = client.environment(environment)?;
+            let rows = flag_rows(&client, &env)?;
+            let row = rows
+                .iter()
+                .find(|r| r["name"] == feature.as_str())
+                .with_context(|| format!("no feature is named {feature:?}"))?;
+            let mut body = json!({});
+            if let Some(enabled) = enabled {
+                body["enabled"] = json!(enabled);
+            }
+            if let Some(value) = value {
+                body["value"] = if *string {
+                    json!(value)
+                } else {
+                    crate::model::Scalar::from(&typed_text(value)).to_json()
+                };
+            }
+            let state = client.call(
+                Method::PATCH,
+                &format!(
+                    "/admin/v1/environments/{}/features/{}/state",
+                    env["id"], row["feature_id"]
+                ),
+                Some(&body),
+            )?;
+            print(
+                connection.output,
+                &state,
+                &["feature_id", "enabled", "value"],
+                std::slice::from_ref(&state),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn projects(connection: &Connection, command: &ProjectsCommand) -> anyhow::Result<()> {
+    let client = Client::new(connection)?;
+    match command {
+        ProjectsCommand::List => {
+            let rows = client.all("/admin/v1/projects")?;
+            print(connection.output, &json!(rows), &["id", "name"], &rows);
+        }
+        ProjectsCommand::Create { name } => {
+            let project = client.call(
+                Method::POST,
+                "/admin/v1/projects",
+                Some(&json!({"name": name})),
+            )?;
+            print(
+                connection.output,
+                &project,
+                &["id", "name"],
+                std::slice::from_ref(&project),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn environments(connection: &Connection, command: &EnvironmentsCommand) -> anyhow::Result<()> {
+    let client = Client::new(connection)?;
+    match command {
+        EnvironmentsCommand::List { project } => {
+            let project = client.project(project)?;
+            let rows = client.all(&format!(
+                "/admin/v1/projects/{}/environments",
+                project["id"]
+            ))?;
+            print(
+                connection.output,
+                &json!(rows),
+                &["id", "name", "client_key", "revision"],
+                &rows,
+            );
+        }
+        EnvironmentsCommand::Create { project, name } => {
+            let project = client.project(project)?;
+            let env = client.call(
+                Method::POST,
+                &format!("/admin/v1/projects/{}/environments", project["id"]),
+                Some(&json!({"name": name})),
+            )?;
+            print(
+                connection.output,
+                &env,
+                &["id", "name", "client_key"],
+                std::slice::from_ref(&env),
+            );
+        }
+        EnvironmentsCommand::Delete { environment } => {
+            let env = client.environment(environment)?;
+            client.call(
+                Method::DELETE,
+                &format!("/admin/v1/environments/{}", env["id"]),
+                None,
+            )?;
+            deleted(connection, "environment", &env);
+        }
+    }
+    Ok(())
+}
+
+pub fn features(connection: &Connection, command: &FeaturesCommand) -> anyhow::Result<()> {
+    let client = Client::new(connection)?;
+    match command {
+        FeaturesCommand::List { project } => {
+            let project = client.project(project)?;
+            let rows = client.all(&format!("/admin/v1/projects/{}/features", project["id"]))?;
+            print(
+                connection.output,
+                &json!(rows),
+                &["id", "name", "type", "initial_value", "server_key_only"],
+                &rows,
+            );
+        }
+        FeaturesCommand::Create {
+            project,
+            name,
+            description,
+            initial_value,
+            default_enabled,
+            server_key_only,
+        } => {
+            let project = client.project(project)?;
+            let body = json!({
+                "name": name,
+                "description": description,
+                "initial_value": initial_value.as_deref().map(|v| crate::model::Scalar::from(&typed_text(v)).to_json()),
+                "default_enabled": default_enabled,
+                "server_key_only": server_key_only,
+            });
+            let feature = client.call(
+                Method::POST,
+                &format!("/admin/v1/projects/{}/features", project["id"]),
+                Some(&body),
+            )?;
+            print(
+                connection.output,
+                &feature,
+                &["id", "name", "type"],
+                std::slice::from_ref(&feature),
+            );
+        }
+        FeaturesCommand::Delete { project, name } => {
+            let project = client.project(project)?;
+            let features = client.all(&format!("/admin/v1/projects/{}/features", project["id"]))?;
+            let feature = features
+                .iter()
+                .find(|f| f["name"] == name.as_str())
+                .with_context(|| format!("no feature is named {name:?}"))?;
+            client.call(
+                Method::DELETE,
+                &format!("/admin/v1/features/{}", feature["id"]),
+                None,
+            )?;
+            deleted(connection, "feature", feature);
+        }
+    }
+    Ok(())
+}
+
+pub fn segments(connection: &Connection, command: &SegmentsCommand) -> anyhow::Result<()> {
+    let client = Client::new(connection)?;
+    match command {
+        SegmentsCommand::List { project } => {
+            let project = client.project(project)?;
+            let rows = client.all(&format!("/admin/v1/projects/{}/segments", project["id"]))?;
+            print(
+                connection.output,
+                &json!(rows),
+                &["id", "name", "description"],
+                &rows,
+            );
+        }
+        SegmentsCommand::Create {
+            project,
+            name,
+            rules,
+            description,
+        } => {
+            let project = client.project(project)?;
+            let body =
+                json!({"name": name, "description": description, "rules": read_json(rules)?});
+            let segment = client.call(
+                Method::POST,
+                &format!("/admin/v1/projects/{}/segments", project["id"]),
+                Some(&body),
+            )?;
+            print(
+                connection.output,
+                &segment,
+                &["id", "name"],
+                std::slice::from_ref(&segment),
+            );
+        }
+        SegmentsCommand::Delete { project, name } => {
+            let project = client.project(project)?;
+            let segments = client.all(&format!("/admin/v1/projects/{}/segments", project["id"]))?;
+            let segment = segments
+                .iter()
+                .find(|s| s["name"] == name.as_str())
+                .with_context(|| format!("no segment is named {name:?}"))?;
+            client.call(
+                Method::DELETE,
+                &format!("/admin/v1/segments/{}", segment["id"]),
+                None,
+            )?;
+            deleted(connection, "segment", segment);
+        }
+    }
+    Ok(())
+}
