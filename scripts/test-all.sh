@@ -1,11 +1,33 @@
 #!/usr/bin/env bash
-# Runs every test of the project: unit, integration, conformance and CLI tests.
+# Runs every test of the project: unit, conformance, property, server and CLI tests, and the
+# compatibility tests with the official Flagsmith SDKs (Python, Node and Rust), which this
+# script installs under target/sdk (a Python venv, an npm folder, a separate Cargo build).
 # Usage: scripts/test-all.sh   (from anywhere; installs nothing system-wide)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+sdk="$root/target/sdk"
+mkdir -p "$sdk"
 
 # Flagsmith's engine conformance data lives beside the checkout unless told otherwise.
 export BURGEE_ENGINE_TEST_DATA=${BURGEE_ENGINE_TEST_DATA:-$root/../shared/flagsmith-engine-test-data}
 
+echo "== installing the Flagsmith SDKs used by the compatibility tests"
+if ! "$sdk/venv/bin/python" -c "import flagsmith" 2>/dev/null; then
+  python3 -m venv "$sdk/venv"
+  "$sdk/venv/bin/pip" install --quiet --disable-pip-version-check -r sdk-tests/python/requirements.txt
+fi
+export BURGEE_SDK_PYTHON="$sdk/venv/bin/python"
+
+mkdir -p "$sdk/node"
+cp sdk-tests/node/package.json "$sdk/node/package.json"
+if [ ! -d "$sdk/node/node_modules/flagsmith-nodejs" ]; then
+  (cd "$sdk/node" && npm install --no-audit --no-fund --loglevel=error)
+fi
+export BURGEE_SDK_NODE="$sdk/node"
+
+cargo build --release --quiet --locked --manifest-path sdk-tests/rust/Cargo.toml --target-dir "$sdk/rust-target"
+export BURGEE_SDK_RUST="$sdk/rust-target/release/burgee-sdk-compat-rust"
+
+echo "== cargo test"
 cargo test --workspace --all-targets --locked
