@@ -195,6 +195,14 @@ struct TraitJson<'a> {
     transient: bool,
 }
 
+/// The identify response, serialised straight from borrowed parts.
+#[derive(Serialize)]
+struct IdentityResponse<'a> {
+    identifier: &'a str,
+    traits: Vec<TraitJson<'a>>,
+    flags: Vec<IdentityFlagJson<'a>>,
+}
+
 #[derive(Serialize)]
 struct IdentityFlagJson<'a> {
     id: Option<u32>,
@@ -279,11 +287,11 @@ fn render(
                     })
                     .collect()
             };
-            serde_json::to_vec(&json!({
-                "identifier": identity.identifier,
-                "traits": traits,
-                "flags": flags,
-            }))
+            serde_json::to_vec(&IdentityResponse {
+                identifier: &identity.identifier,
+                traits,
+                flags,
+            })
         }
     }
     .map_err(|e| SdkError::Internal(e.to_string()))?;
@@ -318,9 +326,9 @@ pub async fn identify(
     let store = state.store.clone();
     let environment_id = snapshot.environment_id;
     let lookup = identifier.clone();
-    let existing = tokio::task::spawn_blocking(move || store.identity(environment_id, &lookup))
-        .await
-        .map_err(|e| SdkError::Internal(e.to_string()))?
+    // A short MVCC read: cheaper inline than a hop to the blocking pool.
+    let existing = store
+        .identity(environment_id, &lookup)
         .map_err(|e| SdkError::Internal(e.to_string()))?;
     let mut identity_id = existing.as_ref().map(|(record, _)| record.id);
     let mut traits: Traits = existing
@@ -423,9 +431,9 @@ pub async fn get_identity(
     let store = state.store.clone();
     let environment_id = snapshot.environment_id;
     let lookup = identifier.clone();
-    let existing = tokio::task::spawn_blocking(move || store.identity(environment_id, &lookup))
-        .await
-        .map_err(|e| SdkError::Internal(e.to_string()))?
+    // A short MVCC read: cheaper inline than a hop to the blocking pool.
+    let existing = store
+        .identity(environment_id, &lookup)
         .map_err(|e| SdkError::Internal(e.to_string()))?;
     let mut identity_id = existing.as_ref().map(|(record, _)| record.id);
     if existing.is_none() && !transient && snapshot.persist_trait_data {
