@@ -15,6 +15,10 @@ use crate::store::{Store, StoreError};
 pub const SETUP_TOKEN_FILE: &str = "setup-token";
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Before anything records a metric.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok();
     let snapshots = Arc::new(Snapshots::default());
     let observer_snapshots = Arc::clone(&snapshots);
     let store = Store::open(

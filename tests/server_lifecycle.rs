@@ -180,6 +180,11 @@ async fn probes_metrics_and_request_ids() {
         .unwrap();
     assert!(metrics.contains("burgee_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/api/v1/flags/\""), "{metrics}");
+    assert!(metrics.contains("burgee_identities 0"), "{metrics}");
+    assert!(
+        metrics.contains("burgee_commands_total{outcome=\"applied\"}"),
+        "{metrics}"
+    );
     let _ = TOKEN;
 }
 
@@ -229,5 +234,101 @@ fn config_print_layers_flags_env_and_file_and_redacts_secrets() {
         output.status.code(),
         Some(2),
         "unknown settings are refused"
+    );
+}
+
+#[test]
+fn data_from_a_newer_format_is_refused_clearly() {
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    drop(Server::start_in(&data_dir, &["--bootstrap-token", TOKEN]));
+    {
+        // Mark the store as written by format 99: one format-version byte, then postcard's 99.
+        let db = redb::Database::open(data_dir.join("state.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn
+                .open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+                .unwrap();
+            meta.insert("format", [1u8, 99].as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("written by a newer Burgee"), "{stderr}");
+}
+
+#[tokio::test]
+async fn organisation_settings_stop_flags_and_trait_storage() {
+    let server = Server::start();
+    let admin = Admin::new(&server);
+    admin
+        .post("/admin/v1/projects", json!({"name": "Web"}))
+        .await;
+    let key = admin
+        .post(
+            "/admin/v1/projects/1/environments",
+            json!({"name": "Production"}),
+        )
+        .await["client_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, organisation) = admin
+        .call(
+            reqwest::Method::PATCH,
+            "/admin/v1/organisation",
+            Some(json!({"persist_trait_data": false})),
+        )
+        .await;
+    assert_eq!(
+        (status, organisation["persist_trait_data"].clone()),
+        (200, json!(false))
+    );
+    let answer: serde_json::Value = client()
+        .post(server.url("/api/v1/identities/"))
+        .header("X-Environment-Key", &key)
+        .json(&json!({"identifier": "a", "traits": [{"trait_key": "k", "trait_value": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["traits"][0]["trait_value"], 1,
+        "used for this evaluation"
+    );
+    let (status, _) = admin
+        .call(
+            reqwest::Method::GET,
+            "/admin/v1/environments/1/identities/a",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "but not stored");
+    admin
+        .call(
+            reqwest::Method::PATCH,
+            "/admin/v1/organisation",
+            Some(json!({"stop_serving_flags": true})),
+        )
+        .await;
+    let response = client()
+        .get(server.url("/api/v1/flags/"))
+        .header("X-Environment-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        json!({"detail": "Organisation is disabled from serving flags."})
     );
 }

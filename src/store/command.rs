@@ -82,6 +82,12 @@ pub enum Command {
         admin_token: Option<NewToken>,
     },
     CreateApiToken(NewToken),
+    /// Changes the organisation's settings; `None` keeps the current value.
+    UpdateOrganisation {
+        name: Option<String>,
+        persist_trait_data: Option<bool>,
+        stop_serving_flags: Option<bool>,
+    },
     CreateProject {
         name: String,
         hide_disabled_flags: bool,

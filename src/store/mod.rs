@@ -140,6 +140,13 @@ impl Store {
         Ok(Some((record, values)))
     }
 
+    /// How many identities are stored, over all environments.
+    pub fn identity_count(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(tables::IDENTITIES)?.len()?)
+    }
+
     /// Identities of an environment after `cursor` (by identifier), at most `limit`.
     pub fn identities(
         &self,
@@ -275,6 +282,12 @@ fn writer(
                     Err(error) => Err(error),
                 }
             };
+            let outcome = match &answer {
+                Ok(Ok(_)) => "applied",
+                Ok(Err(_)) => "refused",
+                Err(_) => "failed",
+            };
+            metrics::counter!("burgee_commands_total", "outcome" => outcome).increment(1);
             replies.push((reply, answer));
         }
         // When the batch's final (durable) commit failed, the earlier ones are not durable

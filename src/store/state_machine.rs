@@ -341,6 +341,33 @@ impl Tx {
                 Ok(Applied::Created { id })
             }
             Command::CreateApiToken(token) => self.create_token(token),
+            Command::UpdateOrganisation {
+                name,
+                persist_trait_data,
+                stop_serving_flags,
+            } => {
+                let mut organisation = self
+                    .work
+                    .organisation()
+                    .cloned()
+                    .ok_or_else(|| CommandError::not_found("organisation", "default"))?;
+                if let Some(name) = name {
+                    check_name("organisation", name)?;
+                    organisation.name = name.clone();
+                }
+                if let Some(persist) = persist_trait_data {
+                    organisation.persist_trait_data = *persist;
+                }
+                if let Some(stop) = stop_serving_flags {
+                    organisation.stop_serving_flags = *stop;
+                }
+                self.record(Change::Organisation(organisation.id, Some(organisation)));
+                let environments: Vec<u32> = self.work.environments.keys().copied().collect();
+                for env in environments {
+                    self.touch(env);
+                }
+                Ok(Applied::Updated)
+            }
             Command::CreateProject {
                 name,
                 hide_disabled_flags,

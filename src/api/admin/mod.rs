@@ -8,6 +8,7 @@ mod features;
 mod identities;
 mod import;
 mod keys;
+mod organisation;
 mod projects;
 mod segments;
 pub mod values;
@@ -35,6 +36,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(segments::router())
         .merge(identities::router())
         .merge(keys::router())
+        .merge(organisation::router())
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .merge(imports)
 }
