@@ -38,9 +38,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     initialise(&store, &settings).await?;
     snapshots.refresh(&store.catalog(), None);
 
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .ok();
     if let Some(handle) = metrics.clone() {
         tokio::spawn(async move {
             loop {
