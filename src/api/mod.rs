@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod openapi;
 mod ops;
 pub mod sdk;
 

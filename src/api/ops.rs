@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/health/liveness", get(liveness))
         .route("/health/readiness", get(readiness))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(super::openapi::serve))
 }
 
 async fn liveness() -> Json<serde_json::Value> {
