@@ -51,6 +51,7 @@ impl Operation {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // callers build the properties inline
 fn object(properties: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
