@@ -24,6 +24,8 @@ struct Setup {
     identities_file: PathBuf,
     document_file: PathBuf,
     expected: Value,
+    /// The same with each flag's variant (for SDKs that expose it).
+    expected_with_variants: Value,
     _temp: tempfile::TempDir,
 }
 
@@ -141,7 +143,9 @@ async fn setup() -> Setup {
         .json()
         .await
         .unwrap();
-    let mut expected = json!({"environment": as_dict(&flags), "identities": {}});
+    let mut expected = json!({"environment": as_dict(&flags, false), "identities": {}});
+    let mut expected_with_variants =
+        json!({"environment": as_dict(&flags, true), "identities": {}});
     for identity in &identities {
         let traits: Vec<Value> = identity["traits"]
             .as_object()
@@ -161,8 +165,9 @@ async fn setup() -> Setup {
             .json()
             .await
             .unwrap();
-        expected["identities"][identity["identifier"].as_str().unwrap()] =
-            as_dict(&answer["flags"]);
+        let identifier = identity["identifier"].as_str().unwrap();
+        expected["identities"][identifier] = as_dict(&answer["flags"], false);
+        expected_with_variants["identities"][identifier] = as_dict(&answer["flags"], true);
     }
     Setup {
         server,
@@ -171,26 +176,37 @@ async fn setup() -> Setup {
         identities_file,
         document_file,
         expected,
+        expected_with_variants,
         _temp: temp,
     }
 }
 
-fn as_dict(flags: &Value) -> Value {
+/// `{name: [enabled, value]}`, or `[enabled, value, variant]` (`/flags/` has no variants: null).
+fn as_dict(flags: &Value, with_variant: bool) -> Value {
     flags
         .as_array()
         .unwrap()
         .iter()
         .map(|f| {
+            let mut entry = vec![f["enabled"].clone(), f["feature_state_value"].clone()];
+            if with_variant {
+                entry.push(f.get("variant").cloned().unwrap_or(Value::Null));
+            }
             (
                 f["feature"]["name"].as_str().unwrap().to_owned(),
-                json!([f["enabled"], f["feature_state_value"]]),
+                Value::Array(entry),
             )
         })
         .collect()
 }
 
 /// Runs an SDK probe in each mode and compares with Burgee's answers.
-fn check(setup: &Setup, sdk: &str, program: &Path, prefix: &[&str]) {
+fn check(setup: &Setup, sdk: &str, program: &Path, prefix: &[&str], with_variants: bool) {
+    let expected = if with_variants {
+        &setup.expected_with_variants
+    } else {
+        &setup.expected
+    };
     let api = format!("{}/api/v1/", setup.server.base);
     for (mode, key) in [
         ("remote", &setup.client_key),
@@ -220,10 +236,10 @@ fn check(setup: &Setup, sdk: &str, program: &Path, prefix: &[&str]) {
             )
         });
         assert_eq!(
-            got["environment"], setup.expected["environment"],
+            got["environment"], expected["environment"],
             "{sdk} {mode}: environment flags"
         );
-        for (identifier, flags) in setup.expected["identities"].as_object().unwrap() {
+        for (identifier, flags) in expected["identities"].as_object().unwrap() {
             assert_eq!(
                 &got["identities"][identifier], flags,
                 "{sdk} {mode}: flags of {identifier}"
@@ -231,7 +247,7 @@ fn check(setup: &Setup, sdk: &str, program: &Path, prefix: &[&str]) {
         }
         eprintln!(
             "{sdk} SDK, {mode} evaluation: {} identities agree",
-            setup.expected["identities"].as_object().unwrap().len()
+            expected["identities"].as_object().unwrap().len()
         );
     }
 }
@@ -255,7 +271,8 @@ async fn python_sdk_agrees_in_every_mode() {
     };
     let setup = setup().await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sdk-tests/python/flags.py");
-    check(&setup, "Python", &python, &[script.to_str().unwrap()]);
+    // The Python SDK exposes each flag's variant: compare that too.
+    check(&setup, "Python", &python, &[script.to_str().unwrap()], true);
 }
 
 #[tokio::test]
@@ -275,6 +292,7 @@ async fn node_sdk_agrees_in_every_mode() {
         "Node",
         Path::new("node"),
         &[script.to_str().unwrap()],
+        false,
     );
 }
 
@@ -284,5 +302,5 @@ async fn rust_sdk_agrees_in_every_mode() {
         return;
     };
     let setup = setup().await;
-    check(&setup, "Rust", &probe, &[]);
+    check(&setup, "Rust", &probe, &[], false);
 }

@@ -1,7 +1,7 @@
 """Flags as the official Flagsmith Python SDK sees them, for Burgee's compatibility tests.
 
 Usage: flags.py remote|local|offline API_URL KEY IDENTITIES_FILE [DOCUMENT_FILE]
-Prints {"environment": {name: [enabled, value]}, "identities": {identifier: {...}}}.
+Prints {"environment": {name: [enabled, value, variant]}, "identities": {identifier: {...}}}.
 """
 
 import json
@@ -12,7 +12,7 @@ from flagsmith.offline_handlers import LocalFileHandler
 
 
 def as_dict(flags):
-    return {flag.feature_name: [flag.enabled, flag.value] for flag in flags.all_flags()}
+    return {flag.feature_name: [flag.enabled, flag.value, flag.variant] for flag in flags.all_flags()}
 
 
 def main():

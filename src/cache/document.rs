@@ -1,7 +1,5 @@
 //! The environment document as Flagsmith's SDKs read it, built from the catalog.
 
-use sha2::{Digest, Sha256};
-
 use crate::flagsmith::context::RuleKindWire;
 use crate::flagsmith::document::{
     ConditionDocument, EnvironmentDocument, FeatureDocument, FeatureSegmentDocument,
@@ -40,15 +38,7 @@ fn feature_document(feature: &FeatureRecord) -> FeatureDocument {
 
 /// A stable UUID for a multivariate value of a state.
 fn value_uuid(state_uuid: &str, option_id: u32) -> String {
-    let digest = Sha256::new()
-        .chain_update(state_uuid)
-        .chain_update(option_id.to_be_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    crate::store::records::stable_uuid(&[state_uuid.as_bytes(), &option_id.to_be_bytes()])
 }
 
 pub fn state_document(state: &FeatureStateRecord, feature: &FeatureRecord) -> FeatureStateDocument {

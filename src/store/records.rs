@@ -243,6 +243,21 @@ pub struct ApiTokenRecord {
     pub created_at: i64,
 }
 
+/// A UUID derived from `parts` (SHA-256): stable for the same input, on every node.
+pub fn stable_uuid(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 /// An identity of an environment (traits live in their own table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdentityRecord {

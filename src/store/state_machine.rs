@@ -1441,16 +1441,7 @@ fn check_variants(
 
 /// A stable UUID for a feature state, derived from the instance seed and the state's id.
 fn derived_uuid(seed: &[u8; 16], id: u32) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(seed)
-        .chain_update(id.to_be_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    super::records::stable_uuid(&[seed, &id.to_be_bytes()])
 }
 
 enum IdentifyError {

@@ -37,6 +37,21 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
+    /// A 400 listing validation issues; the message is the first one's.
+    pub fn invalid(
+        code: &'static str,
+        issues: &[crate::engine::validate::ValidationIssue],
+    ) -> Self {
+        let details: Vec<Value> = issues
+            .iter()
+            .map(|i| json!({"code": i.code, "path": i.path, "message": i.message}))
+            .collect();
+        let message = issues
+            .first()
+            .map_or_else(|| "invalid".to_owned(), ToString::to_string);
+        Self::new(StatusCode::BAD_REQUEST, code, message).with_details(json!(details))
+    }
+
     pub fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -60,17 +60,8 @@ async fn import(
         .into_iter()
         .filter(|i| REFUSED.contains(&i.code))
         .collect();
-    if let Some(first) = issues.first() {
-        let details: Vec<Value> = issues
-            .iter()
-            .map(|i| json!({"code": i.code, "path": i.path, "message": i.message}))
-            .collect();
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_document",
-            first.to_string(),
-        )
-        .with_details(json!(details)));
+    if !issues.is_empty() {
+        return Err(ApiError::invalid("invalid_document", &issues));
     }
     let imported = imported_environment(&document, query.project, query.replace)?;
     let id = created_id(

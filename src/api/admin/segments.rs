@@ -118,16 +118,7 @@ pub fn checked_rules(name: &str, rules: &[RuleBody]) -> Result<Vec<RuleRecord>, 
     };
     let issues = validate_segment(&segment);
     if !issues.is_empty() {
-        let details: Vec<Value> = issues
-            .iter()
-            .map(|i| json!({"code": i.code, "path": i.path, "message": i.message}))
-            .collect();
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_rules",
-            issues[0].to_string(),
-        )
-        .with_details(json!(details)));
+        return Err(ApiError::invalid("invalid_rules", &issues));
     }
     Ok(records)
 }
