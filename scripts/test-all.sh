@@ -26,6 +26,15 @@ if [ ! -d "$sdk/node/node_modules/flagsmith-nodejs" ]; then
 fi
 export BURGEE_SDK_NODE="$sdk/node"
 
+# The Rust SDK builds OpenSSL bindings (native-tls): it needs OpenSSL's headers.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config > /dev/null
+  else
+    echo "the Rust SDK test needs libssl-dev and pkg-config (apt-get install libssl-dev pkg-config)" >&2
+    exit 1
+  fi
+fi
 cargo build --release --quiet --locked --manifest-path sdk-tests/rust/Cargo.toml --target-dir "$sdk/rust-target"
 export BURGEE_SDK_RUST="$sdk/rust-target/release/burgee-sdk-compat-rust"
 
