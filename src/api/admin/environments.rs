@@ -14,7 +14,7 @@ use crate::store::command::{Command, SettingsPatch, StatePatch};
 use crate::store::records::{EnvironmentSettingsRecord, StateTarget, VariantWeightRecord};
 
 use super::values::stored_value;
-use super::{ApiError, Body, Page, created, created_id, execute, expected_revision, views};
+use super::{ApiError, Body, Page, created, created_id, execute, expected_revision, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
             "/admin/v1/projects/{id}/environments",
             get(list).post(create),
         )
-        .route("/admin/v1/environments", get(find))
+        .route("/admin/v1/environments", get(by_key))
         .route(
             "/admin/v1/environments/{id}",
             get(read).patch(update).delete(remove),
@@ -102,10 +102,7 @@ async fn list(
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    catalog
-        .projects
-        .get(&project_id)
-        .ok_or_else(|| ApiError::not_found("project", project_id))?;
+    find(&catalog.projects, "project", project_id)?;
     Ok(Json(
         page.of(catalog
             .project_environments(project_id)
@@ -144,10 +141,7 @@ async fn create(
     };
     let id = created_id(&execute(&state, &caller, command).await?)?;
     let catalog = state.store.catalog();
-    let env = catalog
-        .environments
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    let env = find(&catalog.environments, "environment", id)?;
     Ok(created(views::environment(env)))
 }
 
@@ -158,7 +152,7 @@ struct Find {
 }
 
 /// All environments, or the one with `?client_key=`.
-async fn find(
+async fn by_key(
     State(state): State<AppState>,
     _caller: Caller,
     Query(find): Query<Find>,
@@ -179,10 +173,7 @@ async fn read(
     Path(id): Path<u32>,
 ) -> Result<Response, ApiError> {
     let catalog = state.store.catalog();
-    let env = catalog
-        .environments
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    let env = find(&catalog.environments, "environment", id)?;
     let mut response = Json(views::environment(env)).into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", env.revision)) {
         response.headers_mut().insert(header::ETAG, etag);
@@ -222,10 +213,7 @@ async fn states(
     Path(id): Path<u32>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    catalog
-        .environments
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    find(&catalog.environments, "environment", id)?;
     let items: Vec<Value> = catalog.environment_states(id).map(views::state).collect();
     Ok(Json(json!({"items": items})))
 }

@@ -13,7 +13,7 @@ use crate::store::command::{Command, NewOption};
 use crate::store::records::StoredFeatureKind;
 
 use super::values::stored_value;
-use super::{ApiError, Body, Page, created, created_id, execute, views};
+use super::{ApiError, Body, Page, created, created_id, execute, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -78,10 +78,7 @@ async fn list(
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    catalog
-        .projects
-        .get(&project_id)
-        .ok_or_else(|| ApiError::not_found("project", project_id))?;
+    find(&catalog.projects, "project", project_id)?;
     Ok(Json(
         page.of(catalog
             .project_features(project_id)
@@ -123,10 +120,7 @@ async fn create(
     };
     let id = created_id(&execute(&state, &caller, command).await?)?;
     let catalog = state.store.catalog();
-    let feature = catalog
-        .features
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("feature", id))?;
+    let feature = find(&catalog.features, "feature", id)?;
     Ok(created(views::feature(feature)))
 }
 
@@ -136,10 +130,7 @@ async fn read(
     Path(id): Path<u32>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    let feature = catalog
-        .features
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("feature", id))?;
+    let feature = find(&catalog.features, "feature", id)?;
     Ok(Json(views::feature(feature)))
 }
 

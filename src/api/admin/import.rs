@@ -24,7 +24,7 @@ use crate::store::records::{
     StoredValue,
 };
 
-use super::{ApiError, Body, created, created_id, execute, views};
+use super::{ApiError, Body, created, created_id, execute, find, views};
 
 pub fn router(max_import_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -73,10 +73,7 @@ async fn import(
         .await?,
     )?;
     let catalog = state.store.catalog();
-    let env = catalog
-        .environments
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    let env = find(&catalog.environments, "environment", id)?;
     Ok(created(views::environment(env)))
 }
 

@@ -12,7 +12,7 @@ use crate::api::auth::{Caller, secret_hash};
 use crate::store::command::Command;
 
 use super::environments::random_text;
-use super::{ApiError, Body, created, created_id, execute, views};
+use super::{ApiError, Body, created, created_id, execute, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,10 +35,7 @@ async fn list(
     Path(id): Path<u32>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    catalog
-        .environments
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("environment", id))?;
+    find(&catalog.environments, "environment", id)?;
     let items: Vec<Value> = catalog
         .server_keys
         .values()
@@ -63,10 +60,7 @@ async fn create(
     };
     let key_id = created_id(&execute(&state, &caller, command).await?)?;
     let catalog = state.store.catalog();
-    let record = catalog
-        .server_keys
-        .get(&key_id)
-        .ok_or_else(|| ApiError::not_found("server key", key_id))?;
+    let record = find(&catalog.server_keys, "server key", key_id)?;
     let mut view = views::server_key(record);
     // The only time the key is shown.
     view["key"] = json!(key);

@@ -41,6 +41,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(imports)
 }
 
+/// The item with `id`, or a 404 naming it.
+pub fn find<'a, T>(
+    items: &'a std::collections::BTreeMap<u32, T>,
+    kind: &str,
+    id: u32,
+) -> Result<&'a T, ApiError> {
+    items.get(&id).ok_or_else(|| ApiError::not_found(kind, id))
+}
+
 /// A JSON request body, with errors in the admin API's shape.
 pub struct Body<T>(pub T);
 

@@ -10,7 +10,7 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::store::command::Command;
 
-use super::{ApiError, Body, Page, created, created_id, execute, views};
+use super::{ApiError, Body, Page, created, created_id, execute, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -63,10 +63,7 @@ async fn create(
     .await?;
     let id = created_id(&applied)?;
     let catalog = state.store.catalog();
-    let project = catalog
-        .projects
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("project", id))?;
+    let project = find(&catalog.projects, "project", id)?;
     Ok(created(views::project(project)))
 }
 
@@ -76,10 +73,7 @@ async fn read(
     Path(id): Path<u32>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    let project = catalog
-        .projects
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("project", id))?;
+    let project = find(&catalog.projects, "project", id)?;
     Ok(Json(views::project(project)))
 }
 

@@ -15,7 +15,7 @@ use crate::store::command::Command;
 use crate::store::records::{ConditionRecord, RuleRecord, StoredRuleKind};
 
 use super::environments::StateBody;
-use super::{ApiError, Body, Page, created, created_id, execute, expected_revision, views};
+use super::{ApiError, Body, Page, created, created_id, execute, expected_revision, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -151,10 +151,7 @@ async fn list(
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    catalog
-        .projects
-        .get(&project_id)
-        .ok_or_else(|| ApiError::not_found("project", project_id))?;
+    find(&catalog.projects, "project", project_id)?;
     Ok(Json(
         page.of(catalog
             .project_segments(project_id)
@@ -177,10 +174,7 @@ async fn create(
     };
     let id = created_id(&execute(&state, &caller, command).await?)?;
     let catalog = state.store.catalog();
-    let segment = catalog
-        .segments
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("segment", id))?;
+    let segment = find(&catalog.segments, "segment", id)?;
     Ok(created(views::segment(segment)))
 }
 
@@ -190,10 +184,7 @@ async fn read(
     Path(id): Path<u32>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    let segment = catalog
-        .segments
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("segment", id))?;
+    let segment = find(&catalog.segments, "segment", id)?;
     Ok(Json(views::segment(segment)))
 }
 
