@@ -630,3 +630,57 @@ async fn cors_allows_browser_sdks() {
     assert!(response.status().is_success());
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
 }
+
+#[tokio::test]
+async fn identity_overrides_can_be_kept_out_of_local_evaluation() {
+    let f = fixture().await;
+    let (status, _) = f
+        .admin
+        .call(
+            Method::PUT,
+            "/admin/v1/environments/1/identities/vip/overrides/1",
+            Some(json!({"enabled": true, "value": "vip"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, document, _) = sdk(
+        &f,
+        Method::GET,
+        "/api/v1/environment-document/",
+        &f.server_key,
+        None,
+    )
+    .await;
+    assert_eq!(document["identity_overrides"][0]["identifier"], "vip");
+    assert_eq!(
+        document["identity_overrides"][0]["identity_features"][0]["feature_state_value"],
+        "vip"
+    );
+    f.admin
+        .call(
+            Method::PATCH,
+            "/admin/v1/environments/1",
+            Some(json!({"settings": {"use_identity_overrides_in_local_eval": false}})),
+        )
+        .await;
+    let (_, document, _) = sdk(
+        &f,
+        Method::GET,
+        "/api/v1/environment-document/",
+        &f.server_key,
+        None,
+    )
+    .await;
+    assert_eq!(document["identity_overrides"], json!([]));
+    assert_eq!(document["use_identity_overrides_in_local_eval"], false);
+    // Remote evaluation still applies the override.
+    let (_, flags, _) = sdk(
+        &f,
+        Method::POST,
+        "/api/v1/identities/",
+        &f.client_key,
+        Some(json!({"identifier": "vip"})),
+    )
+    .await;
+    assert_eq!(flags["flags"][0]["feature_state_value"], "vip");
+}
