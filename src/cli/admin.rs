@@ -220,11 +220,10 @@ fn flag_rows(client: &Client, env: &Value) -> anyhow::Result<Vec<Value>> {
         "/admin/v1/projects/{}/features",
         env["project_id"]
     ))?;
-    let states = client.get(&format!(
+    let states = client.all(&format!(
         "/admin/v1/environments/{}/feature-states",
         env["id"]
     ))?;
-    let states = states["items"].as_array().cloned().unwrap_or_default();
     Ok(features
         .iter()
         .map(|f| {

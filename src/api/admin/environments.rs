@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
@@ -149,6 +149,8 @@ async fn create(
 #[serde(deny_unknown_fields)]
 struct Find {
     client_key: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// All environments, or the one with `?client_key=`.
@@ -158,13 +160,17 @@ async fn by_key(
     Query(find): Query<Find>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    let items: Vec<Value> = catalog
-        .environments
-        .values()
-        .filter(|e| find.client_key.as_ref().is_none_or(|k| *k == e.client_key))
-        .map(views::environment)
-        .collect();
-    Ok(Json(json!({"items": items})))
+    let page = Page {
+        limit: find.limit,
+        cursor: find.cursor,
+    };
+    Ok(Json(
+        page.of(catalog
+            .environments
+            .values()
+            .filter(|e| find.client_key.as_ref().is_none_or(|k| *k == e.client_key))
+            .map(|e| (e.id, views::environment(e))))?,
+    ))
 }
 
 async fn read(
@@ -211,11 +217,15 @@ async fn states(
     State(state): State<AppState>,
     _caller: Caller,
     Path(id): Path<u32>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     find(&catalog.environments, "environment", id)?;
-    let items: Vec<Value> = catalog.environment_states(id).map(views::state).collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(
+        page.of(catalog
+            .environment_states(id)
+            .map(|s| (s.id, views::state(s))))?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,6 @@
 //! Server-side keys (`ser.…`): created (shown once), listed, revoked.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use crate::api::auth::{Caller, secret_hash};
 use crate::store::command::Command;
 
 use super::environments::random_text;
-use super::{ApiError, Body, created, created_id, execute, find, views};
+use super::{ApiError, Body, Page, created, created_id, execute, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,16 +33,17 @@ async fn list(
     State(state): State<AppState>,
     _caller: Caller,
     Path(id): Path<u32>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     find(&catalog.environments, "environment", id)?;
-    let items: Vec<Value> = catalog
-        .server_keys
-        .values()
-        .filter(|k| k.environment_id == id)
-        .map(views::server_key)
-        .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(
+        page.of(catalog
+            .server_keys
+            .values()
+            .filter(|k| k.environment_id == id)
+            .map(|k| (k.id, views::server_key(k))))?,
+    ))
 }
 
 async fn create(
