@@ -551,3 +551,39 @@ async fn identities_overrides_and_gdpr_deletion() {
         "overrides go with the identities"
     );
 }
+
+#[tokio::test]
+async fn errors_outside_the_handlers_are_json_too() {
+    let (_server, admin) = setup().await;
+    for (method, path, status, code) in [
+        (
+            Method::GET,
+            "/admin/v1/projects/abc",
+            400,
+            "invalid_request",
+        ),
+        (Method::GET, "/admin/v1/projects/-1", 400, "invalid_request"),
+        (
+            Method::GET,
+            "/admin/v1/projects?limit=lots",
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::GET,
+            "/admin/v1/projects?colour=red",
+            400,
+            "invalid_request",
+        ),
+        (Method::GET, "/admin/v1/nothing-here", 404, "not_found"),
+        (Method::PUT, "/admin/v1/projects", 405, "method_not_allowed"),
+    ] {
+        let (got, body) = admin.call(method.clone(), path, None).await;
+        assert_eq!(
+            (got, error_code(&body)),
+            (status, code),
+            "{method} {path}: {body}"
+        );
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+}

@@ -684,3 +684,38 @@ async fn identity_overrides_can_be_kept_out_of_local_evaluation() {
     .await;
     assert_eq!(flags["flags"][0]["feature_state_value"], "vip");
 }
+
+#[tokio::test]
+async fn a_trait_too_large_for_a_condition_is_the_callers_error() {
+    let f = fixture().await;
+    f.admin
+        .post(
+            "/admin/v1/projects/1/segments",
+            json!({"name": "even", "rules": [{"type": "ALL", "conditions": [{"property": "n", "operator": "MODULO", "value": "2|0"}]}]}),
+        )
+        .await;
+    // A numeric string of 400 digits is an integer beyond any float: Flagsmith's engine raises.
+    let body = json!({"identifier": "big", "transient": true, "traits": [{"trait_key": "n", "trait_value": "9".repeat(400)}]});
+    let (status, answer, _) = sdk(
+        &f,
+        Method::POST,
+        "/api/v1/identities/",
+        &f.client_key,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["traits"][0].as_str().unwrap().contains("too large"),
+        "{answer}"
+    );
+    let (status, _, _) = sdk(
+        &f,
+        Method::POST,
+        "/api/v1/identities/",
+        &f.client_key,
+        Some(json!({"identifier": "small", "traits": [{"trait_key": "n", "trait_value": 4}]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+}

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router(&state))
         .merge(ops::router())
         .with_state(state)
+        .layer(axum::middleware::from_fn(admin::json_errors))
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

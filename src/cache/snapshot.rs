@@ -22,7 +22,6 @@ use super::document::{environment_document, iso_timestamp};
 /// What the SDK API needs to know of one feature, by the compiled feature's index.
 #[derive(Debug)]
 pub struct FeatureView {
-    pub id: u32,
     pub name: String,
     pub server_key_only: bool,
     /// The `feature` object of flag responses, serialised.
@@ -33,7 +32,6 @@ pub struct FeatureView {
 #[derive(Debug)]
 pub struct EnvironmentSnapshot {
     pub environment_id: u32,
-    pub client_key: String,
     pub revision: u64,
     pub updated_at_ms: i64,
     /// `X-Flagsmith-Document-Updated-At`: Unix seconds as a float.
@@ -130,7 +128,6 @@ impl EnvironmentSnapshot {
                 };
                 let json = serde_json::value::to_raw_value(&json).ok()?;
                 Some(FeatureView {
-                    id: feature.id,
                     name: feature.name.clone(),
                     server_key_only: feature.server_key_only,
                     json,
@@ -149,7 +146,6 @@ impl EnvironmentSnapshot {
             .map(bytes::Bytes::from)?;
         let mut snapshot = Self {
             environment_id: env.id,
-            client_key: env.client_key.clone(),
             revision: env.revision,
             updated_at_ms: env.updated_at,
             updated_at_header: format!("{}", env.updated_at as f64 / 1000.0),
@@ -210,10 +206,10 @@ impl EnvironmentSnapshot {
             let for_client = self.serves(index, enabled, false).then(|| body.clone());
             let for_server = self.serves(index, enabled, true).then(|| body.clone());
             if for_client.is_some() {
-                client.push(flag_json_value(&body));
+                client.push(body.clone());
             }
             if for_server.is_some() {
-                server.push(flag_json_value(&body));
+                server.push(body.clone());
             }
             by_name.insert(self.features[index].name.clone(), (for_client, for_server));
         }
@@ -221,10 +217,6 @@ impl EnvironmentSnapshot {
         self.flags_for_server_keys = join_json(&server);
         self.flag_by_name = by_name;
     }
-}
-
-fn flag_json_value(body: &bytes::Bytes) -> bytes::Bytes {
-    body.clone()
 }
 
 /// `[a,b,c]` from already-serialised elements.

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-pub use error::ApiError;
+pub use error::{ApiError, json_errors};
 
 use super::AppState;
 use super::auth::Caller;

@@ -18,16 +18,6 @@ pub struct Counters {
     counts: Mutex<HashMap<(u32, String), u64>>,
 }
 
-impl Counters {
-    pub fn get(&self, environment_id: u32, feature: &str) -> u64 {
-        self.counts.lock().map_or(0, |c| {
-            c.get(&(environment_id, feature.to_owned()))
-                .copied()
-                .unwrap_or(0)
-        })
-    }
-}
-
 pub async fn record(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -252,7 +252,11 @@ fn render(
     let evaluation = snapshot
         .compiled
         .evaluate(Some(identity))
-        .map_err(|e| SdkError::Internal(e.to_string()))?;
+        .map_err(|e| match e.code() {
+            // A trait value the environment's conditions cannot work with: the caller's input.
+            "integer_overflow" => invalid("traits", &e.to_string()),
+            _ => SdkError::Internal(e.to_string()),
+        })?;
     metrics::counter!("burgee_evaluations_total", "kind" => "identity").increment(1);
     let server = kind == KeyKind::Server;
     let served: Vec<(usize, &Flag<'_>)> = evaluation
