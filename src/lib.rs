@@ -7,9 +7,11 @@
 pub mod api;
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod flagsmith;
 pub mod model;
+pub mod secrets;
 pub mod server;
 pub mod store;

@@ -20,12 +20,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .install_recorder()
         .ok();
     let snapshots = Arc::new(Snapshots::default());
-    let observer_snapshots = Arc::clone(&snapshots);
-    let store = Store::open(
-        &settings.data_dir,
-        Box::new(move |catalog, touched| observer_snapshots.refresh(catalog, Some(touched))),
-    )
-    .map_err(|e| match e {
+    let store = Store::open(&settings.data_dir, Arc::clone(&snapshots)).map_err(|e| match e {
         StoreError::Locked { .. }
         | StoreError::Unwritable { .. }
         | StoreError::NewerFormat { .. } => {
@@ -36,7 +31,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     })?;
     initialise(&store, &settings).await?;
-    snapshots.refresh(&store.catalog(), None);
+    store.start_background_work();
 
     if let Some(handle) = metrics.clone() {
         tokio::spawn(async move {
@@ -85,7 +80,8 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         }
         Some(token) => ("bootstrap", token.clone()),
         None => {
-            let token = crate::api::admin::random_token()?;
+            let token = crate::secrets::random_token()
+                .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             let path = settings.data_dir.join(SETUP_TOKEN_FILE);
             write_secret(&path, &token).with_context(|| format!("writing {}", path.display()))?;
             tracing::warn!(path = %path.display(), "first start: a one-time setup token was written to this file");
@@ -98,7 +94,7 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         format: COMMAND_FORMAT,
         actor: Actor::System,
         request_id: "initialise".into(),
-        timestamp: crate::api::sdk::now_millis(),
+        timestamp: crate::clock::now_millis(),
         command: Command::Initialize {
             organisation_name: "default".into(),
             instance_seed: seed,

@@ -3,7 +3,6 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 
 use crate::store::command::Actor;
 
@@ -18,9 +17,7 @@ pub struct Caller {
 }
 
 /// SHA-256 of a secret, as stored.
-pub fn secret_hash(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
-}
+pub use crate::secrets::secret_hash;
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

@@ -20,13 +20,31 @@ pub fn router() -> Router<AppState> {
         .route("/openapi.json", get(super::openapi::serve))
 }
 
-async fn liveness() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// Alive while the process can do its work: the HTTP server answers and the writer runs.
+/// A storage fault is not a reason to restart the process (readiness reports it).
+async fn liveness(State(state): State<AppState>) -> Response {
+    if state.store.writer_alive() {
+        Json(json!({"status": "ok"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "failed", "reason": "the store's writer has stopped"})),
+        )
+            .into_response()
+    }
 }
 
-/// Ready when the store is initialised (a single node is its own leader).
+/// Ready when the store is initialised and can take writes (a single node is its own
+/// leader); otherwise 503 with the reason.
 async fn readiness(State(state): State<AppState>) -> Response {
     let catalog = state.store.catalog();
+    if let Some(reason) = state.store.unavailable() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": reason, "applied_index": catalog.meta.last_applied})),
+        )
+            .into_response();
+    }
     if catalog.meta.initialized {
         Json(json!({"status": "ok", "applied_index": catalog.meta.last_applied})).into_response()
     } else {
@@ -65,7 +83,7 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
@@ -74,4 +92,25 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
     metrics::histogram!("burgee_http_request_duration_seconds", "route" => route, "method" => method)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A bounded label: the standard methods by name, anything else as `other`.
+fn method_label(method: &axum::http::Method) -> String {
+    use axum::http::Method;
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    if known.contains(method) {
+        method.as_str().to_owned()
+    } else {
+        "other".to_owned()
+    }
 }

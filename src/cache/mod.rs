@@ -30,30 +30,32 @@ pub struct Snapshots {
     server_keys: ArcSwap<HashMap<[u8; 32], u32>>,
 }
 
-impl Snapshots {
-    /// Rebuilds the snapshots of `touched` environments (all when `None`) and the key index.
-    pub fn refresh(&self, catalog: &Catalog, touched: Option<&BTreeSet<u32>>) {
+/// Snapshots built for a batch, not yet visible.
+#[derive(Clone)]
+pub struct StagedSnapshots(Arc<HashMap<u32, Arc<EnvironmentSnapshot>>>);
+
+impl crate::store::Views for Snapshots {
+    type Staged = StagedSnapshots;
+
+    fn staged(&self) -> StagedSnapshots {
+        StagedSnapshots(self.environments.load_full())
+    }
+
+    fn stage(&self, staged: &mut StagedSnapshots, catalog: &Catalog, touched: &BTreeSet<u32>) {
         let started = std::time::Instant::now();
-        let mut environments = HashMap::clone(&self.environments.load());
-        match touched {
-            None => {
-                environments.clear();
-                for id in catalog.environments.keys() {
-                    if let Some(snapshot) = EnvironmentSnapshot::build(catalog, *id) {
-                        environments.insert(*id, Arc::new(snapshot));
-                    }
-                }
-            }
-            Some(ids) => {
-                for id in ids {
-                    match EnvironmentSnapshot::build(catalog, *id) {
-                        Some(snapshot) => environments.insert(*id, Arc::new(snapshot)),
-                        None => environments.remove(id),
-                    };
-                }
-            }
+        let environments = Arc::make_mut(&mut staged.0);
+        for id in touched {
+            match EnvironmentSnapshot::build(catalog, *id) {
+                Some(snapshot) => environments.insert(*id, Arc::new(snapshot)),
+                None => environments.remove(id),
+            };
         }
-        self.environments.store(Arc::new(environments));
+        metrics::histogram!("burgee_snapshot_rebuild_seconds")
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    fn publish(&self, staged: StagedSnapshots, catalog: &Catalog) {
+        self.environments.store(staged.0);
         self.client_keys.store(Arc::new(
             catalog
                 .environments
@@ -69,10 +71,10 @@ impl Snapshots {
                 .map(|k| (k.key_hash, k.environment_id))
                 .collect(),
         ));
-        metrics::histogram!("burgee_snapshot_rebuild_seconds")
-            .record(started.elapsed().as_secs_f64());
     }
+}
 
+impl Snapshots {
     /// The environment an SDK key opens, and the key's kind.
     pub fn by_key(&self, key: &str) -> Option<(Arc<EnvironmentSnapshot>, KeyKind)> {
         let (id, kind) = if key.starts_with("ser.") {

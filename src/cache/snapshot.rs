@@ -94,6 +94,8 @@ impl EnvironmentSnapshot {
     /// Builds the snapshot of environment `id`; `None` if it no longer exists.
     pub fn build(catalog: &Catalog, id: u32) -> Option<Self> {
         let env = catalog.environments.get(&id)?;
+        #[cfg(feature = "fault-injection")]
+        crate::store::fault::panic_if_snapshot_asked(&env.name);
         let project = catalog.projects.get(&env.project_id)?;
         let organisation = catalog.organisations.get(&project.organisation_id);
         let mut features: Vec<&FeatureRecord> = catalog.project_features(project.id).collect();

@@ -4,11 +4,12 @@
 //! builds without touching storage. Identities and traits are not in it (they live in their
 //! own tables and scale to millions).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::changes::Change;
 use super::records::{
     ApiTokenRecord, EnvironmentRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord,
     ProjectRecord, SegmentRecord, ServerKeyRecord, StateTarget,
@@ -40,19 +41,6 @@ pub struct Meta {
     pub initialized: bool,
 }
 
-/// One change the state machine made: an upsert (`Some`) or a removal (`None`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    Organisation(u32, Option<OrganisationRecord>),
-    Project(u32, Option<ProjectRecord>),
-    Environment(u32, Option<EnvironmentRecord>),
-    Feature(u32, Option<FeatureRecord>),
-    Segment(u32, Option<SegmentRecord>),
-    State(u32, Option<FeatureStateRecord>),
-    ServerKey(u32, Option<ServerKeyRecord>),
-    Token(u32, Option<ApiTokenRecord>),
-}
-
 /// The in-memory configuration. Cloning is cheap (shared maps); a change copies only the
 /// map it touches.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +54,8 @@ pub struct Catalog {
     pub states: Arc<BTreeMap<u32, FeatureStateRecord>>,
     pub server_keys: Arc<BTreeMap<u32, ServerKeyRecord>>,
     pub tokens: Arc<BTreeMap<u32, ApiTokenRecord>>,
+    /// Deleted environments whose identity rows are still being removed in the background.
+    pub purges: Arc<BTreeSet<u32>>,
 }
 
 fn put<T: Clone>(map: &mut Arc<BTreeMap<u32, T>>, id: u32, value: Option<&T>) {
@@ -81,10 +71,19 @@ fn put<T: Clone>(map: &mut Arc<BTreeMap<u32, T>>, id: u32, value: Option<&T>) {
 }
 
 impl Catalog {
-    /// Applies committed changes.
+    /// Folds changes into the catalog; identity rows are not held here and are skipped.
     pub fn apply(&mut self, changes: &[Change]) {
         for change in changes {
             match change {
+                Change::Purge(id, pending) => {
+                    let purges = Arc::make_mut(&mut self.purges);
+                    if *pending {
+                        purges.insert(*id);
+                    } else {
+                        purges.remove(id);
+                    }
+                }
+                Change::Identity { .. } | Change::Trait { .. } => {}
                 Change::Organisation(id, v) => put(&mut self.organisations, *id, v.as_ref()),
                 Change::Project(id, v) => put(&mut self.projects, *id, v.as_ref()),
                 Change::Environment(id, v) => put(&mut self.environments, *id, v.as_ref()),

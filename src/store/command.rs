@@ -115,16 +115,7 @@ pub enum Command {
     DeleteEnvironment {
         id: u32,
     },
-    CreateFeature {
-        project_id: u32,
-        name: String,
-        kind: StoredFeatureKind,
-        description: Option<String>,
-        initial_value: StoredValue,
-        default_enabled: bool,
-        server_key_only: bool,
-        options: Vec<NewOption>,
-    },
+    CreateFeature(NewFeature),
     UpdateFeature {
         id: u32,
         description: Option<Option<String>>,
@@ -156,14 +147,7 @@ pub enum Command {
         id: u32,
     },
     /// Creates or changes a segment override; a new one goes last unless a priority is given.
-    SetSegmentOverride {
-        environment_id: u32,
-        feature_id: u32,
-        segment_id: u32,
-        priority: Option<u32>,
-        expected_revision: Option<u64>,
-        patch: StatePatch,
-    },
+    SetSegmentOverride(SegmentOverrideChange),
     DeleteSegmentOverride {
         environment_id: u32,
         feature_id: u32,
@@ -206,13 +190,45 @@ pub enum Command {
         environment_id: u32,
         identifier: String,
     },
-    /// Deletes up to `limit` identities (with traits and overrides) of an environment.
+    /// Deletes identities (with traits) of an environment, about `max_rows` rows at most;
+    /// the last step removes its identity overrides too.
     DeleteIdentities {
         environment_id: u32,
-        limit: u32,
+        max_rows: u32,
     },
     /// Imports an environment from a Flagsmith environment document.
     ImportEnvironment(Box<ImportedEnvironment>),
+    /// One bounded step of removing a deleted environment's identity rows (about
+    /// `max_rows` rows); proposed by the server itself until none are left.
+    PurgeEnvironment {
+        environment_id: u32,
+        max_rows: u32,
+    },
+}
+
+/// A new feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewFeature {
+    pub project_id: u32,
+    pub name: String,
+    pub kind: StoredFeatureKind,
+    pub description: Option<String>,
+    pub initial_value: StoredValue,
+    pub default_enabled: bool,
+    pub server_key_only: bool,
+    pub options: Vec<NewOption>,
+}
+
+/// A segment override to create or change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentOverrideChange {
+    pub environment_id: u32,
+    pub feature_id: u32,
+    pub segment_id: u32,
+    /// Where it goes (0 = strongest); `None` keeps it, or puts a new one last.
+    pub priority: Option<u32>,
+    pub expected_revision: Option<u64>,
+    pub patch: StatePatch,
 }
 
 /// A Flagsmith environment, ready to apply: everything that decides buckets is kept (client

@@ -20,6 +20,12 @@ pub enum StoreError {
     Encode(String),
     #[error("storage error: {0}")]
     Database(String),
+    /// A storage fault: the write was not kept; retrying later may succeed.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    /// A bug outside any one command; nothing of the batch was kept.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("the store is shutting down")]
     Closed,
 }

@@ -1,24 +1,34 @@
 //! The storage seam: commands, the state machine that applies them to redb, the in-memory
 //! catalog, and reads of identities and traits.
 //!
-//! One writer thread applies commands in log order. Commands that arrive together are
-//! group-committed: each applies in its own transaction, and only the last of a batch is
-//! made durable (fsync), which makes all of them durable; callers hear back after that.
+//! Layout: [`command`] (every mutation, as a value), [`state_machine`] (the one `apply`, with a
+//! file per aggregate), [`changes`] (the buffered change set every command produces and the
+//! one place that writes it), [`batch`] (entries applied in one transaction, one durable
+//! commit), [`writer`] (the supervised writer thread), [`database`] (opening the file, loading
+//! the catalog), [`catalog`] (the configuration in memory), [`purge`] (background removal of
+//! deleted environments' rows), [`health`] (what the probes report).
 
+pub mod batch;
 pub mod catalog;
+pub mod changes;
 mod codec;
 pub mod command;
+pub mod database;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+pub mod health;
+mod purge;
 pub mod records;
+mod shared;
 pub mod state_machine;
 mod tables;
+pub mod writer;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase};
 use tokio::sync::{mpsc, oneshot};
 
 pub use catalog::Catalog;
@@ -26,22 +36,12 @@ pub use command::{Applied, Command, Envelope};
 pub use error::StoreError;
 pub use records::StoredValue;
 pub use state_machine::CommandError;
+pub use writer::Views;
 
-use codec::{decode, encode};
-use records::{
-    ApiTokenRecord, EnvironmentRecord, FeatureRecord, FeatureStateRecord, IdentityRecord,
-    OrganisationRecord, ProjectRecord, SegmentRecord, ServerKeyRecord,
-};
-
-/// The store's on-disk format; a newer one is refused.
-const STORE_FORMAT: u32 = 1;
-/// At most this many commands share one durable commit.
-const MAX_BATCH: usize = 256;
-
-/// Called after each batch is durable: the new catalog and the environments it changed.
-pub type Observer = Box<dyn Fn(&Arc<Catalog>, &BTreeSet<u32>) + Send + Sync>;
-
-type Reply = oneshot::Sender<Result<Result<Applied, CommandError>, StoreError>>;
+use codec::decode;
+use database::Backend;
+use records::IdentityRecord;
+use shared::Shared;
 
 /// An identity and its traits, sorted by key.
 pub type StoredIdentity = (IdentityRecord, Vec<(String, StoredValue)>);
@@ -49,16 +49,16 @@ pub type StoredIdentity = (IdentityRecord, Vec<(String, StoredValue)>);
 /// A handle to the store; clone freely.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
-    catalog: Arc<ArcSwap<Catalog>>,
-    sender: mpsc::Sender<(Envelope, Reply)>,
+    shared: Arc<Shared>,
+    sender: mpsc::Sender<writer::Request>,
     path: PathBuf,
 }
 
 impl Store {
     /// Opens (or creates) the store in `dir`; refuses a directory in use by another process,
-    /// one it cannot write, or data from a newer format. `observer` hears of every change.
-    pub fn open(dir: &Path, observer: Observer) -> Result<Self, StoreError> {
+    /// one it cannot write, or data from a newer format. `views` are built for every
+    /// environment now and kept current with every command.
+    pub fn open<V: Views>(dir: &Path, views: Arc<V>) -> Result<Self, StoreError> {
         let unwritable = |e: std::io::Error| StoreError::Unwritable {
             path: dir.display().to_string(),
             reason: e.to_string(),
@@ -68,33 +68,37 @@ impl Store {
         std::fs::write(&probe, b"").map_err(unwritable)?;
         let _ = std::fs::remove_file(&probe);
         let path = dir.join("state.redb");
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-                path: dir.display().to_string(),
-            },
-            other => StoreError::Database(other.to_string()),
-        })?;
-        let catalog = load(&db)?;
-        let db = Arc::new(db);
-        let catalog = Arc::new(ArcSwap::from_pointee(catalog));
+        let backend = Backend {
+            #[cfg(feature = "fault-injection")]
+            faults: fault::FaultPlan::from_env(),
+        };
+        let db = Arc::new(database::open(&path, &backend)?);
+        let machine = batch::StateMachine::new(Arc::clone(&db), backend.clone())?;
+        writer::publish_all(&*views, machine.catalog());
+        let shared = Arc::new(Shared::new(db, Arc::clone(machine.catalog()), backend));
         let (sender, receiver) = mpsc::channel(4096);
-        let writer_db = Arc::clone(&db);
-        let writer_catalog = Arc::clone(&catalog);
+        let writer_shared = Arc::clone(&shared);
+        let writer_path = path.clone();
         std::thread::Builder::new()
             .name("burgee-writer".into())
-            .spawn(move || writer(&writer_db, &writer_catalog, receiver, &observer))
+            .spawn(move || writer::run(machine, writer_shared, views, receiver, writer_path))
             .map_err(|e| StoreError::Database(e.to_string()))?;
         Ok(Self {
-            db,
-            catalog,
+            shared,
             sender,
             path,
         })
     }
 
+    /// Starts removing the rows of deleted environments in the background (and resumes a
+    /// removal a restart interrupted). Needs a Tokio runtime.
+    pub fn start_background_work(&self) {
+        tokio::spawn(purge::run(self.clone()));
+    }
+
     /// The current catalog.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.load_full()
+        self.shared.catalog.load_full()
     }
 
     /// Where the data lives.
@@ -102,7 +106,17 @@ impl Store {
         &self.path
     }
 
-    /// Proposes a command and waits until it is applied and durable.
+    /// Why the store cannot take writes now, if it cannot.
+    pub fn unavailable(&self) -> Option<String> {
+        self.shared.health.unavailable()
+    }
+
+    /// Whether the writer thread runs.
+    pub fn writer_alive(&self) -> bool {
+        self.shared.health.writer_alive()
+    }
+
+    /// Proposes a command and waits until it is applied, durable and visible.
     pub async fn execute(
         &self,
         envelope: Envelope,
@@ -115,13 +129,21 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    fn database(&self) -> Result<Arc<Database>, StoreError> {
+        self.shared
+            .db
+            .load_full()
+            .ok_or_else(|| StoreError::Unavailable("the database is being reopened".into()))
+    }
+
     /// An identity and its traits (sorted by key), if it exists.
     pub fn identity(
         &self,
         environment_id: u32,
         identifier: &str,
     ) -> Result<Option<StoredIdentity>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let db = self.database()?;
+        let txn = db.begin_read()?;
         let identities = txn.open_table(tables::IDENTITIES)?;
         let Some(record) = identities.get((environment_id, identifier))? else {
             return Ok(None);
@@ -143,7 +165,8 @@ impl Store {
     /// How many identities are stored, over all environments.
     pub fn identity_count(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;
-        let txn = self.db.begin_read()?;
+        let db = self.database()?;
+        let txn = db.begin_read()?;
         Ok(txn.open_table(tables::IDENTITIES)?.len()?)
     }
 
@@ -154,7 +177,8 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, IdentityRecord)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let db = self.database()?;
+        let txn = db.begin_read()?;
         let identities = txn.open_table(tables::IDENTITIES)?;
         let mut out = Vec::new();
         for entry in identities.range((environment_id, cursor.unwrap_or(""))..)? {
@@ -173,142 +197,30 @@ impl Store {
         }
         Ok(out)
     }
-}
 
-fn load(db: &Database) -> Result<Catalog, StoreError> {
-    // Create every table so that reads never meet a missing one.
-    let txn = db.begin_write()?;
-    {
-        let mut meta = txn.open_table(tables::META)?;
-        let format = meta
-            .get("format")?
-            .map(|v| decode::<u32>(v.value()))
-            .transpose()?;
-        match format {
-            Some(found) if found > STORE_FORMAT => {
-                return Err(StoreError::NewerFormat {
-                    found,
-                    supported: STORE_FORMAT,
-                });
+    /// How many identity and trait rows remain for an environment (0 once purged).
+    pub fn identity_rows(&self, environment_id: u32) -> Result<u64, StoreError> {
+        let db = self.database()?;
+        let txn = db.begin_read()?;
+        let mut rows = 0;
+        for entry in txn
+            .open_table(tables::IDENTITIES)?
+            .range((environment_id, "")..)?
+        {
+            if entry?.0.value().0 != environment_id {
+                break;
             }
-            Some(_) => {}
-            None => {
-                meta.insert("format", encode(&STORE_FORMAT)?.as_slice())?;
+            rows += 1;
+        }
+        for entry in txn
+            .open_table(tables::TRAITS)?
+            .range((environment_id, "", "")..)?
+        {
+            if entry?.0.value().0 != environment_id {
+                break;
             }
+            rows += 1;
         }
-        txn.open_table(tables::ORGANISATIONS)?;
-        txn.open_table(tables::PROJECTS)?;
-        txn.open_table(tables::ENVIRONMENTS)?;
-        txn.open_table(tables::FEATURES)?;
-        txn.open_table(tables::SEGMENTS)?;
-        txn.open_table(tables::FEATURE_STATES)?;
-        txn.open_table(tables::SERVER_KEYS)?;
-        txn.open_table(tables::API_TOKENS)?;
-        txn.open_table(tables::IDENTITIES)?;
-        txn.open_table(tables::TRAITS)?;
-    }
-    txn.commit()?;
-
-    let txn = db.begin_read()?;
-    let mut catalog = Catalog::default();
-    if let Some(meta) = txn.open_table(tables::META)?.get("meta")? {
-        catalog.meta = decode(meta.value())?;
-    }
-    fn read_all<T: serde::de::DeserializeOwned>(
-        txn: &redb::ReadTransaction,
-        table: redb::TableDefinition<u32, &[u8]>,
-    ) -> Result<std::collections::BTreeMap<u32, T>, StoreError> {
-        let table = txn.open_table(table)?;
-        let mut map = std::collections::BTreeMap::new();
-        for entry in table.iter()? {
-            let (id, value) = entry?;
-            map.insert(id.value(), decode(value.value())?);
-        }
-        Ok(map)
-    }
-    catalog.organisations = Arc::new(read_all::<OrganisationRecord>(&txn, tables::ORGANISATIONS)?);
-    catalog.projects = Arc::new(read_all::<ProjectRecord>(&txn, tables::PROJECTS)?);
-    catalog.environments = Arc::new(read_all::<EnvironmentRecord>(&txn, tables::ENVIRONMENTS)?);
-    catalog.features = Arc::new(read_all::<FeatureRecord>(&txn, tables::FEATURES)?);
-    catalog.segments = Arc::new(read_all::<SegmentRecord>(&txn, tables::SEGMENTS)?);
-    catalog.states = Arc::new(read_all::<FeatureStateRecord>(
-        &txn,
-        tables::FEATURE_STATES,
-    )?);
-    catalog.server_keys = Arc::new(read_all::<ServerKeyRecord>(&txn, tables::SERVER_KEYS)?);
-    catalog.tokens = Arc::new(read_all::<ApiTokenRecord>(&txn, tables::API_TOKENS)?);
-    Ok(catalog)
-}
-
-/// The writer thread: applies commands in arrival order, group-committing each batch.
-fn writer(
-    db: &Database,
-    catalog: &ArcSwap<Catalog>,
-    mut receiver: mpsc::Receiver<(Envelope, Reply)>,
-    observer: &Observer,
-) {
-    while let Some(first) = receiver.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let mut current = catalog.load_full();
-        let mut touched = BTreeSet::new();
-        let mut replies = Vec::with_capacity(batch.len());
-        let last = batch.len() - 1;
-        for (position, (envelope, reply)) in batch.into_iter().enumerate() {
-            let durability = if position == last {
-                Durability::Immediate
-            } else {
-                Durability::None
-            };
-            let index = current.meta.last_applied + 1;
-            let answer = if envelope.format > command::COMMAND_FORMAT {
-                Ok(Err(CommandError::Invalid(format!(
-                    "command format {} is newer than this node's {}",
-                    envelope.format,
-                    command::COMMAND_FORMAT
-                ))))
-            } else {
-                match state_machine::apply(db, &current, index, &envelope, durability) {
-                    Ok(outcome) => {
-                        touched.extend(outcome.touched_environments);
-                        current = Arc::new(outcome.catalog);
-                        Ok(outcome.result)
-                    }
-                    Err(error) => Err(error),
-                }
-            };
-            let outcome = match &answer {
-                Ok(Ok(_)) => "applied",
-                Ok(Err(_)) => "refused",
-                Err(_) => "failed",
-            };
-            metrics::counter!("burgee_commands_total", "outcome" => outcome).increment(1);
-            replies.push((reply, answer));
-        }
-        // When the batch's final (durable) commit failed, the earlier ones are not durable
-        // yet: commit durably once more, or report the failure to everyone.
-        let mut durable: Result<(), StoreError> = Ok(());
-        if matches!(replies.last(), Some((_, Err(_)))) {
-            durable = (|| {
-                let mut txn = db.begin_write()?;
-                txn.set_durability(Durability::Immediate)?;
-                txn.commit()?;
-                Ok(())
-            })();
-        }
-        catalog.store(Arc::clone(&current));
-        observer(&current, &touched);
-        for (reply, answer) in replies {
-            let answer = match (&durable, answer) {
-                (Err(e), _) => Err(StoreError::Database(e.to_string())),
-                (Ok(()), answer) => answer,
-            };
-            let _ = reply.send(answer);
-        }
+        Ok(rows)
     }
 }

@@ -16,3 +16,5 @@ pub const API_TOKENS: TableDefinition<u32, &[u8]> = TableDefinition::new("api_to
 pub const IDENTITIES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("identities");
 /// (environment id, identifier, trait key) → value.
 pub const TRAITS: TableDefinition<(u32, &str, &str), &[u8]> = TableDefinition::new("traits");
+/// Deleted environments whose identity rows are still being removed.
+pub const PURGES: TableDefinition<u32, ()> = TableDefinition::new("purges");

@@ -83,16 +83,10 @@ pub fn new_client_key() -> Result<String, ApiError> {
     random_text(22)
 }
 
+/// Random text for keys, as an API error when the system has no randomness.
 pub fn random_text(len: usize) -> Result<String, ApiError> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = vec![0u8; len];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    // 256 is not a multiple of 62; the slight bias costs well under a bit of entropy.
-    Ok(bytes
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect())
+    crate::secrets::random_text(len)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }
 
 async fn list(

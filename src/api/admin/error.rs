@@ -116,6 +116,7 @@ impl From<CommandError> for ApiError {
             CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             CommandError::LimitExceeded(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             CommandError::NotInitialized => (StatusCode::SERVICE_UNAVAILABLE, "not_initialised"),
+            CommandError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let details = match &error {
             CommandError::RevisionMismatch { expected, actual } => {
@@ -129,10 +130,22 @@ impl From<CommandError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "storage_error",
-            error.to_string(),
-        )
+        let (status, code) = match &error {
+            StoreError::Unavailable(_)
+            | StoreError::Database(_)
+            | StoreError::Locked { .. }
+            | StoreError::Unwritable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+            }
+            StoreError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            StoreError::Corrupt(_) | StoreError::NewerFormat { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "storage_corrupt")
+            }
+            StoreError::Encode(_) | StoreError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        metrics::counter!("burgee_storage_errors_total", "code" => code).increment(1);
+        Self::new(status, code, error.to_string())
     }
 }

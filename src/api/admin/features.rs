@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
-use crate::store::command::{Command, NewOption};
+use crate::store::command::{self, Command, NewOption};
 use crate::store::records::StoredFeatureKind;
 
 use super::values::stored_value;
@@ -108,7 +108,7 @@ async fn create(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let command = Command::CreateFeature {
+    let command = Command::CreateFeature(command::NewFeature {
         project_id,
         name: body.name,
         kind,
@@ -117,7 +117,7 @@ async fn create(
         default_enabled: body.default_enabled,
         server_key_only: body.server_key_only,
         options,
-    };
+    });
     let id = created_id(&execute(&state, &caller, command).await?)?;
     let catalog = state.store.catalog();
     let feature = find(&catalog.features, "feature", id)?;

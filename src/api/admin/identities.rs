@@ -18,8 +18,9 @@ use super::environments::StateBody;
 use super::values::json_value;
 use super::{ApiError, Body, execute, views};
 
-/// Identities deleted per command when emptying an environment: bounds each transaction.
-const DELETE_BATCH: u32 = 1000;
+/// Rows (identities and traits) deleted per command when emptying an environment: bounds
+/// each transaction, so other writes interleave.
+const DELETE_BATCH_ROWS: u32 = 5000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -214,7 +215,7 @@ async fn remove_all(
         &caller,
         Command::DeleteIdentities {
             environment_id: id,
-            limit: DELETE_BATCH,
+            max_rows: DELETE_BATCH_ROWS,
         },
     )
     .await?

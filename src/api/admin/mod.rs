@@ -90,7 +90,7 @@ pub async fn execute(
         format: COMMAND_FORMAT,
         actor: caller.actor.clone(),
         request_id: caller.request_id.clone(),
-        timestamp: crate::api::sdk::now_millis(),
+        timestamp: crate::clock::now_millis(),
         command,
     };
     Ok(state.store.execute(envelope).await??)
@@ -176,11 +176,6 @@ pub fn expected_revision(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
                 ApiError::bad_request("If-Match must hold an environment revision, e.g. \"12\"")
             }),
     }
-}
-
-/// A new random secret for API tokens.
-pub fn random_token() -> anyhow::Result<String> {
-    environments::random_text(40).map_err(|e| anyhow::anyhow!(e.message))
 }
 
 /// `Created` with a JSON body.

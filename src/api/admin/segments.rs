@@ -11,7 +11,7 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::engine::validate::validate_segment;
 use crate::model::{Condition, ConditionValue, Operator, Rule, RuleKind, Segment};
-use crate::store::command::Command;
+use crate::store::command::{Command, SegmentOverrideChange};
 use crate::store::records::{ConditionRecord, RuleRecord, StoredRuleKind};
 
 use super::environments::StateBody;
@@ -277,7 +277,7 @@ async fn set_override(
     headers: HeaderMap,
     Body(body): Body<OverrideBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let command = Command::SetSegmentOverride {
+    let command = Command::SetSegmentOverride(SegmentOverrideChange {
         environment_id: id,
         feature_id,
         segment_id,
@@ -289,7 +289,7 @@ async fn set_override(
             variants: body.variants,
         }
         .patch()?,
-    };
+    });
     execute(&state, &caller, command).await?;
     Ok(Json(overrides_view(&state, id, feature_id)))
 }

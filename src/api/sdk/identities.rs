@@ -331,9 +331,7 @@ pub async fn identify(
     let environment_id = snapshot.environment_id;
     let lookup = identifier.clone();
     // A short MVCC read: cheaper inline than a hop to the blocking pool.
-    let existing = store
-        .identity(environment_id, &lookup)
-        .map_err(|e| SdkError::Internal(e.to_string()))?;
+    let existing = store.identity(environment_id, &lookup)?;
     let mut identity_id = existing.as_ref().map(|(record, _)| record.id);
     let mut traits: Traits = existing
         .as_ref()
@@ -376,7 +374,7 @@ pub async fn identify(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned(),
-            timestamp: now_millis(),
+            timestamp: crate::clock::now_millis(),
             command: Command::Identify {
                 environment_id,
                 identifier: identifier.clone(),
@@ -384,16 +382,14 @@ pub async fn identify(
                 max_traits: state.settings.max_traits_per_identity,
             },
         };
-        match state
-            .store
-            .execute(envelope)
-            .await
-            .map_err(|e| SdkError::Internal(e.to_string()))?
-        {
+        match state.store.execute(envelope).await? {
             Ok(Applied::Identified {
                 identity_id: id, ..
             }) => identity_id = Some(id),
             Ok(_) => {}
+            Err(error @ crate::store::CommandError::Failed(_)) => {
+                return Err(SdkError::Internal(error.to_string()));
+            }
             Err(error) => return Err(invalid("traits", &error.to_string())),
         }
     }
@@ -436,16 +432,14 @@ pub async fn get_identity(
     let environment_id = snapshot.environment_id;
     let lookup = identifier.clone();
     // A short MVCC read: cheaper inline than a hop to the blocking pool.
-    let existing = store
-        .identity(environment_id, &lookup)
-        .map_err(|e| SdkError::Internal(e.to_string()))?;
+    let existing = store.identity(environment_id, &lookup)?;
     let mut identity_id = existing.as_ref().map(|(record, _)| record.id);
     if existing.is_none() && !transient && snapshot.persist_trait_data {
         let envelope = Envelope {
             format: COMMAND_FORMAT,
             actor: Actor::EnvironmentKey { environment_id },
             request_id: String::new(),
-            timestamp: now_millis(),
+            timestamp: crate::clock::now_millis(),
             command: Command::Identify {
                 environment_id,
                 identifier: identifier.clone(),
@@ -453,11 +447,14 @@ pub async fn get_identity(
                 max_traits: state.settings.max_traits_per_identity,
             },
         };
-        if let Ok(Ok(Applied::Identified {
-            identity_id: id, ..
-        })) = state.store.execute(envelope).await
-        {
-            identity_id = Some(id);
+        // Flags are served even when the identity could not be stored.
+        match state.store.execute(envelope).await {
+            Ok(Ok(Applied::Identified {
+                identity_id: id, ..
+            })) => identity_id = Some(id),
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "storing a new identity was refused"),
+            Err(error) => tracing::warn!(%error, "storing a new identity failed"),
         }
     }
     let traits = existing
@@ -481,14 +478,4 @@ pub async fn get_identity(
         &rendered,
         query.get("feature").map(String::as_str),
     )
-}
-
-/// Milliseconds since the epoch.
-pub fn now_millis() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis()),
-    )
-    .unwrap_or(i64::MAX)
 }

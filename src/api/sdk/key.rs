@@ -19,6 +19,20 @@ pub enum SdkError {
     /// DRF-style validation errors: `{"field": ["message"]}`.
     Invalid(serde_json::Value),
     Internal(String),
+    /// Storage cannot take the write now; the client may retry.
+    Unavailable(String),
+}
+
+impl From<crate::store::StoreError> for SdkError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match error {
+            StoreError::Unavailable(_) | StoreError::Database(_) | StoreError::Closed => {
+                Self::Unavailable(error.to_string())
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
 }
 
 impl IntoResponse for SdkError {
@@ -41,6 +55,15 @@ impl IntoResponse for SdkError {
                 json!({"detail": "Given feature not found"}),
             ),
             Self::Invalid(body) => (StatusCode::BAD_REQUEST, body),
+            Self::Unavailable(message) => {
+                tracing::error!(%message, "SDK request failed: storage unavailable");
+                metrics::counter!("burgee_storage_errors_total", "code" => "storage_unavailable")
+                    .increment(1);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"detail": "The service is temporarily unavailable.", "code": "storage_unavailable"}),
+                )
+            }
             Self::Internal(message) => {
                 tracing::error!(%message, "SDK request failed");
                 (

@@ -7,7 +7,6 @@ mod document;
 mod flags;
 mod identities;
 
-pub use identities::now_millis;
 mod key;
 
 use axum::Router;

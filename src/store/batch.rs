@@ -1,0 +1,159 @@
+//! Applying a batch of entries in one write transaction and committing it durably.
+//!
+//! A batch is all or nothing on disk: its entries apply in order inside one redb write
+//! transaction (each entry sees the ones before it), and one `Durability::Immediate` commit
+//! makes them durable together. Until that commit succeeded nothing of the batch is visible
+//! to anyone: not in redb (readers see only committed data) and not in memory (the caller
+//! publishes the catalog [`Batch::commit`] returns). A storage error anywhere fails the whole
+//! batch, which then consumed no index.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use redb::{Database, Durability, WriteTransaction};
+
+use super::catalog::Catalog;
+use super::changes;
+use super::codec::encode;
+use super::command::{Applied, Envelope};
+use super::database::Backend;
+use super::error::StoreError;
+use super::state_machine::{self, CommandError, Step};
+use super::tables;
+
+/// The state machine over one redb database: the durable catalog and the way to extend it.
+pub struct StateMachine {
+    db: Arc<Database>,
+    durable: Arc<Catalog>,
+    backend: Backend,
+}
+
+/// What a committed batch left: the catalog to publish and the environments it changed.
+pub struct Committed {
+    pub catalog: Arc<Catalog>,
+    pub touched: BTreeSet<u32>,
+}
+
+impl StateMachine {
+    /// Over an open database, from the catalog it holds.
+    pub fn new(db: Arc<Database>, backend: Backend) -> Result<Self, StoreError> {
+        let durable = Arc::new(super::database::load(&db)?);
+        Ok(Self {
+            db,
+            durable,
+            backend,
+        })
+    }
+
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// The last durable catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.durable
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Starts a batch on top of the last durable state.
+    pub fn begin(&mut self) -> Result<Batch<'_>, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        let catalog = Catalog::clone(&self.durable);
+        Ok(Batch {
+            machine: self,
+            txn,
+            catalog,
+            touched: BTreeSet::new(),
+        })
+    }
+
+    /// Replaces the database after a fault (the caller reopened it) and reloads its state.
+    pub fn replace_database(&mut self, db: Arc<Database>) -> Result<(), StoreError> {
+        self.durable = Arc::new(super::database::load(&db)?);
+        self.db = db;
+        Ok(())
+    }
+
+    /// Gives up the database handle (to close and reopen the file).
+    pub fn into_database(self) -> Arc<Database> {
+        self.db
+    }
+}
+
+/// An open batch. Dropping it without [`Batch::commit`] discards everything in it.
+pub struct Batch<'m> {
+    machine: &'m mut StateMachine,
+    txn: WriteTransaction,
+    catalog: Catalog,
+    touched: BTreeSet<u32>,
+}
+
+impl Batch<'_> {
+    /// The catalog as the batch's entries so far left it.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Applies `envelope` as the next log entry. `publishable` sees the catalog the entry
+    /// would leave and the environments it changed; when it says no (with a reason), the entry
+    /// becomes a refusal. Returns the entry's answer, or a storage error that fails the batch.
+    pub fn apply(
+        &mut self,
+        envelope: &Envelope,
+        publishable: impl FnOnce(&Catalog, &BTreeSet<u32>) -> Result<(), String>,
+    ) -> Result<Result<Applied, CommandError>, StoreError> {
+        let index = self.catalog.meta.last_applied + 1;
+        self.apply_at(index, envelope, publishable)
+    }
+
+    /// Applies `envelope` as log entry `index`; an index applied before changes nothing.
+    pub fn apply_at(
+        &mut self,
+        index: u64,
+        envelope: &Envelope,
+        publishable: impl FnOnce(&Catalog, &BTreeSet<u32>) -> Result<(), String>,
+    ) -> Result<Result<Applied, CommandError>, StoreError> {
+        let mut decision = match state_machine::apply(&self.txn, &self.catalog, index, envelope)? {
+            Step::AlreadyApplied => {
+                return Ok(Err(CommandError::Conflict(format!(
+                    "entry {index} was applied already"
+                ))));
+            }
+            Step::Decided(decision) => *decision,
+        };
+        if decision.result.is_ok()
+            && !decision.touched.is_empty()
+            && let Err(reason) = publishable(&decision.catalog, &decision.touched)
+        {
+            tracing::error!(request_id = %envelope.request_id, %reason, "publishing a command failed; it is refused");
+            decision.refuse(&self.catalog, CommandError::Failed(reason));
+        }
+        changes::write(&self.txn, &decision.changes)?;
+        self.touched.extend(decision.touched);
+        self.catalog = decision.catalog;
+        Ok(decision.result)
+    }
+
+    /// Makes the batch durable; only then is its catalog the machine's durable one.
+    pub fn commit(self) -> Result<Committed, StoreError> {
+        let Self {
+            machine,
+            txn,
+            catalog,
+            touched,
+        } = self;
+        txn.open_table(tables::META)?
+            .insert("meta", encode(&catalog.meta)?.as_slice())?;
+        machine.backend.before_commit();
+        let committed = txn.commit();
+        machine.backend.after_commit();
+        committed?;
+        let catalog = Arc::new(catalog);
+        machine.durable = Arc::clone(&catalog);
+        Ok(Committed { catalog, touched })
+    }
+}

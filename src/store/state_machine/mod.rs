@@ -1,0 +1,356 @@
+//! The state machine: applies one command, deterministically, as the change set it makes.
+//!
+//! [`apply`] is the one entry point and [`Tx::command`] the one dispatch; each aggregate's
+//! commands live in their own file (`organisation`, `projects`, `environments`, `features`,
+//! `segments`, `identities`, `import`) as methods of [`Tx`], with the checks they share in
+//! `checks`. A command reads the catalog and, for identity rows, the batch's write
+//! transaction; it writes nothing itself: every change goes into [`Tx::changes`], which the
+//! caller writes to storage in one place ([`super::changes::write`]).
+//!
+//! A command that breaks a rule (unknown id, name taken, stale revision) is a refusal: it
+//! changes nothing but still consumes its log index, so every node that applies the same log
+//! reaches the same state. A command that panics becomes the same kind of recorded refusal.
+//! A storage error is not a refusal: it fails the whole batch, which then consumes nothing.
+
+mod checks;
+mod environments;
+mod features;
+mod identities;
+mod import;
+mod organisation;
+mod projects;
+#[cfg(test)]
+mod replay_tests;
+mod segments;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use redb::WriteTransaction;
+use thiserror::Error;
+
+use super::catalog::Catalog;
+use super::changes::Change;
+use super::command::{Applied, COMMAND_FORMAT, Command, Envelope};
+use super::error::StoreError;
+
+pub use checks::{MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
+
+/// A command that breaks a rule. Applying it changes nothing.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum CommandError {
+    #[error("{kind} {id} does not exist")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the environment changed meanwhile: expected revision {expected}, it is at {actual}")]
+    RevisionMismatch { expected: u64, actual: u64 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("the instance is not initialised yet")]
+    NotInitialized,
+    /// Applying (or publishing) the command hit a bug; it was refused as a whole.
+    #[error("the command could not be applied: {0}")]
+    Failed(String),
+}
+
+impl CommandError {
+    pub(crate) fn not_found(kind: &'static str, id: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// Why a command did not apply: a refusal (recorded, deterministic) or a storage fault
+/// (fails the batch).
+#[derive(Debug)]
+pub(crate) enum Fault {
+    Refused(CommandError),
+    Storage(StoreError),
+}
+
+impl From<CommandError> for Fault {
+    fn from(e: CommandError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+impl<E: Into<StoreError>> From<E> for Fault {
+    fn from(e: E) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+/// What applying one entry decided.
+pub enum Step {
+    /// The entry's index was applied before: nothing changes (a replayed entry).
+    AlreadyApplied,
+    Decided(Box<Decision>),
+}
+
+/// The outcome of a new entry, not yet written anywhere.
+pub struct Decision {
+    pub result: Result<Applied, CommandError>,
+    /// The catalog after the entry (the previous one with the index advanced, when refused).
+    pub catalog: Catalog,
+    /// What to write; empty when refused.
+    pub changes: Vec<Change>,
+    /// Environments whose served flags may have changed.
+    pub touched: BTreeSet<u32>,
+}
+
+impl Decision {
+    /// Turns the decision into a refusal: nothing of it is kept but the consumed index.
+    pub fn refuse(&mut self, before: &Catalog, error: CommandError) {
+        let mut catalog = before.clone();
+        catalog.meta.last_applied = self.catalog.meta.last_applied;
+        self.catalog = catalog;
+        self.changes.clear();
+        self.touched.clear();
+        self.result = Err(error);
+    }
+}
+
+/// Applies `envelope` as log entry `index` on top of `catalog`, reading identity rows
+/// through `txn` (which holds the batch's earlier entries). Returns a storage error only for
+/// a storage fault; everything else is a decision.
+pub fn apply(
+    txn: &WriteTransaction,
+    catalog: &Catalog,
+    index: u64,
+    envelope: &Envelope,
+) -> Result<Step, StoreError> {
+    if index <= catalog.meta.last_applied {
+        return Ok(Step::AlreadyApplied);
+    }
+    let mut tx = Tx::new(catalog, txn, envelope.timestamp);
+    let outcome = if envelope.format > COMMAND_FORMAT {
+        Err(Fault::Refused(CommandError::Invalid(format!(
+            "command format {} is newer than this node's {COMMAND_FORMAT}",
+            envelope.format
+        ))))
+    } else {
+        catch_unwind(AssertUnwindSafe(|| tx.command(&envelope.command))).unwrap_or_else(|panic| {
+            let reason = panic_message(panic.as_ref());
+            tracing::error!(request_id = %envelope.request_id, %reason, "applying a command panicked; it is refused");
+            Err(Fault::Refused(CommandError::Failed(reason)))
+        })
+    };
+    let mut decision = match outcome {
+        Ok(applied) => Decision {
+            result: Ok(applied),
+            catalog: tx.work,
+            changes: tx.changes,
+            touched: tx.touched,
+        },
+        Err(Fault::Storage(error)) => return Err(error),
+        Err(Fault::Refused(error)) => Decision {
+            result: Err(error),
+            catalog: catalog.clone(),
+            changes: Vec::new(),
+            touched: BTreeSet::new(),
+        },
+    };
+    decision.catalog.meta.last_applied = index;
+    Ok(Step::Decided(Box::new(decision)))
+}
+
+/// The text of a caught panic.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Applying one command: a working copy of the catalog plus the changes made to it.
+pub(crate) struct Tx<'t> {
+    work: Catalog,
+    changes: Vec<Change>,
+    touched: BTreeSet<u32>,
+    now: i64,
+    /// For reading identity rows; never written through here.
+    txn: &'t WriteTransaction,
+}
+
+impl<'t> Tx<'t> {
+    fn new(catalog: &Catalog, txn: &'t WriteTransaction, now: i64) -> Self {
+        Self {
+            work: catalog.clone(),
+            changes: Vec::new(),
+            touched: BTreeSet::new(),
+            now,
+            txn,
+        }
+    }
+
+    /// The one dispatch.
+    fn command(&mut self, command: &Command) -> Result<Applied, Fault> {
+        if !self.work.meta.initialized && !matches!(command, Command::Initialize { .. }) {
+            return Err(CommandError::NotInitialized.into());
+        }
+        #[cfg(feature = "fault-injection")]
+        super::fault::panic_if_asked(command);
+        match command {
+            Command::Initialize {
+                organisation_name,
+                instance_seed,
+                admin_token,
+            } => self.initialize(organisation_name, *instance_seed, admin_token.as_ref()),
+            Command::CreateApiToken(token) => self.create_token(token),
+            Command::UpdateOrganisation {
+                name,
+                persist_trait_data,
+                stop_serving_flags,
+            } => {
+                self.update_organisation(name.as_deref(), *persist_trait_data, *stop_serving_flags)
+            }
+            Command::CreateProject {
+                name,
+                hide_disabled_flags,
+            } => self.create_project(name, *hide_disabled_flags),
+            Command::UpdateProject {
+                id,
+                name,
+                hide_disabled_flags,
+            } => self.update_project(*id, name.as_deref(), *hide_disabled_flags),
+            Command::DeleteProject { id } => self.delete_project(*id),
+            Command::CreateEnvironment {
+                project_id,
+                name,
+                client_key,
+                settings,
+            } => self.create_environment(*project_id, name, client_key, settings),
+            Command::UpdateEnvironment {
+                id,
+                expected_revision,
+                name,
+                settings,
+            } => self.update_environment(*id, *expected_revision, name.as_deref(), settings),
+            Command::DeleteEnvironment { id } => {
+                self.environment(*id)?;
+                self.delete_environment(*id);
+                Ok(Applied::Deleted)
+            }
+            Command::PurgeEnvironment {
+                environment_id,
+                max_rows,
+            } => self.purge_environment(*environment_id, *max_rows),
+            Command::CreateFeature(new) => self.create_feature(new),
+            Command::UpdateFeature {
+                id,
+                description,
+                server_key_only,
+            } => self.update_feature(*id, description.as_ref(), *server_key_only),
+            Command::DeleteFeature { id } => self.delete_feature(*id),
+            Command::SetFeatureState {
+                environment_id,
+                feature_id,
+                expected_revision,
+                patch,
+            } => self.set_feature_state(*environment_id, *feature_id, *expected_revision, patch),
+            Command::CreateSegment {
+                project_id,
+                name,
+                description,
+                rules,
+            } => self.create_segment(*project_id, name, description.as_ref(), rules),
+            Command::UpdateSegment {
+                id,
+                name,
+                description,
+                rules,
+            } => self.update_segment(*id, name.as_deref(), description.as_ref(), rules.as_ref()),
+            Command::DeleteSegment { id } => self.delete_segment(*id),
+            Command::SetSegmentOverride(change) => self.set_segment_override(change),
+            Command::DeleteSegmentOverride {
+                environment_id,
+                feature_id,
+                segment_id,
+            } => self.delete_segment_override(*environment_id, *feature_id, *segment_id),
+            Command::ReorderSegmentOverrides {
+                environment_id,
+                feature_id,
+                segment_ids,
+            } => self.reorder_segment_overrides(*environment_id, *feature_id, segment_ids),
+            Command::SetIdentityOverride {
+                environment_id,
+                feature_id,
+                identifier,
+                patch,
+            } => self.set_identity_override(*environment_id, *feature_id, identifier, patch),
+            Command::DeleteIdentityOverride {
+                environment_id,
+                feature_id,
+                identifier,
+            } => self.delete_identity_override(*environment_id, *feature_id, identifier),
+            Command::CreateServerKey {
+                environment_id,
+                name,
+                key_hash,
+                prefix,
+            } => self.create_server_key(*environment_id, name, *key_hash, prefix),
+            Command::RevokeServerKey { id } => self.revoke_server_key(*id),
+            Command::Identify {
+                environment_id,
+                identifier,
+                traits,
+                max_traits,
+            } => self.identify(*environment_id, identifier, traits, *max_traits),
+            Command::DeleteIdentity {
+                environment_id,
+                identifier,
+            } => self.delete_identity(*environment_id, identifier),
+            Command::DeleteIdentities {
+                environment_id,
+                max_rows,
+            } => self.delete_identities(*environment_id, *max_rows),
+            Command::ImportEnvironment(imported) => self.import(imported),
+        }
+    }
+
+    fn record(&mut self, change: Change) {
+        if !change.is_identity_row() {
+            self.work.apply(std::slice::from_ref(&change));
+        }
+        self.changes.push(change);
+    }
+
+    /// Marks an environment changed: a new revision (once per command) and `updated_at`.
+    fn touch(&mut self, environment_id: u32) {
+        if let Some(env) = self.work.environments.get(&environment_id) {
+            let mut env = env.clone();
+            if !self.touched.contains(&environment_id) {
+                env.revision += 1;
+            }
+            env.updated_at = self.now;
+            self.touched.insert(environment_id);
+            self.record(Change::Environment(environment_id, Some(env)));
+        }
+    }
+
+    fn touch_project(&mut self, project_id: u32) {
+        let ids: Vec<u32> = self
+            .work
+            .project_environments(project_id)
+            .map(|e| e.id)
+            .collect();
+        for id in ids {
+            self.touch(id);
+        }
+    }
+
+    fn touch_all(&mut self) {
+        let ids: Vec<u32> = self.work.environments.keys().copied().collect();
+        for id in ids {
+            self.touch(id);
+        }
+    }
+}
