@@ -9,6 +9,9 @@ cd "$root"
 sdk="$root/target/sdk"
 mkdir -p "$sdk"
 
+# Every test must run here: one whose data, SDK or tool is missing fails instead of skipping.
+export BURGEE_REQUIRE_ALL_TESTS=1
+
 # Flagsmith's engine conformance data lives beside the checkout unless told otherwise.
 export BURGEE_ENGINE_TEST_DATA=${BURGEE_ENGINE_TEST_DATA:-$root/../shared/flagsmith-engine-test-data}
 
@@ -26,12 +29,16 @@ if [ ! -d "$sdk/node/node_modules/flagsmith-nodejs" ]; then
 fi
 export BURGEE_SDK_NODE="$sdk/node"
 
-# The Rust SDK builds OpenSSL bindings (native-tls): it needs OpenSSL's headers.
-if ! pkg-config --exists openssl 2>/dev/null; then
+# The Rust SDK builds OpenSSL bindings (native-tls): it needs OpenSSL's headers. The
+# durability test traces the server's system calls with strace.
+missing=()
+pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config > /dev/null
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" > /dev/null
   else
-    echo "the Rust SDK test needs libssl-dev and pkg-config (apt-get install libssl-dev pkg-config)" >&2
+    echo "the tests need these Debian packages: ${missing[*]} (apt-get install ${missing[*]})" >&2
     exit 1
   fi
 fi
@@ -39,4 +46,5 @@ cargo build --release --quiet --locked --manifest-path sdk-tests/rust/Cargo.toml
 export BURGEE_SDK_RUST="$sdk/rust-target/release/burgee-sdk-compat-rust"
 
 echo "== cargo test"
-cargo test --workspace --all-targets --locked
+# fault-injection is a test-only feature: it lets the fault tests break the disk on demand.
+cargo test --workspace --all-targets --locked --features fault-injection

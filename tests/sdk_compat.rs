@@ -256,9 +256,9 @@ fn sdk_path(variable: &str) -> Option<PathBuf> {
     match std::env::var_os(variable) {
         Some(path) if Path::new(&path).exists() => Some(PathBuf::from(path)),
         _ => {
-            eprintln!(
-                "SKIPPED: {variable} is not set to an installed SDK (scripts/test-all.sh installs them)"
-            );
+            common::skip_or_fail(&format!(
+                "{variable} is not set to an installed SDK (scripts/test-all.sh installs them)"
+            ));
             None
         }
     }

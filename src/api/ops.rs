@@ -61,6 +61,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("burgee_environments").set(catalog.environments.len() as f64);
     metrics::gauge!("burgee_features").set(catalog.features.len() as f64);
     metrics::gauge!("burgee_applied_index").set(catalog.meta.last_applied as f64);
+    metrics::gauge!("burgee_environments_being_deleted").set(catalog.purges.len() as f64);
     if let Ok(count) = state.store.identity_count() {
         metrics::gauge!("burgee_identities").set(count as f64);
     }

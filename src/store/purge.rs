@@ -44,3 +44,125 @@ pub async fn run(store: Store) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crate::store::command::{Actor, COMMAND_FORMAT, Command, Envelope, TraitWrite};
+    use crate::store::records::{EnvironmentSettingsRecord, StoredValue};
+    use crate::store::{Catalog, Store, Views};
+
+    /// No views besides the catalog.
+    struct NoViews;
+
+    impl Views for NoViews {
+        type Staged = ();
+        fn staged(&self) {}
+        fn stage(&self, (): &mut (), _: &Catalog, _: &BTreeSet<u32>) {}
+        fn publish(&self, (): (), _: &Catalog) {}
+    }
+
+    async fn run(store: &Store, command: Command) {
+        let envelope = Envelope {
+            format: COMMAND_FORMAT,
+            actor: Actor::System,
+            request_id: "test".into(),
+            timestamp: 1,
+            command,
+        };
+        store.execute(envelope).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_restart_resumes_an_interrupted_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::new(NoViews)).unwrap();
+        run(
+            &store,
+            Command::Initialize {
+                organisation_name: "default".into(),
+                instance_seed: [0; 16],
+                admin_token: None,
+            },
+        )
+        .await;
+        run(
+            &store,
+            Command::CreateProject {
+                name: "Web".into(),
+                hide_disabled_flags: false,
+            },
+        )
+        .await;
+        for (name, key) in [("Production", "production-key"), ("Staging", "staging-key")] {
+            run(
+                &store,
+                Command::CreateEnvironment {
+                    project_id: 1,
+                    name: name.into(),
+                    client_key: key.into(),
+                    settings: EnvironmentSettingsRecord::default(),
+                },
+            )
+            .await;
+        }
+        // Concurrent identify calls share group commits.
+        let mut calls = tokio::task::JoinSet::new();
+        for environment_id in [1, 2] {
+            for i in 0..3000 {
+                let store = store.clone();
+                calls.spawn(async move {
+                    let command = Command::Identify {
+                        environment_id,
+                        identifier: format!("user-{i}"),
+                        traits: vec![TraitWrite {
+                            key: "n".into(),
+                            value: Some(StoredValue::Integer(i)),
+                        }],
+                        max_traits: 10,
+                    };
+                    run(&store, command).await;
+                });
+            }
+        }
+        while let Some(done) = calls.join_next().await {
+            done.unwrap();
+        }
+        // Deleted, but the background purge never started: a restart must pick it up.
+        run(&store, Command::DeleteEnvironment { id: 1 }).await;
+        assert_eq!(store.identity_rows(1).unwrap(), 6000);
+        drop(store);
+        // The writer thread lets go of the file once every handle is gone.
+        let reopened = loop {
+            match Store::open(dir.path(), Arc::new(NoViews)) {
+                Ok(store) => break store,
+                Err(crate::store::StoreError::Locked { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(other) => panic!("{other}"),
+            }
+        };
+        assert!(reopened.catalog().purges.contains(&1));
+        reopened.start_background_work();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !reopened.catalog().purges.is_empty() {
+            assert!(Instant::now() < deadline, "the purge did not finish");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            reopened.identity_rows(1).unwrap(),
+            0,
+            "no row of the deleted environment is left"
+        );
+        assert_eq!(
+            reopened.identity_rows(2).unwrap(),
+            6000,
+            "the other environment keeps its rows"
+        );
+    }
+}

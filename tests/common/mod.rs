@@ -11,15 +11,21 @@ pub fn engine_test_data() -> Option<PathBuf> {
         PathBuf::from,
     );
     if dir.join("test_cases").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: Flagsmith engine test data not found at {} (set BURGEE_ENGINE_TEST_DATA \
-             to the folder holding test_cases/ and v1.0.0/)",
-            dir.display()
-        );
-        None
+        return Some(dir);
     }
+    skip_or_fail(&format!(
+        "Flagsmith engine test data not found at {} (set BURGEE_ENGINE_TEST_DATA to the folder \
+         holding test_cases/ and v1.0.0/)",
+        dir.display()
+    ));
+    None
+}
+
+/// Says why a test cannot run: a failure when [`required`], a skip (with the reason)
+/// otherwise.
+pub fn skip_or_fail(why: &str) {
+    assert!(!required(), "{why}");
+    eprintln!("SKIPPED: {why}");
 }
 
 /// Removes `//` comments (outside strings) so `.jsonc` files parse as JSON.
@@ -56,3 +62,9 @@ pub fn strip_json_comments(text: &str) -> String {
 
 #[allow(dead_code)] // not every test binary starts servers
 pub mod server;
+
+/// Whether a test whose tool, data or SDK is missing must fail rather than skip: under CI
+/// (`CI` set) and under `scripts/test-all.sh` (`BURGEE_REQUIRE_ALL_TESTS` set).
+pub fn required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("BURGEE_REQUIRE_ALL_TESTS").is_some()
+}

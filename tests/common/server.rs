@@ -27,11 +27,42 @@ impl Server {
 
     /// A server on an existing data directory.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_burgee"))
+        Self::start_with(data_dir, extra, &[])
+    }
+
+    /// A server on an existing data directory, with extra environment variables.
+    pub fn start_with(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_burgee"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
+        command.arg(data_dir).args(extra);
+        Self::launch(command, data_dir, env)
+    }
+
+    /// A fresh server run under `strace`, which logs the given system calls to `trace`.
+    pub fn start_traced(trace: &Path, syscalls: &str) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().join("data");
+        let mut command = Command::new("strace");
+        command
+            .args(["-f", "-tt", "-y", "-s", "48", "-e"])
+            .arg(format!("trace={syscalls}"))
+            .arg("-o")
+            .arg(trace)
+            .arg(env!("CARGO_BIN_EXE_burgee"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .env("BURGEE_LOG", "warn")
+            .arg(&data_dir)
+            .args(["--bootstrap-token", TOKEN]);
+        let mut server = Self::launch(command, &data_dir, &[]);
+        server._temp = Some(temp);
+        server
+    }
+
+    fn launch(mut command: Command, data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        command.env("BURGEE_LOG", "warn");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

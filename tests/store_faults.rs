@@ -1,0 +1,234 @@
+//! Storage faults and panics injected into the real server (built with the test-only
+//! `fault-injection` feature): a failed commit publishes nothing and answers 503, consumes no
+//! index, and the server goes on from the last durable state; a lost disk turns readiness
+//! 503; a panic refuses one command and the writer goes on.
+
+#![allow(clippy::unwrap_used)] // test code fails loudly
+
+mod common;
+
+use common::server::{Admin, Server, TOKEN, client};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn fresh(commits: &str) -> (tempfile::TempDir, Server) {
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    let server = Server::start_with(
+        &data_dir,
+        &["--bootstrap-token", TOKEN],
+        &[("BURGEE_FAULT_COMMITS", commits)],
+    );
+    (temp, server)
+}
+
+async fn get(server: &Server, path: &str) -> (u16, Value) {
+    let response = client().get(server.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn project_names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failed_commit_publishes_nothing_and_consumes_no_index() {
+    // Commit 1 initialises; 2 creates A; 3 (B) fails.
+    let (temp, server) = fresh("3");
+    let admin = Admin::new(&server);
+    admin.post("/admin/v1/projects", json!({"name": "A"})).await;
+    let (_, ready) = get(&server, "/health/readiness").await;
+    let index = ready["applied_index"].as_u64().unwrap();
+
+    let (status, body) = admin
+        .call(
+            Method::POST,
+            "/admin/v1/projects",
+            Some(json!({"name": "B"})),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "storage_unavailable");
+
+    assert_eq!(project_names(&admin.get("/admin/v1/projects").await), ["A"]);
+    let (status, ready) = get(&server, "/health/readiness").await;
+    assert_eq!(status, 200, "the writer recovered by itself: {ready}");
+    assert_eq!(
+        ready["applied_index"].as_u64().unwrap(),
+        index,
+        "no index consumed"
+    );
+
+    let c = admin.post("/admin/v1/projects", json!({"name": "C"})).await;
+    assert_eq!(c["id"], 2, "the failed create allocated no id");
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("burgee_storage_faults_total") && !l.ends_with(" 0")),
+        "faults are counted"
+    );
+
+    // What was acknowledged is on disk; what failed is not.
+    let data_dir = server.data_dir.clone();
+    drop(server.kill());
+    let restarted = Server::start_in(&data_dir, &[]);
+    let admin = Admin::new(&restarted);
+    assert_eq!(
+        project_names(&admin.get("/admin/v1/projects").await),
+        ["A", "C"]
+    );
+    drop(temp);
+}
+
+#[tokio::test]
+async fn every_caller_of_a_failed_batch_hears_of_it_and_nothing_of_it_is_kept() {
+    // Commits 1–3 set up; the fifth commit fails, whatever identify calls share it.
+    let (_temp, server) = fresh("5");
+    let admin = Admin::new(&server);
+    admin
+        .post("/admin/v1/projects", json!({"name": "Web"}))
+        .await;
+    let env = admin
+        .post(
+            "/admin/v1/projects/1/environments",
+            json!({"name": "Production"}),
+        )
+        .await;
+    let key = env["client_key"].as_str().unwrap().to_owned();
+    let mut calls = Vec::new();
+    for i in 0..60 {
+        let url = server.url("/api/v1/identities/");
+        let key = key.clone();
+        calls.push(tokio::spawn(async move {
+            let response = client()
+                .post(url)
+                .header("X-Environment-Key", key)
+                .json(&json!({"identifier": format!("u{i}"), "traits": [{"trait_key": "i", "trait_value": i}]}))
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for call in calls {
+        statuses.push(call.await.unwrap());
+    }
+    assert!(statuses.contains(&503), "one batch failed: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    for (i, status) in statuses.iter().enumerate() {
+        let (found, identity) = admin
+            .call(
+                Method::GET,
+                &format!("/admin/v1/environments/1/identities/u{i}"),
+                None,
+            )
+            .await;
+        if *status == 200 {
+            assert_eq!(found, 200, "acknowledged u{i} is stored");
+            assert_eq!(identity["traits"]["i"], i);
+        } else {
+            assert_eq!(found, 404, "u{i} failed and must not exist: {identity}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lost_disk_turns_readiness_unavailable_and_liveness_stays_truthful() {
+    let (_temp, server) = fresh("3..");
+    let admin = Admin::new(&server);
+    admin.post("/admin/v1/projects", json!({"name": "A"})).await;
+    for name in ["B", "C"] {
+        let (status, body) = admin
+            .call(
+                Method::POST,
+                "/admin/v1/projects",
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "storage_unavailable");
+    }
+    let (status, ready) = get(&server, "/health/readiness").await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["status"], "unavailable");
+    assert!(!ready["reason"].as_str().unwrap().is_empty());
+    let (status, live) = get(&server, "/health/liveness").await;
+    assert_eq!(status, 200, "the process still serves: {live}");
+    // Reads go on from memory.
+    assert_eq!(project_names(&admin.get("/admin/v1/projects").await), ["A"]);
+}
+
+#[tokio::test]
+async fn a_panic_while_applying_refuses_that_command_and_the_writer_goes_on() {
+    let (_temp, server) = fresh("");
+    let admin = Admin::new(&server);
+    let response = client()
+        .post(server.url("/admin/v1/projects"))
+        .bearer_auth(TOKEN)
+        .header("x-request-id", "panic-request-1")
+        .json(&json!({"name": "fault:panic-apply"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(response.headers()["x-request-id"], "panic-request-1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "internal");
+    assert!(project_names(&admin.get("/admin/v1/projects").await).is_empty());
+    admin
+        .post("/admin/v1/projects", json!({"name": "Web"}))
+        .await;
+    assert_eq!(get(&server, "/health/readiness").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_panic_while_building_a_snapshot_refuses_that_command_and_publishes_nothing() {
+    let (_temp, server) = fresh("");
+    let admin = Admin::new(&server);
+    admin
+        .post("/admin/v1/projects", json!({"name": "Web"}))
+        .await;
+    let (status, body) = admin
+        .call(
+            Method::POST,
+            "/admin/v1/projects/1/environments",
+            Some(json!({"name": "fault:panic-snapshot"})),
+        )
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "internal");
+    let environments = admin.get("/admin/v1/projects/1/environments").await;
+    assert_eq!(environments["items"].as_array().unwrap().len(), 0);
+    let env = admin
+        .post(
+            "/admin/v1/projects/1/environments",
+            json!({"name": "Production"}),
+        )
+        .await;
+    let flags = client()
+        .get(server.url("/api/v1/flags/"))
+        .header("X-Environment-Key", env["client_key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flags.status(), 200);
+    assert_eq!(get(&server, "/health/readiness").await.0, 200);
+}
