@@ -7,7 +7,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{Client, Connection, print};
+use super::client::{Client, Connection, pick, print};
 use crate::api::admin::values::typed_text;
 
 #[derive(Debug, Subcommand)]
@@ -265,10 +265,7 @@ pub fn flags(connection: &Connection, command: &FlagsCommand) -> anyhow::Result<
         } => {
             let env = client.environment(environment)?;
             let rows = flag_rows(&client, &env)?;
-            let row = rows
-                .iter()
-                .find(|r| r["name"] == feature.as_str())
-                .with_context(|| format!("no feature is named {feature:?}"))?;
+            let row = &pick(&rows, "feature", feature)?;
             let mut body = json!({});
             if let Some(enabled) = enabled {
                 body["enabled"] = json!(enabled);
@@ -410,10 +407,7 @@ pub fn features(connection: &Connection, command: &FeaturesCommand) -> anyhow::R
         FeaturesCommand::Delete { project, name } => {
             let project = client.project(project)?;
             let features = client.all(&format!("/admin/v1/projects/{}/features", project["id"]))?;
-            let feature = features
-                .iter()
-                .find(|f| f["name"] == name.as_str())
-                .with_context(|| format!("no feature is named {name:?}"))?;
+            let feature = &pick(&features, "feature", name)?;
             client.call(
                 Method::DELETE,
                 &format!("/admin/v1/features/{}", feature["id"]),
@@ -462,10 +456,7 @@ pub fn segments(connection: &Connection, command: &SegmentsCommand) -> anyhow::R
         SegmentsCommand::Delete { project, name } => {
             let project = client.project(project)?;
             let segments = client.all(&format!("/admin/v1/projects/{}/segments", project["id"]))?;
-            let segment = segments
-                .iter()
-                .find(|s| s["name"] == name.as_str())
-                .with_context(|| format!("no segment is named {name:?}"))?;
+            let segment = &pick(&segments, "segment", name)?;
             client.call(
                 Method::DELETE,
                 &format!("/admin/v1/segments/{}", segment["id"]),

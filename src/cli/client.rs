@@ -129,14 +129,63 @@ impl Client {
 
     /// A project by name or numeric id.
     pub fn project(&self, name_or_id: &str) -> anyhow::Result<Value> {
-        let projects = self.all("/admin/v1/projects")?;
-        projects
-            .into_iter()
-            .find(|p| {
-                p["name"] == name_or_id || name_or_id.parse::<u64>().is_ok_and(|id| p["id"] == id)
-            })
-            .with_context(|| format!("no project is named {name_or_id:?}"))
+        pick(&self.all("/admin/v1/projects")?, "project", name_or_id)
     }
+}
+
+/// The one item named `name_or_id` (exactly, else regardless of case), or with that numeric
+/// id; refuses an ambiguous name (data from before names were unique) and asks for the id.
+pub fn pick(items: &[Value], kind: &str, name_or_id: &str) -> anyhow::Result<Value> {
+    let exact: Vec<&Value> = items.iter().filter(|i| i["name"] == name_or_id).collect();
+    let matches = if exact.is_empty() {
+        let wanted = name_or_id.to_lowercase();
+        items
+            .iter()
+            .filter(|i| {
+                i["name"]
+                    .as_str()
+                    .is_some_and(|n| n.to_lowercase() == wanted)
+            })
+            .collect()
+    } else {
+        exact
+    };
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => name_or_id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| items.iter().find(|i| i["id"] == id).cloned())
+            .with_context(|| format!("no {kind} is named {}", printable(name_or_id))),
+        several => {
+            let ids: Vec<String> = several.iter().map(|i| i["id"].to_string()).collect();
+            anyhow::bail!(
+                "{} {kind}s are named {}: give the id instead (one of {})",
+                several.len(),
+                printable(name_or_id),
+                ids.join(", ")
+            )
+        }
+    }
+}
+
+/// Text made safe for a terminal: control and invisible format characters are escaped, so
+/// a name cannot forge table rows or hide itself.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || is_invisible(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Zero-width and direction-changing characters (Unicode format characters that print nothing).
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}')
 }
 
 /// Percent-encodes a query value.
@@ -158,7 +207,7 @@ pub fn print(output: Output, json: &Value, columns: &[&str], rows: &[Value]) {
         return;
     }
     let cell = |row: &Value, column: &str| match &row[column] {
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s),
         Value::Null => "-".to_owned(),
         other => other.to_string(),
     };
@@ -188,5 +237,46 @@ pub fn print(output: Output, json: &Value, columns: &[&str], rows: &[Value]) {
     );
     for row in rows {
         println!("{}", line(columns.iter().map(|c| cell(row, c)).collect()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{pick, printable};
+
+    #[test]
+    fn names_pick_one_item_or_ask_for_the_id() {
+        let items = vec![
+            json!({"id": 1, "name": "banner"}),
+            json!({"id": 2, "name": "Banner"}),
+            json!({"id": 3, "name": "beta"}),
+            json!({"id": 4, "name": "Beta"}),
+            json!({"id": 5, "name": "BETA"}),
+            json!({"id": 6, "name": "7"}),
+        ];
+        let id = |name: &str| pick(&items, "feature", name).map(|i| i["id"].clone());
+        assert_eq!(id("banner").unwrap(), 1, "an exact name wins");
+        assert_eq!(id("Beta").unwrap(), 4);
+        let ambiguous = id("bEtA").unwrap_err().to_string();
+        assert!(
+            ambiguous.contains("3 features") && ambiguous.contains("3, 4, 5"),
+            "{ambiguous}"
+        );
+        assert_eq!(id("2").unwrap(), 2, "a number names an id");
+        assert_eq!(
+            id("7").unwrap(),
+            6,
+            "a name that is a number is a name first"
+        );
+        assert!(id("nothing").is_err());
+    }
+
+    #[test]
+    fn printable_text_cannot_forge_rows_or_hide() {
+        assert_eq!(printable("Web\r\nFAKE  row"), "Web\\u{d}\\u{a}FAKE  row");
+        assert_eq!(printable("a\u{200B}b"), "a\\u{200b}b");
+        assert_eq!(printable("plain ü"), "plain ü");
     }
 }

@@ -14,7 +14,9 @@ use crate::store::command::{Command, SettingsPatch, StatePatch};
 use crate::store::records::{EnvironmentSettingsRecord, StateTarget, VariantWeightRecord};
 
 use super::values::stored_value;
-use super::{ApiError, Body, Page, created, created_id, execute, expected_revision, find, views};
+use super::{
+    ApiError, Body, Page, by_id, created, created_id, execute, expected_revision, find, views,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -100,7 +102,7 @@ async fn list(
     Ok(Json(
         page.of(catalog
             .project_environments(project_id)
-            .map(|e| (e.id, views::environment(e))))?,
+            .map(|e| (by_id(e.id), views::environment(e))))?,
     ))
 }
 
@@ -163,7 +165,7 @@ async fn by_key(
             .environments
             .values()
             .filter(|e| find.client_key.as_ref().is_none_or(|k| *k == e.client_key))
-            .map(|e| (e.id, views::environment(e))))?,
+            .map(|e| (by_id(e.id), views::environment(e))))?,
     ))
 }
 
@@ -218,7 +220,7 @@ async fn states(
     Ok(Json(
         page.of(catalog
             .environment_states(id)
-            .map(|s| (s.id, views::state(s))))?,
+            .map(|s| (by_id(s.id), views::state(s))))?,
     ))
 }
 

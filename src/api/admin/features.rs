@@ -13,7 +13,7 @@ use crate::store::command::{self, Command, NewOption};
 use crate::store::records::StoredFeatureKind;
 
 use super::values::stored_value;
-use super::{ApiError, Body, Page, created, created_id, execute, find, views};
+use super::{ApiError, Body, Page, by_id, created, created_id, execute, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -82,7 +82,7 @@ async fn list(
     Ok(Json(
         page.of(catalog
             .project_features(project_id)
-            .map(|f| (f.id, views::feature(f))))?,
+            .map(|f| (by_id(f.id), views::feature(f))))?,
     ))
 }
 

@@ -16,7 +16,7 @@ use crate::store::{Applied, StoredValue};
 
 use super::environments::StateBody;
 use super::values::json_value;
-use super::{ApiError, Body, execute, views};
+use super::{ApiError, Body, Page, execute, views};
 
 /// Rows (identities and traits) deleted per command when emptying an environment: bounds
 /// each transaction, so other writes interleave.
@@ -42,13 +42,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdentityPage {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
 fn check_environment(state: &AppState, id: u32) -> Result<(), ApiError> {
     state
         .store
@@ -63,29 +56,26 @@ async fn list(
     State(state): State<AppState>,
     _caller: Caller,
     Path(id): Path<u32>,
-    Query(page): Query<IdentityPage>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     check_environment(&state, id)?;
-    let limit = match page.limit {
-        None => 100,
-        Some(n @ 1..=500) => n,
-        Some(_) => return Err(ApiError::bad_request("limit must be from 1 to 500")),
-    };
+    let limit = page.limit()?;
+    let after: Option<String> = page.after()?;
     let store = state.store.clone();
-    let cursor = page.cursor.clone();
     let rows =
-        tokio::task::spawn_blocking(move || store.identities(id, cursor.as_deref(), limit + 1))
+        tokio::task::spawn_blocking(move || store.identities(id, after.as_deref(), limit + 1))
             .await
             .map_err(|e| {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             })??;
-    let next = (rows.len() > limit).then(|| rows[limit - 1].0.clone());
-    let items: Vec<Value> = rows
-        .iter()
-        .take(limit)
-        .map(|(identifier, record)| json!({"id": record.id, "identifier": identifier, "created_at": iso_timestamp(record.created_at)}))
+    let items: Vec<(String, Value)> = rows
+        .into_iter()
+        .map(|(identifier, record)| {
+            let item = json!({"id": record.id, "identifier": identifier, "created_at": iso_timestamp(record.created_at)});
+            (identifier, item)
+        })
         .collect();
-    Ok(Json(json!({"items": items, "next_cursor": next})))
+    Ok(Json(Page::render(items, limit)))
 }
 
 async fn read(

@@ -12,7 +12,7 @@ use crate::api::auth::{Caller, secret_hash};
 use crate::store::command::Command;
 
 use super::environments::random_text;
-use super::{ApiError, Body, Page, created, created_id, execute, find, views};
+use super::{ApiError, Body, Page, by_id, created, created_id, execute, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,7 +42,7 @@ async fn list(
             .server_keys
             .values()
             .filter(|k| k.environment_id == id)
-            .map(|k| (k.id, views::server_key(k))))?,
+            .map(|k| (by_id(k.id), views::server_key(k))))?,
     ))
 }
 

@@ -9,6 +9,7 @@ mod identities;
 mod import;
 mod keys;
 mod organisation;
+pub mod pagination;
 mod projects;
 mod segments;
 pub mod values;
@@ -17,10 +18,10 @@ mod views;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 pub use error::{ApiError, json_errors};
+pub use pagination::{Page, by_id};
 
 use super::AppState;
 use super::auth::Caller;
@@ -105,60 +106,6 @@ pub fn created_id(applied: &Applied) -> Result<u32, ApiError> {
             "internal",
             format!("unexpected outcome {other:?}"),
         )),
-    }
-}
-
-/// `?limit=&cursor=`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Page {
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
-}
-
-impl Page {
-    pub const MAX: usize = 500;
-
-    pub fn limit(&self) -> Result<usize, ApiError> {
-        match self.limit {
-            None => Ok(100),
-            Some(0) => Err(ApiError::bad_request("limit must be at least 1")),
-            Some(n) if n > Self::MAX => Err(ApiError::bad_request(format!(
-                "limit must be at most {}",
-                Self::MAX
-            ))),
-            Some(n) => Ok(n),
-        }
-    }
-
-    /// A numeric cursor: the last id of the previous page.
-    pub fn after_id(&self) -> Result<u32, ApiError> {
-        match &self.cursor {
-            None => Ok(0),
-            Some(c) => c
-                .parse()
-                .map_err(|_| ApiError::bad_request("cursor is not one this API gave")),
-        }
-    }
-
-    /// One page of `items` (sorted by id) after the cursor.
-    pub fn of<T>(
-        &self,
-        items: impl Iterator<Item = (u32, T)>,
-    ) -> Result<serde_json::Value, ApiError>
-    where
-        T: serde::Serialize,
-    {
-        let limit = self.limit()?;
-        let after = self.after_id()?;
-        let mut page: Vec<(u32, T)> = items
-            .filter(|(id, _)| *id > after)
-            .take(limit + 1)
-            .collect();
-        let next = (page.len() > limit).then(|| page[limit - 1].0.to_string());
-        page.truncate(limit);
-        let items: Vec<T> = page.into_iter().map(|(_, item)| item).collect();
-        Ok(serde_json::json!({"items": items, "next_cursor": next}))
     }
 }
 

@@ -10,7 +10,7 @@ use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::store::command::Command;
 
-use super::{ApiError, Body, Page, created, created_id, execute, find, views};
+use super::{ApiError, Body, Page, by_id, created, created_id, execute, find, views};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,9 +42,12 @@ async fn list(
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    Ok(Json(page.of(
-        catalog.projects.values().map(|p| (p.id, views::project(p))),
-    )?))
+    Ok(Json(
+        page.of(catalog
+            .projects
+            .values()
+            .map(|p| (by_id(p.id), views::project(p))))?,
+    ))
 }
 
 async fn create(

@@ -152,11 +152,9 @@ async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     find(&catalog.projects, "project", project_id)?;
-    Ok(Json(
-        page.of(catalog
-            .project_segments(project_id)
-            .map(|s| (s.id, views::segment(s))))?,
-    ))
+    Ok(Json(page.of(catalog.project_segments(project_id).map(
+        |s| ((s.position, u64::from(s.id)), views::segment(s)),
+    ))?))
 }
 
 async fn create(
