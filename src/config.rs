@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+use crate::secrets::{Secret, secret_or_file};
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -36,7 +38,10 @@ pub struct ServeArgs {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    pub bootstrap_token: Option<String>,
+    pub bootstrap_token: Option<Secret>,
+    /// The bootstrap token read from a file (keeps it out of the process list).
+    #[arg(long, env = "BURGEE_BOOTSTRAP_TOKEN_FILE", value_name = "FILE")]
+    pub bootstrap_token_file: Option<PathBuf>,
     /// Log format.
     #[arg(long, env = "BURGEE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -57,7 +62,8 @@ pub struct ServeArgs {
 struct FileSettings {
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
-    bootstrap_token: Option<String>,
+    bootstrap_token: Option<Secret>,
+    bootstrap_token_file: Option<PathBuf>,
     log_format: Option<LogFormat>,
     max_traits_per_identity: Option<u32>,
     max_body_bytes: Option<usize>,
@@ -69,19 +75,12 @@ struct FileSettings {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    #[serde(serialize_with = "redact")]
-    pub bootstrap_token: Option<String>,
+    /// Redacted in `Debug` and serialised output.
+    pub bootstrap_token: Option<Secret>,
     pub log_format: LogFormat,
     pub max_traits_per_identity: u32,
     pub max_body_bytes: usize,
     pub max_import_bytes: usize,
-}
-
-fn redact<S: serde::Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(_) => serializer.serialize_str("<redacted>"),
-        None => serializer.serialize_none(),
-    }
 }
 
 impl Settings {
@@ -101,7 +100,21 @@ impl Settings {
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000))),
-            bootstrap_token: args.bootstrap_token.clone().or(file.bootstrap_token),
+            bootstrap_token: secret_or_file(
+                args.bootstrap_token.as_ref(),
+                args.bootstrap_token_file.as_deref(),
+                "--bootstrap-token",
+            )?
+            .map_or_else(
+                || {
+                    secret_or_file(
+                        file.bootstrap_token.as_ref(),
+                        file.bootstrap_token_file.as_deref(),
+                        "bootstrap_token",
+                    )
+                },
+                |secret| Ok(Some(secret)),
+            )?,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             max_traits_per_identity: args
                 .max_traits_per_identity

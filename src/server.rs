@@ -75,10 +75,10 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         return Ok(());
     }
     let (token_name, token) = match &settings.bootstrap_token {
-        Some(token) if token.len() < 16 => {
+        Some(token) if token.expose().len() < 16 => {
             anyhow::bail!("the bootstrap token must be at least 16 characters")
         }
-        Some(token) => ("bootstrap", token.clone()),
+        Some(token) => ("bootstrap", token.expose().to_owned()),
         None => {
             let token = crate::secrets::random_token()
                 .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;

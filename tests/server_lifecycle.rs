@@ -332,3 +332,55 @@ async fn organisation_settings_stop_flags_and_trait_storage() {
         json!({"detail": "Organisation is disabled from serving flags."})
     );
 }
+
+#[tokio::test]
+async fn secrets_can_be_given_as_files_and_never_show_in_the_process_list() {
+    let temp = tempfile::tempdir().unwrap();
+    let token_file = temp.path().join("token");
+    std::fs::write(&token_file, "token-from-a-file-0123456789\n").unwrap();
+    let data_dir = temp.path().join("data");
+    let server = Server::start_in(
+        &data_dir,
+        &["--bootstrap-token-file", token_file.to_str().unwrap()],
+    );
+    let listed = client()
+        .get(server.url("/admin/v1/projects"))
+        .bearer_auth("token-from-a-file-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.status(),
+        200,
+        "the file's token (without its line break) works"
+    );
+    let cmdline = std::fs::read_to_string(format!("/proc/{}/cmdline", server.child.id())).unwrap();
+    assert!(!cmdline.contains("token-from-a-file"), "{cmdline:?}");
+
+    // The CLI reads its token from a file too.
+    let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
+        .args(["projects", "list"])
+        .env("BURGEE_URL", &server.base)
+        .env("BURGEE_TOKEN_FILE", &token_file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // A token and its file at once is a mistake, said plainly.
+    let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
+        .args([
+            "config",
+            "print",
+            "--bootstrap-token",
+            "another-token-0123456789",
+        ])
+        .args(["--bootstrap-token-file", token_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not both"));
+}

@@ -4,6 +4,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
+use crate::secrets::{Secret, secret_or_file};
+
 /// Where the server is and who is calling.
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
@@ -17,7 +19,10 @@ pub struct Connection {
     pub url: String,
     /// An admin API token.
     #[arg(long, env = "BURGEE_TOKEN", hide_env_values = true, global = true)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
+    /// The admin API token read from a file (keeps it out of the process list).
+    #[arg(long, env = "BURGEE_TOKEN_FILE", value_name = "FILE", global = true)]
+    pub token_file: Option<std::path::PathBuf>,
     /// Output for people (table) or scripts (json).
     #[arg(long, value_enum, default_value = "table", global = true)]
     pub output: Output,
@@ -32,16 +37,20 @@ pub enum Output {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: String,
+    token: Secret,
     runtime: tokio::runtime::Runtime,
 }
 
 impl Client {
     pub fn new(connection: &Connection) -> anyhow::Result<Self> {
-        let token = connection
-            .token
-            .clone()
-            .context("an admin token is needed: --token or BURGEE_TOKEN")?;
+        let token = secret_or_file(
+            connection.token.as_ref(),
+            connection.token_file.as_deref(),
+            "--token",
+        )?
+        .context(
+            "an admin token is needed: --token, BURGEE_TOKEN, --token-file or BURGEE_TOKEN_FILE",
+        )?;
         Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(60))
@@ -66,7 +75,7 @@ impl Client {
         let mut request = self
             .http
             .request(method.clone(), &url)
-            .bearer_auth(&self.token);
+            .bearer_auth(self.token.expose());
         if let Some(body) = body {
             request = request.json(body);
         }
