@@ -12,6 +12,7 @@ pub mod config;
 pub mod engine;
 pub mod flagsmith;
 pub mod model;
+pub mod rules;
 pub mod secrets;
 pub mod server;
 pub mod store;

@@ -1,17 +1,14 @@
 //! The environment document as Flagsmith's SDKs read it, built from the catalog.
 
-use crate::flagsmith::context::RuleKindWire;
 use crate::flagsmith::document::{
-    ConditionDocument, EnvironmentDocument, FeatureDocument, FeatureSegmentDocument,
-    FeatureStateDocument, IdentityOverrideDocument, MultivariateOptionDocument,
-    MultivariateValueDocument, OrganisationDocument, ProjectDocument, RuleDocument,
-    SegmentDocument,
+    EnvironmentDocument, FeatureDocument, FeatureSegmentDocument, FeatureStateDocument,
+    IdentityOverrideDocument, MultivariateOptionDocument, MultivariateValueDocument,
+    OrganisationDocument, ProjectDocument, SegmentDocument,
 };
 use crate::model::{Metadata, Scalar};
 use crate::store::Catalog;
 use crate::store::records::{
-    EnvironmentRecord, FeatureRecord, FeatureStateRecord, RuleRecord, StateTarget,
-    StoredFeatureKind, StoredRuleKind,
+    EnvironmentRecord, FeatureRecord, FeatureStateRecord, StateTarget, StoredFeatureKind,
 };
 
 /// Formats milliseconds since the epoch as Flagsmith's ISO 8601 (`...T16:44:17.123000Z`).
@@ -85,27 +82,6 @@ fn number(value: f64) -> serde_json::Number {
     }
 }
 
-fn rule_document(rule: &RuleRecord) -> RuleDocument {
-    RuleDocument {
-        kind: match rule.kind {
-            StoredRuleKind::All => RuleKindWire::All,
-            StoredRuleKind::Any => RuleKindWire::Any,
-            StoredRuleKind::None => RuleKindWire::None,
-        },
-        rules: rule.rules.iter().map(rule_document).collect(),
-        conditions: rule
-            .conditions
-            .iter()
-            .map(|c| ConditionDocument {
-                operator: c.operator.clone(),
-                property: Some(c.property.clone()),
-                // Every SDK reads "" the same way; null only where no value is needed.
-                value: Some(c.value.clone().unwrap_or_default()),
-            })
-            .collect(),
-    }
-}
-
 /// The whole document of an environment.
 pub fn environment_document(
     catalog: &Catalog,
@@ -130,7 +106,7 @@ pub fn environment_document(
             SegmentDocument {
                 id: segment.id,
                 name: segment.name.clone(),
-                rules: segment.rules.iter().map(rule_document).collect(),
+                rules: segment.rules.iter().map(crate::rules::to_document).collect(),
                 feature_states: overrides
                     .into_iter()
                     .filter_map(|s| Some(state_document(s, feature_of(s.feature_id)?)))

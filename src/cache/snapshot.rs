@@ -8,13 +8,12 @@ use serde_json::value::RawValue;
 
 use crate::engine::CompiledEnvironment;
 use crate::model::{
-    Condition, ConditionValue, Environment, FeatureState, IdentityOverride, Metadata, Operator,
-    OverridePriority, Rule, RuleKind, Scalar, Segment, Variant, VariantOrder, Weight,
+    Environment, FeatureState, IdentityOverride, Metadata, OverridePriority, Scalar, Segment,
+    Variant, VariantOrder, Weight,
 };
 use crate::store::Catalog;
 use crate::store::records::{
-    EnvironmentRecord, FeatureRecord, FeatureStateRecord, RuleRecord, StateTarget, StoredRuleKind,
-    StoredValue,
+    EnvironmentRecord, FeatureRecord, FeatureStateRecord, StateTarget, StoredValue,
 };
 
 use super::document::{environment_document, iso_timestamp};
@@ -245,29 +244,6 @@ pub fn http_date(millis: i64) -> String {
     time.format(&format).unwrap_or_default()
 }
 
-fn rule(record: &RuleRecord) -> Rule {
-    Rule {
-        kind: match record.kind {
-            StoredRuleKind::All => RuleKind::All,
-            StoredRuleKind::Any => RuleKind::Any,
-            StoredRuleKind::None => RuleKind::None,
-        },
-        conditions: record
-            .conditions
-            .iter()
-            .map(|c| Condition {
-                property: c.property.clone(),
-                operator: Operator::parse(&c.operator),
-                value: c
-                    .value
-                    .clone()
-                    .map_or(ConditionValue::Text(String::new()), ConditionValue::Text),
-            })
-            .collect(),
-        rules: record.rules.iter().map(rule).collect(),
-    }
-}
-
 fn domain_state(state: &FeatureStateRecord, feature: &FeatureRecord) -> FeatureState {
     let mut metadata = Metadata::new();
     metadata.insert("id".into(), feature.id.into());
@@ -330,7 +306,7 @@ fn domain_environment(
                 id: Some(segment.id),
                 key: segment.id.to_string(),
                 name: segment.name.clone(),
-                rules: segment.rules.iter().map(rule).collect(),
+                rules: segment.rules.iter().map(crate::rules::to_engine).collect(),
                 overrides: states
                     .iter()
                     .filter(|s| matches!(s.target, StateTarget::Segment { segment_id, .. } if segment_id == segment.id))

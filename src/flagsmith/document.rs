@@ -5,9 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Condition, ConditionValue, Environment, EnvironmentSettings, FeatureKind, FeatureState,
-    IdentityOverride, Metadata, Operator, OverridePriority, Rule, Scalar, Segment, Variant,
-    VariantOrder,
+    Environment, EnvironmentSettings, FeatureKind, FeatureState, IdentityOverride, Metadata,
+    OverridePriority, Rule, Scalar, Segment, Variant, VariantOrder,
 };
 
 use super::context::{RuleKindWire, weight_from_number};
@@ -294,22 +293,8 @@ impl SegmentDocument {
 }
 
 impl RuleDocument {
+    /// The engine's form of these rules (the one conversion in [`crate::rules`]).
     pub fn to_rule(&self) -> Rule {
-        Rule {
-            kind: self.kind.into(),
-            conditions: self
-                .conditions
-                .iter()
-                .map(|c| Condition {
-                    property: c.property.clone().unwrap_or_default(),
-                    operator: Operator::parse(&c.operator),
-                    value: c
-                        .value
-                        .clone()
-                        .map_or(ConditionValue::Null, ConditionValue::Text),
-                })
-                .collect(),
-            rules: self.rules.iter().map(Self::to_rule).collect(),
-        }
+        crate::rules::document_to_engine(self)
     }
 }

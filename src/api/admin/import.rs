@@ -13,16 +13,12 @@ use serde_json::Value;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::engine::validate::validate_environment;
-use crate::flagsmith::context::RuleKindWire;
-use crate::flagsmith::document::{EnvironmentDocument, FeatureStateDocument, RuleDocument};
+use crate::flagsmith::document::{EnvironmentDocument, FeatureStateDocument};
 use crate::store::command::{
     Command, ImportedEnvironment, ImportedFeature, ImportedOption, ImportedSegment, ImportedState,
     ImportedTarget,
 };
-use crate::store::records::{
-    ConditionRecord, EnvironmentSettingsRecord, RuleRecord, StoredFeatureKind, StoredRuleKind,
-    StoredValue,
-};
+use crate::store::records::{EnvironmentSettingsRecord, StoredFeatureKind, StoredValue};
 
 use super::{ApiError, Body, created, created_id, execute, find, views};
 
@@ -79,26 +75,6 @@ async fn import(
 
 fn value(scalar: &crate::model::Scalar) -> StoredValue {
     StoredValue::from(scalar)
-}
-
-fn rule(document: &RuleDocument) -> RuleRecord {
-    RuleRecord {
-        kind: match document.kind {
-            RuleKindWire::All => StoredRuleKind::All,
-            RuleKindWire::Any => StoredRuleKind::Any,
-            RuleKindWire::None => StoredRuleKind::None,
-        },
-        conditions: document
-            .conditions
-            .iter()
-            .map(|c| ConditionRecord {
-                property: c.property.clone().unwrap_or_default(),
-                operator: c.operator.clone(),
-                value: c.value.clone(),
-            })
-            .collect(),
-        rules: document.rules.iter().map(rule).collect(),
-    }
 }
 
 /// An option's source id: the option's id, else the value's id.
@@ -237,7 +213,7 @@ fn imported_environment(
             .map(|s| ImportedSegment {
                 id: s.id,
                 name: s.name.clone(),
-                rules: s.rules.iter().map(rule).collect(),
+                rules: s.rules.iter().map(crate::rules::from_document).collect(),
             })
             .collect(),
         states,

@@ -9,10 +9,9 @@ use serde_json::{Value, json};
 
 use crate::api::AppState;
 use crate::api::auth::Caller;
-use crate::engine::validate::validate_segment;
-use crate::model::{Condition, ConditionValue, Operator, Rule, RuleKind, Segment};
+use crate::rules::{self, RuleJson};
 use crate::store::command::{Command, SegmentOverrideChange};
-use crate::store::records::{ConditionRecord, RuleRecord, StoredRuleKind};
+use crate::store::records::RuleRecord;
 
 use super::environments::StateBody;
 use super::{ApiError, Body, Page, created, created_id, execute, expected_revision, find, views};
@@ -34,89 +33,10 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct RuleBody {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    conditions: Vec<ConditionBody>,
-    #[serde(default)]
-    rules: Vec<RuleBody>,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct ConditionBody {
-    #[serde(default)]
-    property: String,
-    operator: String,
-    #[serde(default)]
-    value: Option<String>,
-}
-
-fn rule_kind(text: &str) -> Result<(RuleKind, StoredRuleKind), ApiError> {
-    match text {
-        "ALL" => Ok((RuleKind::All, StoredRuleKind::All)),
-        "ANY" => Ok((RuleKind::Any, StoredRuleKind::Any)),
-        "NONE" => Ok((RuleKind::None, StoredRuleKind::None)),
-        other => Err(ApiError::bad_request(format!(
-            "rule type must be ALL, ANY or NONE, not {other:?}"
-        ))),
-    }
-}
-
-fn to_records(rules: &[RuleBody]) -> Result<(Vec<Rule>, Vec<RuleRecord>), ApiError> {
-    let mut domain = Vec::new();
-    let mut records = Vec::new();
-    for rule in rules {
-        let (kind, stored) = rule_kind(&rule.kind)?;
-        let (sub_domain, sub_records) = to_records(&rule.rules)?;
-        domain.push(Rule {
-            kind,
-            conditions: rule
-                .conditions
-                .iter()
-                .map(|c| Condition {
-                    property: c.property.clone(),
-                    operator: Operator::parse(&c.operator),
-                    value: c
-                        .value
-                        .clone()
-                        .map_or(ConditionValue::Null, ConditionValue::Text),
-                })
-                .collect(),
-            rules: sub_domain,
-        });
-        records.push(RuleRecord {
-            kind: stored,
-            conditions: rule
-                .conditions
-                .iter()
-                .map(|c| ConditionRecord {
-                    property: c.property.clone(),
-                    operator: c.operator.clone(),
-                    value: c.value.clone(),
-                })
-                .collect(),
-            rules: sub_records,
-        });
-    }
-    Ok((domain, records))
-}
-
-/// Rules checked strictly by the engine's validation before they are stored.
-pub fn checked_rules(name: &str, rules: &[RuleBody]) -> Result<Vec<RuleRecord>, ApiError> {
-    let (domain, records) = to_records(rules)?;
-    let segment = Segment {
-        id: None,
-        key: String::new(),
-        name: name.to_owned(),
-        rules: domain,
-        overrides: vec![],
-        metadata: None,
-    };
-    let issues = validate_segment(&segment);
+/// Rules checked strictly, in the form the engine evaluates, before they are stored.
+pub fn checked_rules(name: &str, rules: &[RuleJson]) -> Result<Vec<RuleRecord>, ApiError> {
+    let records = rules::from_json(rules).map_err(ApiError::bad_request)?;
+    let issues = rules::validate(name, &records);
     if !issues.is_empty() {
         return Err(ApiError::invalid("invalid_rules", &issues));
     }
@@ -128,7 +48,7 @@ pub fn checked_rules(name: &str, rules: &[RuleBody]) -> Result<Vec<RuleRecord>, 
 struct NewSegment {
     name: String,
     description: Option<String>,
-    rules: Vec<RuleBody>,
+    rules: Vec<RuleJson>,
 }
 
 #[derive(Deserialize)]
@@ -137,7 +57,7 @@ struct SegmentChanges {
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     description: Option<Option<String>>,
-    rules: Option<Vec<RuleBody>>,
+    rules: Option<Vec<RuleJson>>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {

@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 
 use crate::cache::document::iso_timestamp;
 use crate::store::records::{
-    ConditionRecord, EnvironmentRecord, FeatureRecord, FeatureStateRecord, ProjectRecord,
-    RuleRecord, SegmentRecord, ServerKeyRecord, StateTarget, StoredFeatureKind, StoredRuleKind,
+    EnvironmentRecord, FeatureRecord, FeatureStateRecord, ProjectRecord, SegmentRecord,
+    ServerKeyRecord, StateTarget, StoredFeatureKind,
 };
 
 use super::values::json_value;
@@ -80,25 +80,13 @@ pub fn state(s: &FeatureStateRecord) -> Value {
     view
 }
 
-pub fn rule(r: &RuleRecord) -> Value {
-    json!({
-        "type": match r.kind { StoredRuleKind::All => "ALL", StoredRuleKind::Any => "ANY", StoredRuleKind::None => "NONE" },
-        "conditions": r.conditions.iter().map(condition).collect::<Vec<_>>(),
-        "rules": r.rules.iter().map(rule).collect::<Vec<_>>(),
-    })
-}
-
-fn condition(c: &ConditionRecord) -> Value {
-    json!({"property": c.property, "operator": c.operator, "value": c.value})
-}
-
 pub fn segment(s: &SegmentRecord) -> Value {
     json!({
         "id": s.id,
         "project_id": s.project_id,
         "name": s.name,
         "description": s.description,
-        "rules": s.rules.iter().map(rule).collect::<Vec<_>>(),
+        "rules": s.rules.iter().map(crate::rules::to_json).collect::<Vec<_>>(),
         "created_at": iso_timestamp(s.created_at),
     })
 }
