@@ -182,7 +182,11 @@ async fn stale_revisions_conflict() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 409);
+    assert_eq!(
+        response.status().as_u16(),
+        412,
+        "HTTP's Precondition Failed"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), "revision_mismatch");
     assert_eq!(body["error"]["details"]["expected"], revision);

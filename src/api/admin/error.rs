@@ -112,7 +112,9 @@ impl From<CommandError> for ApiError {
         let (status, code) = match &error {
             CommandError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             CommandError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            CommandError::RevisionMismatch { .. } => (StatusCode::CONFLICT, "revision_mismatch"),
+            CommandError::RevisionMismatch { .. } => {
+                (StatusCode::PRECONDITION_FAILED, "revision_mismatch")
+            }
             CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             CommandError::LimitExceeded(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             CommandError::NotInitialized => (StatusCode::SERVICE_UNAVAILABLE, "not_initialised"),

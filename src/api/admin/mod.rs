@@ -2,6 +2,7 @@
 //! pagination, `{"error": {...}}` errors with stable codes, optimistic concurrency on
 //! environments (`If-Match: "<revision>"`).
 
+mod body;
 mod environments;
 mod error;
 mod features;
@@ -16,10 +17,10 @@ pub mod values;
 mod views;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
-use serde::de::DeserializeOwned;
 
+pub use body::Body;
 pub use error::{ApiError, json_errors};
 pub use pagination::{Page, by_id};
 
@@ -51,42 +52,14 @@ pub fn find<'a, T>(
     items.get(&id).ok_or_else(|| ApiError::not_found(kind, id))
 }
 
-/// A JSON request body, with errors in the admin API's shape.
-pub struct Body<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = bytes::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        "the request body is too large",
-                    )
-                } else {
-                    ApiError::bad_request(rejection.body_text())
-                }
-            })?;
-        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("invalid request body: {e}"),
-            )
-        })
-    }
-}
-
 /// Runs a command for the caller.
 pub async fn execute(
     state: &AppState,
     caller: &Caller,
     command: Command,
 ) -> Result<Applied, ApiError> {
+    // Checks that need no state run here, so such a refusal never takes a log index.
+    crate::store::state_machine::precheck(&command)?;
     let envelope = Envelope {
         format: COMMAND_FORMAT,
         actor: caller.actor.clone(),
@@ -109,20 +82,26 @@ pub fn created_id(applied: &Applied) -> Result<u32, ApiError> {
     }
 }
 
-/// `If-Match: "<revision>"` (quotes optional).
+/// `If-Match: "<revision>"` (quotes optional); `*` asks for no particular revision.
 pub fn expected_revision(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    match headers.get(axum::http::header::IF_MATCH) {
-        None => Ok(None),
-        Some(value) => value
-            .to_str()
-            .ok()
-            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
-            .and_then(|v| v.parse().ok())
-            .map(Some)
-            .ok_or_else(|| {
-                ApiError::bad_request("If-Match must hold an environment revision, e.g. \"12\"")
-            }),
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
     }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_if_match",
+                "If-Match must hold an environment revision as its ETag gives it, e.g. \"12\", or *",
+            )
+        })
 }
 
 /// `Created` with a JSON body.

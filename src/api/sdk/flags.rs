@@ -1,8 +1,6 @@
 //! `GET /api/v1/flags/`: environment defaults, served from precomputed bodies.
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
@@ -14,7 +12,7 @@ use super::key::{SdkError, environment};
 pub async fn environment_flags(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    super::query::StrictQuery(query): super::query::StrictQuery,
 ) -> Result<Response, SdkError> {
     let (snapshot, kind) = environment(&state.snapshots, &headers, false)?;
     let server = kind == KeyKind::Server;

@@ -1,8 +1,6 @@
 //! `POST /api/v1/identities/` (identify with traits) and `GET /api/v1/identities/`.
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -414,7 +412,7 @@ pub async fn identify(
 pub async fn get_identity(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    super::query::StrictQuery(query): super::query::StrictQuery,
 ) -> Result<Response, SdkError> {
     let (snapshot, kind) = environment(&state.snapshots, &headers, false)?;
     let Some(identifier) = query.get("identifier").filter(|i| !i.is_empty()).cloned() else {

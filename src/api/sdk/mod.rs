@@ -8,6 +8,7 @@ mod flags;
 mod identities;
 
 mod key;
+mod query;
 
 use axum::Router;
 use axum::http::{HeaderName, Method, header};

@@ -14,10 +14,16 @@ pub const MAX_VALUE_LEN: usize = 20_000;
 /// Longest identifier (Flagsmith's limit).
 pub const MAX_IDENTIFIER_LEN: usize = 2000;
 
+/// Longest accepted description of a feature or segment: descriptions ride along in SDK
+/// responses, so an unbounded one would bloat every answer.
+pub const MAX_DESCRIPTION: usize = 2000;
+
+/// A name people can read: not empty or invisible, no control characters (which could forge
+/// lines in logs and tables) and no text-direction overrides (which disguise what is shown).
 pub fn check_name(what: &str, name: &str) -> Result<(), CommandError> {
-    if name.trim().is_empty() {
+    if !name.chars().any(is_visible) {
         return Err(CommandError::Invalid(format!(
-            "{what} name cannot be empty"
+            "{what} name cannot be empty or invisible"
         )));
     }
     if name.chars().count() > MAX_NAME {
@@ -25,7 +31,40 @@ pub fn check_name(what: &str, name: &str) -> Result<(), CommandError> {
             "{what} name is longer than {MAX_NAME} characters"
         )));
     }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| c.is_control() || is_direction_override(*c))
+    {
+        return Err(CommandError::Invalid(format!(
+            "{what} name holds the character {}, which cannot be shown safely",
+            bad.escape_unicode()
+        )));
+    }
     Ok(())
+}
+
+pub fn check_description(what: &str, description: Option<&str>) -> Result<(), CommandError> {
+    match description {
+        Some(text) if text.chars().count() > MAX_DESCRIPTION => Err(CommandError::Invalid(
+            format!("{what} description is longer than {MAX_DESCRIPTION} characters"),
+        )),
+        Some(text) if text.contains('\0') => Err(CommandError::Invalid(format!(
+            "{what} description holds a NUL character"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a character shows something (not whitespace, a control or a zero-width mark).
+fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !c.is_control()
+        && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}')
+        && !is_direction_override(c)
+}
+
+fn is_direction_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 pub fn check_value(value: &StoredValue) -> Result<(), CommandError> {

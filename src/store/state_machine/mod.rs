@@ -18,6 +18,7 @@ mod features;
 mod identities;
 mod import;
 mod organisation;
+mod precheck;
 mod projects;
 #[cfg(test)]
 mod replay_tests;
@@ -36,7 +37,8 @@ use super::changes::Change;
 use super::command::{Applied, COMMAND_FORMAT, Command, Envelope};
 use super::error::StoreError;
 
-pub use checks::{MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
+pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
+pub use precheck::precheck;
 
 /// A command that breaks a rule. Applying it changes nothing.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -198,6 +200,7 @@ impl<'t> Tx<'t> {
         }
         #[cfg(feature = "fault-injection")]
         super::fault::panic_if_asked(command);
+        precheck(command)?;
         match command {
             Command::Initialize {
                 organisation_name,

@@ -1,0 +1,89 @@
+//! The checks of a command that need no state (names, sizes, keys, values, weights). The API
+//! edge runs them before proposing, so a request the state machine would refuse for these
+//! reasons never takes a log index; the state machine runs them again as the authority.
+
+use super::CommandError;
+use super::checks::{
+    check_description, check_identifier, check_key, check_name, check_options, check_value,
+};
+use crate::store::command::{Command, StatePatch};
+
+pub fn precheck(command: &Command) -> Result<(), CommandError> {
+    match command {
+        Command::Initialize {
+            organisation_name, ..
+        } => check_name("organisation", organisation_name),
+        Command::CreateApiToken(token) => check_name("token", &token.name),
+        Command::UpdateOrganisation { name, .. } => name
+            .as_deref()
+            .map_or(Ok(()), |n| check_name("organisation", n)),
+        Command::CreateProject { name, .. } => check_name("project", name),
+        Command::UpdateProject { name, .. } => {
+            name.as_deref().map_or(Ok(()), |n| check_name("project", n))
+        }
+        Command::CreateEnvironment {
+            name, client_key, ..
+        } => {
+            check_name("environment", name)?;
+            check_key(client_key)
+        }
+        Command::UpdateEnvironment { name, .. } => name
+            .as_deref()
+            .map_or(Ok(()), |n| check_name("environment", n)),
+        Command::CreateFeature(new) => {
+            check_name("feature", &new.name)?;
+            check_description("feature", new.description.as_deref())?;
+            check_value(&new.initial_value)?;
+            check_options(new.kind, &new.options)
+        }
+        Command::UpdateFeature { description, .. } => {
+            check_description("feature", description.as_ref().and_then(|d| d.as_deref()))
+        }
+        Command::SetFeatureState { patch, .. }
+        | Command::SetSegmentOverride(crate::store::command::SegmentOverrideChange {
+            patch, ..
+        }) => check_patch(patch),
+        Command::CreateSegment {
+            name, description, ..
+        } => {
+            check_name("segment", name)?;
+            check_description("segment", description.as_deref())
+        }
+        Command::UpdateSegment {
+            name, description, ..
+        } => {
+            if let Some(name) = name {
+                check_name("segment", name)?;
+            }
+            check_description("segment", description.as_ref().and_then(|d| d.as_deref()))
+        }
+        Command::SetIdentityOverride {
+            identifier, patch, ..
+        } => {
+            check_identifier(identifier)?;
+            check_patch(patch)
+        }
+        Command::CreateServerKey { name, .. } => check_name("key", name),
+        Command::Identify { identifier, .. } => check_identifier(identifier),
+        Command::ImportEnvironment(imported) => {
+            check_name("project", &imported.project_name)?;
+            check_name("environment", &imported.name)?;
+            check_key(&imported.client_key)
+        }
+        Command::DeleteProject { .. }
+        | Command::DeleteEnvironment { .. }
+        | Command::PurgeEnvironment { .. }
+        | Command::DeleteFeature { .. }
+        | Command::DeleteSegment { .. }
+        | Command::DeleteSegmentOverride { .. }
+        | Command::ReorderSegmentOverrides { .. }
+        | Command::DeleteIdentityOverride { .. }
+        | Command::RevokeServerKey { .. }
+        | Command::DeleteIdentity { .. }
+        | Command::DeleteIdentities { .. } => Ok(()),
+    }
+}
+
+fn check_patch(patch: &StatePatch) -> Result<(), CommandError> {
+    patch.value.as_ref().map_or(Ok(()), check_value)
+}
