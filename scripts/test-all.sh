@@ -48,3 +48,6 @@ export BURGEE_SDK_RUST="$sdk/rust-target/release/burgee-sdk-compat-rust"
 echo "== cargo test"
 # fault-injection is a test-only feature: it lets the fault tests break the disk on demand.
 cargo test --workspace --all-targets --locked --features fault-injection
+
+echo "== schemathesis: the server against its own OpenAPI document"
+scripts/schemathesis.sh 90

@@ -1,10 +1,22 @@
 //! The OpenAPI 3.1 document of Burgee's HTTP API, served at `/openapi.json`.
 //!
 //! Every route the server mounts is described here; a test reads the route declarations in
-//! `src/api` and checks both directions (no route undocumented, no documented path unserved).
+//! `src/api` and checks both directions (no route undocumented, no documented path unserved),
+//! and schemathesis checks in CI that answers match what is declared. Schemas say what the
+//! server accepts: ranges, nullability and lengths as it checks them. Rules that relate
+//! several fields (weights adding up to 100, variants naming the feature's options, segment
+//! rule semantics) are described in words and answered with 400 when broken.
 
 use axum::Json;
 use serde_json::{Value, json};
+
+/// Which API an operation belongs to: it decides the error body's shape and the credentials.
+#[derive(Clone, Copy, PartialEq)]
+enum Api {
+    Sdk,
+    Admin,
+    Operations,
+}
 
 /// One documented operation.
 struct Operation {
@@ -12,10 +24,12 @@ struct Operation {
     path: &'static str,
     tag: &'static str,
     summary: &'static str,
+    api: Api,
     /// Request body schema, if any.
     body: Option<Value>,
     /// Success status and a description of the answer.
     ok: (u16, &'static str),
+    query: Vec<Value>,
 }
 
 fn op(
@@ -29,13 +43,22 @@ fn op(
         "delete" => (204, "deleted"),
         _ => (200, "OK"),
     };
+    let api = if path.starts_with("/admin/") {
+        Api::Admin
+    } else if path.starts_with("/api/") {
+        Api::Sdk
+    } else {
+        Api::Operations
+    };
     Operation {
         method,
         path,
         tag,
         summary,
+        api,
         body: None,
         ok,
+        query: Vec::new(),
     }
 }
 
@@ -49,6 +72,19 @@ impl Operation {
         self.ok = (status, description);
         self
     }
+
+    #[allow(clippy::needless_pass_by_value)] // callers build the schema inline
+    fn query(mut self, name: &str, schema: Value) -> Self {
+        self.query
+            .push(json!({"name": name, "in": "query", "required": false, "schema": schema}));
+        self
+    }
+
+    /// `?limit=&cursor=`.
+    fn paged(self) -> Self {
+        self.query("limit", json!({"type": "integer", "minimum": 1, "maximum": 500}))
+            .query("cursor", json!({"type": "string", "pattern": "^c1\\.[0-9a-f.]*$", "description": "next_cursor of the previous page, as given; any other is refused"}))
+    }
 }
 
 #[allow(clippy::needless_pass_by_value)] // callers build the properties inline
@@ -56,20 +92,71 @@ fn object(properties: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
 
+/// Characters a name may not hold: controls and text-direction overrides.
+const FORBIDDEN: &str = "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069";
+/// Characters that show nothing.
+const INVISIBLE: &str = "\\s\\u00ad\\u034f\\u200b-\\u200f\\u2060-\\u2064\\ufeff";
+
+fn name() -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": 2000,
+        "pattern": format!("^[^{FORBIDDEN}]*[^{FORBIDDEN}{INVISIBLE}][^{FORBIDDEN}]*$"),
+        "description": "At least one visible character; no control or text-direction characters.",
+    })
+}
+
+fn description() -> Value {
+    json!({"type": ["string", "null"], "maxLength": 2000, "pattern": "^[^\\u0000]*$"})
+}
+
 fn value_schema() -> Value {
-    json!({"type": ["string", "integer", "boolean", "null"], "description": "Integers are 32-bit; other numbers are stored as strings."})
+    json!({
+        "anyOf": [
+            {"type": ["string", "boolean", "null"], "maxLength": 20000},
+            {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX},
+            {"type": "number", "not": {"type": "integer"}},
+        ],
+        "description": "Integers within 32 bits keep their type and other numbers are kept as text, as Flagsmith does; integers beyond 64 bits are refused. Text is at most 20 000 characters.",
+    })
+}
+
+fn id() -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})
+}
+
+fn variants() -> Value {
+    json!({
+        "type": "array",
+        "items": object(json!({"option_id": id(), "weight": {"type": "number", "minimum": 0, "maximum": 100}}), &["option_id", "weight"]),
+        "description": "Weights of the feature's own options, adding up to at most 100.",
+    })
+}
+
+fn state_properties() -> serde_json::Map<String, Value> {
+    let mut properties = serde_json::Map::new();
+    properties.insert("enabled".into(), json!({"type": "boolean"}));
+    properties.insert("value".into(), value_schema());
+    properties.insert("variants".into(), variants());
+    properties
 }
 
 fn state_body() -> Value {
-    object(
-        json!({
-            "enabled": {"type": "boolean"},
-            "value": value_schema(),
-            "variants": {"type": "array", "items": object(json!({"option_id": {"type": "integer"}, "weight": {"type": "number", "minimum": 0, "maximum": 100}}), &["option_id", "weight"])},
-            "priority": {"type": "integer", "minimum": 0, "description": "Segment overrides only: 0 is strongest."},
-        }),
-        &[],
-    )
+    object(Value::Object(state_properties()), &[])
+}
+
+fn override_body() -> Value {
+    let mut properties = state_properties();
+    properties.insert(
+        "priority".into(),
+        json!({"type": "integer", "minimum": 0, "maximum": u32::MAX, "description": "0 is strongest; absent keeps it (a new override goes last)."}),
+    );
+    object(Value::Object(properties), &[])
+}
+
+fn identity_override_body() -> Value {
+    let mut properties = state_properties();
+    properties.remove("variants");
+    object(Value::Object(properties), &[])
 }
 
 fn settings() -> Value {
@@ -86,67 +173,112 @@ fn settings() -> Value {
 }
 
 fn rules() -> Value {
-    json!({"type": "array", "items": {"$ref": "#/components/schemas/Rule"}})
+    json!({"type": "array", "items": {"$ref": "#/components/schemas/Rule"},
+           "description": "Checked strictly: every operator but PERCENTAGE_SPLIT needs a property, every one but IS_SET and IS_NOT_SET a value; regexes, versions and MODULO values must be valid."})
+}
+
+fn traits() -> Value {
+    json!({"type": "object", "additionalProperties": {
+        "anyOf": [
+            {"type": ["string", "boolean", "null"], "maxLength": 2000},
+            {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX},
+            {"type": "number", "not": {"type": "integer"}},
+        ]},
+        "propertyNames": {"minLength": 1, "maxLength": 200},
+        "description": "null deletes a trait"})
 }
 
 fn operations() -> Vec<Operation> {
-    let name = || json!({"type": "string", "minLength": 1, "maxLength": 2000});
     vec![
-        op("get", "/api/v1/flags/", "SDK", "Environment flags (defaults only); `?feature=` for one").ok(200, "flags"),
+        op("get", "/api/v1/flags/", "SDK", "Environment flags (defaults only); `?feature=` for one").ok(200, "flags").query("feature", json!({"type": "string"})),
         op("post", "/api/v1/identities/", "SDK", "Identify with traits and get the identity's flags").ok(200, "identity, traits and flags").body(json!({"type": "object"})),
-        op("get", "/api/v1/identities/", "SDK", "Flags of an identity by `?identifier=`"),
+        op("get", "/api/v1/identities/", "SDK", "Flags of an identity by `?identifier=`").query("identifier", json!({"type": "string"})).query("transient", json!({"type": "string"})),
         op("get", "/api/v1/environment-document/", "SDK", "The environment document for local evaluation (server-side keys)"),
-        op("post", "/api/v1/analytics/flags/", "SDK", "Feature evaluation counts").ok(200, "recorded").body(json!({"type": "object", "additionalProperties": {"type": "integer"}})),
-        op("get", "/health/liveness", "Operations", "The process is up"),
-        op("get", "/health/readiness", "Operations", "Ready to serve (initialised, caught up)"),
+        op("post", "/api/v1/analytics/flags/", "SDK", "Feature evaluation counts").ok(200, "recorded").body(json!({"type": "object", "description": "{feature name: count}; entries that are not counts are ignored, as Flagsmith does"})),
+        op("get", "/health/liveness", "Operations", "The process is up and its writer runs"),
+        op("get", "/health/readiness", "Operations", "Ready to serve: initialised, and storage takes writes"),
         op("get", "/metrics", "Operations", "Prometheus metrics"),
         op("get", "/openapi.json", "Operations", "This document"),
         op("get", "/admin/v1/organisation", "Organisation", "The organisation's settings"),
         op("patch", "/admin/v1/organisation", "Organisation", "Change the organisation's settings").body(object(json!({"name": name(), "persist_trait_data": {"type": "boolean"}, "stop_serving_flags": {"type": "boolean"}}), &[])),
-        op("get", "/admin/v1/projects", "Projects", "List projects (`?limit=&cursor=`)"),
+        op("get", "/admin/v1/projects", "Projects", "List projects").paged(),
         op("post", "/admin/v1/projects", "Projects", "Create a project").body(object(json!({"name": name(), "hide_disabled_flags": {"type": "boolean"}}), &["name"])),
         op("get", "/admin/v1/projects/{id}", "Projects", "A project"),
         op("patch", "/admin/v1/projects/{id}", "Projects", "Rename or change a project").body(object(json!({"name": name(), "hide_disabled_flags": {"type": "boolean"}}), &[])),
-        op("delete", "/admin/v1/projects/{id}", "Projects", "Delete a project with everything in it"),
-        op("get", "/admin/v1/projects/{id}/environments", "Environments", "List a project's environments"),
+        op("delete", "/admin/v1/projects/{id}", "Projects", "Delete a project with everything in it (identities go in the background)"),
+        op("get", "/admin/v1/projects/{id}/environments", "Environments", "List a project's environments").paged(),
         op("post", "/admin/v1/projects/{id}/environments", "Environments", "Create an environment (a new client key)").body(object(json!({"name": name(), "settings": settings()}), &["name"])),
-        op("get", "/admin/v1/environments", "Environments", "All environments, or `?client_key=`"),
+        op("get", "/admin/v1/environments", "Environments", "All environments, or `?client_key=`").paged().query("client_key", json!({"type": "string"})),
         op("get", "/admin/v1/environments/{id}", "Environments", "An environment (ETag: its revision)"),
-        op("patch", "/admin/v1/environments/{id}", "Environments", "Rename or change settings (`If-Match: \"<revision>\"`)").body(object(json!({"name": name(), "settings": settings()}), &[])),
-        op("delete", "/admin/v1/environments/{id}", "Environments", "Delete an environment with its identities"),
+        op("patch", "/admin/v1/environments/{id}", "Environments", "Rename or change settings (`If-Match: \"<revision>\"` or `*`; stale: 412)").body(object(json!({"name": name(), "settings": settings()}), &[])),
+        op("delete", "/admin/v1/environments/{id}", "Environments", "Delete an environment (its keys stop at once; identities go in the background)"),
         op("get", "/admin/v1/environments/{id}/document", "Environments", "The environment document, as SDKs get it"),
-        op("get", "/admin/v1/environments/{id}/feature-states", "Feature states", "Every feature state of the environment"),
+        op("get", "/admin/v1/environments/{id}/feature-states", "Feature states", "Every feature state of the environment").paged(),
         op("patch", "/admin/v1/environments/{id}/features/{feature_id}/state", "Feature states", "Change the environment default of a feature").body(state_body()),
         op("get", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "A feature's segment overrides, strongest first"),
-        op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "Reorder the overrides").body(object(json!({"segment_ids": {"type": "array", "items": {"type": "integer"}}}), &["segment_ids"])),
-        op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", "Segment overrides", "Create or change a segment override").body(state_body()),
+        op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "Reorder the overrides (each overriding segment once)").body(object(json!({"segment_ids": {"type": "array", "items": id()}}), &["segment_ids"])),
+        op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", "Segment overrides", "Create or change a segment override").body(override_body()),
         op("delete", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", "Segment overrides", "Remove a segment override"),
-        op("get", "/admin/v1/projects/{id}/features", "Features", "List a project's features"),
-        op("post", "/admin/v1/projects/{id}/features", "Features", "Create a feature (standard or multivariate)").body(object(json!({
-            "name": name(), "type": {"enum": ["STANDARD", "MULTIVARIATE"]}, "description": {"type": ["string", "null"]},
+        op("get", "/admin/v1/projects/{id}/features", "Features", "List a project's features").paged(),
+        op("post", "/admin/v1/projects/{id}/features", "Features", "Create a feature (standard or multivariate; names are unique regardless of case)").body(object(json!({
+            "name": name(), "type": {"enum": ["STANDARD", "MULTIVARIATE"]}, "description": description(),
             "initial_value": value_schema(), "default_enabled": {"type": "boolean"}, "server_key_only": {"type": "boolean"},
-            "options": {"type": "array", "items": object(json!({"value": value_schema(), "key": {"type": ["string", "null"]}, "default_weight": {"type": "number"}}), &["value"])},
+            "options": {"type": "array", "description": "Multivariate features only; default weights add up to at most 100.",
+                        "items": object(json!({"value": value_schema(), "key": {"type": ["string", "null"]}, "default_weight": {"type": "number", "minimum": 0, "maximum": 100}}), &["value"])},
         }), &["name"])),
         op("get", "/admin/v1/features/{id}", "Features", "A feature"),
-        op("patch", "/admin/v1/features/{id}", "Features", "Change a feature").body(object(json!({"description": {"type": ["string", "null"]}, "server_key_only": {"type": "boolean"}}), &[])),
+        op("patch", "/admin/v1/features/{id}", "Features", "Change a feature").body(object(json!({"description": description(), "server_key_only": {"type": "boolean"}}), &[])),
         op("delete", "/admin/v1/features/{id}", "Features", "Delete a feature and its states"),
-        op("get", "/admin/v1/projects/{id}/segments", "Segments", "List a project's segments"),
-        op("post", "/admin/v1/projects/{id}/segments", "Segments", "Create a segment (rules validated strictly)").body(object(json!({"name": name(), "description": {"type": ["string", "null"]}, "rules": rules()}), &["name", "rules"])),
+        op("get", "/admin/v1/projects/{id}/segments", "Segments", "List a project's segments in evaluation order").paged(),
+        op("post", "/admin/v1/projects/{id}/segments", "Segments", "Create a segment (names are unique regardless of case)").body(object(json!({"name": name(), "description": description(), "rules": rules()}), &["name", "rules"])),
         op("get", "/admin/v1/segments/{id}", "Segments", "A segment"),
-        op("patch", "/admin/v1/segments/{id}", "Segments", "Change a segment").body(object(json!({"name": name(), "description": {"type": ["string", "null"]}, "rules": rules()}), &[])),
+        op("patch", "/admin/v1/segments/{id}", "Segments", "Change a segment").body(object(json!({"name": name(), "description": description(), "rules": rules()}), &[])),
         op("delete", "/admin/v1/segments/{id}", "Segments", "Delete a segment and its overrides"),
-        op("get", "/admin/v1/environments/{id}/identities", "Identities", "List identities (`?limit=&cursor=`)"),
+        op("get", "/admin/v1/environments/{id}/identities", "Identities", "List identities by identifier").paged(),
         op("delete", "/admin/v1/environments/{id}/identities", "Identities", "Delete every identity of the environment").ok(200, "how many were deleted"),
         op("get", "/admin/v1/environments/{id}/identities/{identifier}", "Identities", "An identity: traits and overrides"),
-        op("delete", "/admin/v1/environments/{id}/identities/{identifier}", "Identities", "Delete an identity (GDPR)"),
-        op("put", "/admin/v1/environments/{id}/identities/{identifier}/traits", "Identities", "Set (or, with null, delete) traits").ok(200, "the identity").body(object(json!({"traits": {"type": "object"}}), &["traits"])),
-        op("put", "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}", "Identities", "Create or change an identity override").ok(200, "the identity").body(state_body()),
+        op("delete", "/admin/v1/environments/{id}/identities/{identifier}", "Identities", "Delete an identity and every trait (GDPR)"),
+        op("put", "/admin/v1/environments/{id}/identities/{identifier}/traits", "Identities", "Set (or, with null, delete) traits").ok(200, "the identity").body(object(json!({"traits": traits()}), &["traits"])),
+        op("put", "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}", "Identities", "Create or change an identity override").ok(200, "the identity").body(identity_override_body()),
         op("delete", "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}", "Identities", "Remove an identity override"),
-        op("get", "/admin/v1/environments/{id}/server-keys", "Keys", "List server-side keys"),
+        op("get", "/admin/v1/environments/{id}/server-keys", "Keys", "List server-side keys").paged(),
         op("post", "/admin/v1/environments/{id}/server-keys", "Keys", "Create a server-side key (shown once)").body(object(json!({"name": name()}), &[])),
         op("delete", "/admin/v1/server-keys/{id}", "Keys", "Revoke a server-side key"),
-        op("post", "/admin/v1/import/flagsmith", "Import", "Import a Flagsmith environment document (`?project=&replace=`)").body(json!({"type": "object", "description": "An environment document as /api/v1/environment-document/ serves it"})),
+        op("post", "/admin/v1/import/flagsmith", "Import", "Import a Flagsmith environment document")
+            .query("project", json!({"type": "string"}))
+            .query("replace", json!({"type": "boolean"}))
+            .body(json!({"type": "object", "description": "An environment document as /api/v1/environment-document/ serves it"})),
     ]
+}
+
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+        .map(|name| {
+            let schema = if name == "identifier" {
+                json!({"type": "string", "minLength": 1, "maxLength": 2000})
+            } else {
+                id()
+            };
+            json!({"name": name, "in": "path", "required": true, "schema": schema})
+        })
+        .collect()
+}
+
+fn responses(operation: &Operation) -> Value {
+    let error = match operation.api {
+        Api::Admin => "#/components/schemas/Error",
+        Api::Sdk => "#/components/schemas/SdkError",
+        Api::Operations => "#/components/schemas/Status",
+    };
+    let mut ok = json!({"description": operation.ok.1});
+    if operation.path == "/metrics" {
+        ok["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
+    }
+    json!({
+        operation.ok.0.to_string(): ok,
+        "default": {"description": "an error", "content": {"application/json": {"schema": {"$ref": error}}}},
+    })
 }
 
 /// The whole document.
@@ -156,28 +288,21 @@ pub fn document() -> Value {
         let mut entry = json!({
             "tags": [operation.tag],
             "summary": operation.summary,
-            "responses": {
-                operation.ok.0.to_string(): {"description": operation.ok.1},
-                "default": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
+            "responses": responses(&operation),
         });
-        let parameters: Vec<Value> = operation
-            .path
-            .split('/')
-            .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if name == "identifier" { "string" } else { "integer" }}}))
-            .collect();
+        let mut parameters = path_parameters(operation.path);
+        parameters.extend(operation.query.iter().cloned());
         if !parameters.is_empty() {
             entry["parameters"] = json!(parameters);
         }
-        if let Some(body) = operation.body {
+        if let Some(body) = &operation.body {
             entry["requestBody"] =
                 json!({"required": true, "content": {"application/json": {"schema": body}}});
         }
-        if operation.path.starts_with("/admin/") {
-            entry["security"] = json!([{"token": []}]);
-        } else if operation.path.starts_with("/api/") {
-            entry["security"] = json!([{"environmentKey": []}]);
+        match operation.api {
+            Api::Admin => entry["security"] = json!([{"token": []}]),
+            Api::Sdk => entry["security"] = json!([{"environmentKey": []}]),
+            Api::Operations => {}
         }
         let item = paths
             .entry(operation.path.to_owned())
@@ -187,7 +312,7 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Burgee", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Feature flags and remote config. `/api/v1/` is wire-compatible with Flagsmith's SDK API; `/admin/v1/` is Burgee's admin API."},
+                 "description": "Feature flags and remote config. `/api/v1/` is wire-compatible with Flagsmith's SDK API; `/admin/v1/` is Burgee's admin API. Admin request bodies are JSON objects sent as `application/json`."},
         "paths": paths,
         "components": {
             "securitySchemes": {
@@ -196,12 +321,14 @@ pub fn document() -> Value {
             },
             "schemas": {
                 "Error": object(json!({"error": object(json!({"code": {"type": "string"}, "message": {"type": "string"}, "details": {}}), &["code", "message", "details"])}), &["error"]),
-                "Rule": {"type": "object", "required": ["type"], "properties": {
+                "SdkError": {"type": "object", "description": "As Flagsmith answers: {\"detail\": \"...\"}, or field errors {\"field\": [\"...\"]}."},
+                "Status": {"type": "object", "properties": {"status": {"type": "string"}, "reason": {"type": "string"}}},
+                "Rule": {"type": "object", "required": ["type"], "additionalProperties": false, "properties": {
                     "type": {"enum": ["ALL", "ANY", "NONE"]},
                     "conditions": {"type": "array", "items": object(json!({
-                        "property": {"type": "string"},
+                        "property": {"type": "string", "maxLength": 1000},
                         "operator": {"enum": ["EQUAL", "NOT_EQUAL", "GREATER_THAN", "GREATER_THAN_INCLUSIVE", "LESS_THAN", "LESS_THAN_INCLUSIVE", "CONTAINS", "NOT_CONTAINS", "REGEX", "PERCENTAGE_SPLIT", "MODULO", "IS_SET", "IS_NOT_SET", "IN"]},
-                        "value": {"type": ["string", "null"]},
+                        "value": {"type": ["string", "null"], "maxLength": 1000},
                     }), &["operator"])},
                     "rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}},
                 }},

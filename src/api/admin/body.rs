@@ -120,6 +120,17 @@ fn oversized_integer(bytes: &[u8]) -> Option<String> {
     None
 }
 
+/// For `#[serde(default, deserialize_with = "given")]`: a field that may be absent (`None`)
+/// but, when present, is a `T` — so `null` is refused for plain fields, and kept as a value
+/// (`Some(None)`) for fields whose `T` is itself an `Option` ("clear this").
+pub fn given<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{is_json, oversized_integer};

@@ -40,16 +40,16 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsBody {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::body::given")]
     hide_disabled_flags: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "super::body::given")]
     hide_sensitive_data: Option<bool>,
+    #[serde(default, deserialize_with = "super::body::given")]
     allow_client_traits: Option<bool>,
+    #[serde(default, deserialize_with = "super::body::given")]
     use_identity_composite_key_for_hashing: Option<bool>,
+    #[serde(default, deserialize_with = "super::body::given")]
     use_identity_overrides_in_local_eval: Option<bool>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<bool>>, D::Error> {
-    Option::<bool>::deserialize(d).map(Some)
 }
 
 impl SettingsBody {
@@ -75,6 +75,7 @@ struct NewEnvironment {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EnvironmentChanges {
+    #[serde(default, deserialize_with = "super::body::given")]
     name: Option<String>,
     #[serde(default)]
     settings: SettingsBody,
@@ -227,14 +228,12 @@ async fn states(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateBody {
+    #[serde(default, deserialize_with = "super::body::given")]
     pub enabled: Option<bool>,
-    #[serde(default, deserialize_with = "present_value")]
+    #[serde(default, deserialize_with = "super::body::given")]
     pub value: Option<Value>,
+    #[serde(default, deserialize_with = "super::body::given")]
     pub variants: Option<Vec<VariantBody>>,
-}
-
-fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]

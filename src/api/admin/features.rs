@@ -62,13 +62,10 @@ struct NewFeature {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FeatureChanges {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::body::given")]
     description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::body::given")]
     server_key_only: Option<bool>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 async fn list(

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewKey {
+    #[serde(default, deserialize_with = "super::body::given")]
     name: Option<String>,
 }
 

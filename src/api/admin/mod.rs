@@ -2,7 +2,7 @@
 //! pagination, `{"error": {...}}` errors with stable codes, optimistic concurrency on
 //! environments (`If-Match: "<revision>"`).
 
-mod body;
+pub mod body;
 mod environments;
 mod error;
 mod features;

@@ -20,10 +20,13 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Changes {
+    #[serde(default, deserialize_with = "super::body::given")]
     name: Option<String>,
     /// When false, identify calls never store traits.
+    #[serde(default, deserialize_with = "super::body::given")]
     persist_trait_data: Option<bool>,
     /// When true, every SDK call is refused (403).
+    #[serde(default, deserialize_with = "super::body::given")]
     stop_serving_flags: Option<bool>,
 }
 

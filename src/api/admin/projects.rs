@@ -32,7 +32,9 @@ struct NewProject {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProjectChanges {
+    #[serde(default, deserialize_with = "super::body::given")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "super::body::given")]
     hide_disabled_flags: Option<bool>,
 }
 

@@ -54,14 +54,12 @@ struct NewSegment {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SegmentChanges {
+    #[serde(default, deserialize_with = "super::body::given")]
     name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::body::given")]
     description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::body::given")]
     rules: Option<Vec<RuleJson>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 async fn list(
@@ -177,15 +175,14 @@ async fn list_overrides(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OverrideBody {
+    #[serde(default, deserialize_with = "super::body::given")]
     priority: Option<u32>,
+    #[serde(default, deserialize_with = "super::body::given")]
     enabled: Option<bool>,
-    #[serde(default, deserialize_with = "present_value")]
+    #[serde(default, deserialize_with = "super::body::given")]
     value: Option<Value>,
+    #[serde(default, deserialize_with = "super::body::given")]
     variants: Option<Vec<super::environments::VariantBody>>,
-}
-
-fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
 }
 
 async fn set_override(
