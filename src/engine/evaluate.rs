@@ -9,7 +9,7 @@ use super::compile::{
 };
 use super::condition::{CompiledCondition, Subject, Version};
 use super::context_json::identity_context_json;
-use super::context_value::{ContextValue, OwnedContextValue};
+use super::context_value::{ContextValue, Normalised, OwnedContextValue};
 use super::error::{ConditionError, ConditionLocation, EvaluationError};
 use super::hashing::{LANES, hashed_percentages};
 use super::property::{PathTarget, Property, Slot};
@@ -104,7 +104,10 @@ pub(crate) struct Frame<'a> {
     identifier: Option<&'a str>,
     identity_key: Option<Cow<'a, str>>,
     identity: Option<&'a Identity>,
-    slots: Vec<Option<ContextValue<'a>>>,
+    slots: Vec<Option<Normalised<ContextValue<'a>>>>,
+    /// Some trait could not be normalised: any condition reading it raises, so sub-rules
+    /// that Flagsmith evaluates must run even where their result no longer matters.
+    has_refused_traits: bool,
     /// Slot values compared as versions, parsed once (`None`: not a version-compared slot).
     versions: Vec<Option<Option<Version<'a>>>>,
     /// Percentage of `[segment key, identity key]` for each segment that splits on the
@@ -160,8 +163,9 @@ impl<'a> Frame<'a> {
             }
         }
         let identity_key = identity.map(|identity| match &identity.key {
-            Some(key) => Cow::Borrowed(key.as_str()),
-            None => {
+            // Flagsmith fills in an empty key as it does a missing one.
+            Some(key) if !key.is_empty() => Cow::Borrowed(key.as_str()),
+            _ => {
                 let mut key =
                     String::with_capacity(environment.key.len() + 1 + identity.identifier.len());
                 key.push_str(&environment.key);
@@ -174,7 +178,7 @@ impl<'a> Frame<'a> {
         if !environment.version_slots.is_empty() {
             versions.resize(slots.len(), None);
             for &slot in &environment.version_slots {
-                if let Some(ContextValue::Str(text)) = slots[slot] {
+                if let Some(Ok(ContextValue::Str(text))) = slots[slot] {
                     versions[slot] = Some(Version::parse(text));
                 }
             }
@@ -183,6 +187,7 @@ impl<'a> Frame<'a> {
             identifier: identity.map(|i| i.identifier.as_str()),
             identity_key,
             identity,
+            has_refused_traits: slots.iter().any(|s| matches!(s, Some(Err(_)))),
             slots,
             versions,
             splits: Vec::new(),
@@ -214,40 +219,63 @@ impl<'a> Frame<'a> {
         self.identity_key.as_deref()
     }
 
+    /// The property's normalised value (`None`: not set), or the error Flagsmith raises
+    /// when normalising it.
     pub(crate) fn resolve<'f>(
         &'f self,
         environment: &'f CompiledEnvironment,
         property: &'f Property,
-    ) -> Option<Resolved<'f>> {
-        let slot = |slot: usize| self.slots[slot].as_ref().map(|v| Resolved::Slot(slot, v));
+    ) -> Normalised<Option<Resolved<'f>>> {
+        let slot = |slot: usize| match &self.slots[slot] {
+            None => Ok(None),
+            Some(Ok(value)) => Ok(Some(Resolved::Slot(slot, value))),
+            Some(Err(error)) => Err(error.clone()),
+        };
+        let computed = |text: &'f str| ContextValue::from_text(text).map(Resolved::Computed);
         match property {
-            Property::Empty => None,
+            Property::Empty => Ok(None),
             Property::Trait(s) => slot(*s),
-            Property::Path { literal, target } => slot(*literal).or_else(|| match target {
-                PathTarget::IdentityIdentifier => self
-                    .identifier
-                    .map(|i| Resolved::Computed(ContextValue::from_text(i))),
-                PathTarget::IdentityKey => self
-                    .identity_key()
-                    .map(|k| Resolved::Computed(ContextValue::from_text(k))),
-                PathTarget::IdentityTrait(s) => slot(*s),
-                PathTarget::Constant(value) => value.as_ref().map(Resolved::Constant),
-                PathTarget::Query(query) => {
-                    let mut context = environment.context_json.as_deref()?.clone();
-                    if let (Some(identity), serde_json::Value::Object(map)) =
-                        (self.identity, &mut context)
-                    {
-                        map.insert(
-                            "identity".into(),
-                            identity_context_json(identity, self.identity_key()),
-                        );
-                    }
-                    let value = query.query(&context).first().cloned()?;
-                    OwnedContextValue::from_json(&value).map(Resolved::Queried)
+            Property::Path { literal, target } => {
+                // A trait literally named like the path wins.
+                if let Some(found) = slot(*literal)? {
+                    return Ok(Some(found));
                 }
-                PathTarget::NotAPath => None,
-            }),
+                match target {
+                    PathTarget::IdentityIdentifier => self.identifier.map(computed).transpose(),
+                    PathTarget::IdentityKey => self.identity_key().map(computed).transpose(),
+                    PathTarget::IdentityTrait(s) => slot(*s),
+                    PathTarget::Constant(None) => Ok(None),
+                    PathTarget::Constant(Some(Ok(value))) => Ok(Some(Resolved::Constant(value))),
+                    PathTarget::Constant(Some(Err(error))) => Err(error.clone()),
+                    PathTarget::Query(query) => self.query(environment, query),
+                    PathTarget::NotAPath => Ok(None),
+                }
+            }
         }
+    }
+
+    /// Runs a general JSONPath query on the context's JSON form.
+    fn query<'f>(
+        &self,
+        environment: &CompiledEnvironment,
+        query: &serde_json_path::JsonPath,
+    ) -> Normalised<Option<Resolved<'f>>> {
+        let Some(context) = environment.context_json.as_deref() else {
+            return Ok(None);
+        };
+        let mut context = context.clone();
+        if let (Some(identity), serde_json::Value::Object(map)) = (self.identity, &mut context) {
+            map.insert(
+                "identity".into(),
+                identity_context_json(identity, self.identity_key()),
+            );
+        }
+        let Some(value) = query.query(&context).first().cloned() else {
+            return Ok(None);
+        };
+        OwnedContextValue::from_json(&value)
+            .transpose()
+            .map(|v| v.map(Resolved::Queried))
     }
 }
 
@@ -352,21 +380,27 @@ impl CompiledEnvironment {
         let split = frame.splits.get(index).copied().filter(|p| !p.is_nan());
         let mut all = true;
         for rule in &segment.rules {
-            if !self.rule_matches(rule, segment, split, frame, observer)? {
-                all = false;
-                if !O::RECORDS {
-                    break;
-                }
+            // Python's `all()` stops at the first rule that fails; an observer sees the rest.
+            let reached = all;
+            if !reached && !O::RECORDS {
+                break;
             }
+            let walk = Walk {
+                segment,
+                split,
+                reached,
+            };
+            all &= self.rule_matches(rule, &walk, frame, observer)?;
         }
         Ok(all)
     }
 
+    /// Matches one rule as Flagsmith does: its conditions in order until the quantifier is
+    /// decided, then its sub-rules likewise, whatever the conditions gave.
     fn rule_matches<O: Observer>(
         &self,
         rule: &CompiledRule,
-        segment: &CompiledSegment,
-        split: Option<f64>,
+        walk: &Walk<'_>,
         frame: &mut Frame<'_>,
         observer: &mut O,
     ) -> Result<bool, EvaluationError> {
@@ -374,54 +408,102 @@ impl CompiledEnvironment {
         observer.enter_rule(depth, rule.kind);
         let mut conditions = Quantifier::new(rule.kind);
         for (index, condition) in rule.conditions.iter().enumerate() {
-            let resolved = frame.resolve(self, &condition.property);
-            let version = match &resolved {
-                Some(Resolved::Slot(slot, _)) => frame
-                    .versions
-                    .get(*slot)
-                    .and_then(|v| v.as_ref().map(Option::as_ref)),
-                _ => None,
-            };
-            let subject = Subject {
-                identity_key: frame.identity_key(),
-                version,
-                split,
-            };
-            let outcome = Resolved::with(resolved.as_ref(), |value| {
-                let outcome = condition.test(value, &subject, &segment.key);
-                observer.condition(depth, condition, value, &outcome);
-                outcome
-            });
-            drop(resolved);
-            let matched = outcome.map_err(|error| EvaluationError::Condition {
-                location: Box::new(locate(segment, &rule.path, index, condition)),
-                error,
-            })?;
-            if conditions.add(matched) && !rule.eager && !O::RECORDS {
+            let reached = walk.reached && !conditions.decided;
+            if !reached && !O::RECORDS {
                 break;
             }
+            let outcome = self.condition_outcome(condition, walk, depth, frame, observer);
+            let matched = match outcome {
+                Ok(matched) => matched,
+                Err(error) if reached => {
+                    return Err(EvaluationError::Condition {
+                        location: Box::new(locate(walk.segment, &rule.path, index, condition)),
+                        error,
+                    });
+                }
+                // Shown in explanations only: Flagsmith never evaluates this condition.
+                Err(_) => false,
+            };
+            conditions.add(matched);
         }
-        let mut matched = rule.conditions.is_empty() || conditions.result();
-        if (matched || O::RECORDS) && !rule.rules.is_empty() {
+        let conditions_matched = rule.conditions.is_empty() || conditions.result();
+        let mut matched = conditions_matched;
+        // Failed conditions decide the rule, but Flagsmith still evaluates the sub-rules:
+        // skip them only when none can raise.
+        let sub_rules_needed = conditions_matched
+            || rule.sub_rules_may_fail
+            || frame.has_refused_traits
+            || O::RECORDS;
+        if sub_rules_needed && !rule.rules.is_empty() {
             let mut rules = Quantifier::new(rule.kind);
             for sub_rule in &rule.rules {
-                let sub_matched = self.rule_matches(sub_rule, segment, split, frame, observer)?;
-                if rules.add(sub_matched) && !O::RECORDS {
+                let reached = walk.reached && !rules.decided;
+                if !reached && !O::RECORDS {
                     break;
                 }
+                let sub_walk = Walk { reached, ..*walk };
+                rules.add(self.rule_matches(sub_rule, &sub_walk, frame, observer)?);
             }
             matched = matched && rules.result();
         }
         observer.exit_rule(depth, matched);
         Ok(matched)
     }
+
+    /// Resolves a condition's property and tests it.
+    fn condition_outcome<O: Observer>(
+        &self,
+        condition: &CompiledCondition,
+        walk: &Walk<'_>,
+        depth: usize,
+        frame: &Frame<'_>,
+        observer: &mut O,
+    ) -> Result<bool, ConditionError> {
+        let resolved = match frame.resolve(self, &condition.property) {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                let outcome = Err(error);
+                observer.condition(depth, condition, None, &outcome);
+                return outcome;
+            }
+        };
+        let version = match &resolved {
+            Some(Resolved::Slot(slot, _)) => frame
+                .versions
+                .get(*slot)
+                .and_then(|v| v.as_ref().map(Option::as_ref)),
+            _ => None,
+        };
+        let subject = Subject {
+            identity_key: frame.identity_key(),
+            version,
+            split: walk.split,
+        };
+        Resolved::with(resolved.as_ref(), |value| {
+            let outcome = condition.test(value, &subject, &walk.segment.key);
+            observer.condition(depth, condition, value, &outcome);
+            outcome
+        })
+    }
 }
 
-/// Folds booleans under a rule's quantifier; `add` reports when the result is decided.
+/// Where rule matching is in a segment.
+#[derive(Clone, Copy)]
+struct Walk<'s> {
+    segment: &'s CompiledSegment,
+    /// The segment's percentage for the identity key, when hashed up front.
+    split: Option<f64>,
+    /// Whether Flagsmith evaluates this part at all (else only an observer looks at it).
+    reached: bool,
+}
+
+/// Folds booleans under a rule's quantifier, as Python's `all()`/`any()` consume them.
 struct Quantifier {
     kind: RuleKind,
     any: bool,
     all: bool,
+    /// The result can no longer change: Python stops reading here.
+    decided: bool,
 }
 
 impl Quantifier {
@@ -430,16 +512,17 @@ impl Quantifier {
             kind,
             any: false,
             all: true,
+            decided: false,
         }
     }
 
-    fn add(&mut self, value: bool) -> bool {
+    fn add(&mut self, value: bool) {
         self.any |= value;
         self.all &= value;
-        match self.kind {
+        self.decided = match self.kind {
             RuleKind::All => !self.all,
             RuleKind::Any | RuleKind::None => self.any,
-        }
+        };
     }
 
     fn result(&self) -> bool {

@@ -14,6 +14,8 @@ pub mod explain;
 mod hashing;
 mod pattern;
 mod property;
+mod py_int;
+mod py_json;
 pub mod python;
 mod semver;
 pub mod validate;
