@@ -578,3 +578,261 @@ fn composite_identity_key_when_the_context_gives_none() {
         json!([{"name": "s"}])
     );
 }
+
+/// Evaluates a context given as JSON text, so numbers keep every digit (a `json!` value
+/// would already have rounded integers beyond `u64`).
+fn evaluate_text(context: &str) -> Result<Value, EvaluationError> {
+    let context: EvaluationContext = serde_json::from_str(context).expect("valid context");
+    let (environment, identity) = context.into_domain();
+    let compiled = CompiledEnvironment::compile(&environment);
+    let evaluation = compiled.evaluate(identity.as_ref())?;
+    Ok(serde_json::to_value(EvaluationResult::from(&evaluation)).unwrap())
+}
+
+/// A context whose one segment has the given rules (JSON text) and whose identity has the
+/// given traits (JSON text).
+fn rules_context(rules: &str, traits: &str) -> String {
+    format!(
+        r#"{{"environment": {{"key": "env", "name": "Production"}},
+            "identity": {{"identifier": "user-1", "traits": {traits}}},
+            "segments": {{"1": {{"key": "1", "name": "s", "rules": {rules}}}}}}}"#
+    )
+}
+
+/// Does one condition match a trait `t` written as JSON text?
+fn check_raw(operator: &str, trait_json: &str, value: &str) -> Result<bool, EvaluationError> {
+    let condition = json!({"property": "t", "operator": operator, "value": value});
+    let rules = format!(r#"[{{"type": "ALL", "conditions": [{condition}]}}]"#);
+    let result = evaluate_text(&rules_context(&rules, &format!(r#"{{"t": {trait_json}}}"#)))?;
+    Ok(!result["segments"].as_array().unwrap().is_empty())
+}
+
+#[test]
+fn json_integers_beyond_64_bits_stay_exact() {
+    let big = "99999999999999999999";
+    let holds = |operator, value| check_raw(operator, big, value).unwrap();
+    assert!(holds("EQUAL", big));
+    assert!(
+        !holds("EQUAL", "100000000000000000000"),
+        "equal as floats, not as integers"
+    );
+    assert!(holds("NOT_EQUAL", "100000000000000000000"));
+    assert!(holds("GREATER_THAN", "99999999999999999998"));
+    assert!(holds("LESS_THAN_INCLUSIVE", big));
+    assert!(!holds("GREATER_THAN", big));
+    assert!(
+        holds("IN", "1,99999999999999999999"),
+        "str() gives every digit"
+    );
+    assert!(!holds("IN", "1e+20"));
+    assert!(holds("REGEX", "^9{20}$"));
+    assert!(!holds("REGEX", "1e"));
+    assert!(!holds("CONTAINS", "99"), "an integer, not a string");
+    assert!(holds("MODULO", "2|0"), "float(int) % 2.0");
+    for threshold in ["10", "50", "90"] {
+        assert_eq!(
+            holds("PERCENTAGE_SPLIT", threshold),
+            check_raw("PERCENTAGE_SPLIT", &format!("\"{big}\""), threshold).unwrap(),
+            "hashes str(int), as for the numeric string"
+        );
+    }
+    let negative = "-99999999999999999999";
+    assert!(check_raw("LESS_THAN", negative, "-99999999999999999998").unwrap());
+    assert!(check_raw("IN", negative, negative).unwrap());
+    // Between i64::MAX and u64::MAX.
+    let u64_max = "18446744073709551615";
+    assert!(check_raw("EQUAL", u64_max, u64_max).unwrap());
+    assert!(!check_raw("EQUAL", u64_max, "18446744073709551616").unwrap());
+    assert!(check_raw("IN", "9223372036854775808", "9223372036854775808").unwrap());
+}
+
+#[test]
+fn integers_too_large_for_a_float_raise_only_in_modulo() {
+    let huge = "9".repeat(400);
+    assert!(check_raw("EQUAL", &huge, &huge).unwrap());
+    let error = check_raw("MODULO", &huge, "2|0").unwrap_err();
+    assert_eq!(error.code(), "integer_overflow");
+    assert!(
+        !check_raw("MODULO", &huge, "2").unwrap(),
+        "a malformed operand never reaches the division"
+    );
+    let error = check_raw("MODULO", &huge, "0|0").unwrap_err();
+    assert!(
+        error.to_string().contains("too large"),
+        "OverflowError comes before ZeroDivisionError: {error}"
+    );
+}
+
+#[test]
+fn feature_values_beyond_64_bits_are_served_exactly() {
+    let context = r#"{"environment": {"key": "env", "name": "Production"},
+        "features": {"f": {"key": "1", "name": "f", "enabled": true, "value": 99999999999999999999}}}"#;
+    let context: EvaluationContext = serde_json::from_str(context).unwrap();
+    let (environment, identity) = context.into_domain();
+    let compiled = CompiledEnvironment::compile(&environment);
+    let evaluation = compiled.evaluate(identity.as_ref()).unwrap();
+    let text = serde_json::to_string(&EvaluationResult::from(&evaluation)).unwrap();
+    assert!(text.contains(r#""value":99999999999999999999"#), "{text}");
+}
+
+#[test]
+fn integer_strings_longer_than_python_reads_raise_when_read() {
+    let too_long = format!("\"{}\"", "1".repeat(4301));
+    let at_limit = format!("\"{}\"", "1".repeat(4300));
+    assert!(check_raw("EQUAL", &at_limit, &"1".repeat(4300)).unwrap());
+    let error = check_raw("IS_SET", &too_long, "").unwrap_err();
+    assert_eq!(error.code(), "integer_overflow");
+    assert!(error.to_string().contains("4301 digits"), "{error}");
+    // Flagsmith reads a trait only when a condition on it is evaluated.
+    let unread = rules_context(
+        r#"[{"type": "ALL", "conditions": [
+            {"property": "other", "operator": "IS_SET", "value": ""},
+            {"property": "t", "operator": "IS_SET", "value": ""}]}]"#,
+        &format!(r#"{{"t": {too_long}}}"#),
+    );
+    assert!(evaluate_text(&unread).is_ok());
+    let in_sub_rule = rules_context(
+        r#"[{"type": "ALL",
+            "conditions": [{"property": "other", "operator": "IS_SET", "value": ""}],
+            "rules": [{"type": "ALL", "conditions": [{"property": "t", "operator": "IS_SET", "value": ""}]}]}]"#,
+        &format!(r#"{{"t": {too_long}}}"#),
+    );
+    assert_eq!(
+        evaluate_text(&in_sub_rule).unwrap_err().code(),
+        "integer_overflow",
+        "sub-rules are evaluated even when the conditions failed"
+    );
+}
+
+/// A segment with one rule of `kind` over `conditions` (JSON text), on traits `{"a": 1}`.
+fn one_rule(kind: &str, conditions: &str) -> Result<bool, EvaluationError> {
+    let rules = format!(r#"[{{"type": "{kind}", "conditions": [{conditions}]}}]"#);
+    let result = evaluate_text(&rules_context(&rules, r#"{"a": 1}"#))?;
+    Ok(!result["segments"].as_array().unwrap().is_empty())
+}
+
+const TRUE: &str = r#"{"property": "a", "operator": "EQUAL", "value": "1"}"#;
+const FALSE: &str = r#"{"property": "a", "operator": "EQUAL", "value": "2"}"#;
+const BAD_REGEX: &str = r#"{"property": "a", "operator": "REGEX", "value": "("}"#;
+const MODULO_ZERO: &str = r#"{"property": "a", "operator": "MODULO", "value": "0|0"}"#;
+
+#[test]
+fn failing_conditions_raise_only_when_evaluation_reaches_them() {
+    assert!(!one_rule("ALL", &format!("{FALSE}, {BAD_REGEX}")).unwrap());
+    assert_eq!(
+        one_rule("ALL", &format!("{TRUE}, {BAD_REGEX}"))
+            .unwrap_err()
+            .code(),
+        "invalid_regex"
+    );
+    assert_eq!(
+        one_rule("ALL", &format!("{BAD_REGEX}, {FALSE}"))
+            .unwrap_err()
+            .code(),
+        "invalid_regex",
+        "conditions run in order"
+    );
+    assert!(one_rule("ANY", &format!("{TRUE}, {MODULO_ZERO}")).unwrap());
+    assert_eq!(
+        one_rule("ANY", &format!("{FALSE}, {MODULO_ZERO}"))
+            .unwrap_err()
+            .code(),
+        "modulo_by_zero"
+    );
+    assert!(
+        !one_rule("NONE", &format!("{TRUE}, {MODULO_ZERO}")).unwrap(),
+        "NONE stops at the first true condition"
+    );
+    assert_eq!(
+        one_rule("NONE", &format!("{FALSE}, {MODULO_ZERO}"))
+            .unwrap_err()
+            .code(),
+        "modulo_by_zero"
+    );
+}
+
+#[test]
+fn failing_rules_raise_only_when_evaluation_reaches_them() {
+    let rule = |kind: &str, condition: &str| {
+        format!(r#"{{"type": "{kind}", "conditions": [{condition}]}}"#)
+    };
+    let bad = rule("ALL", BAD_REGEX);
+    let outcome = |rules: String| {
+        evaluate_text(&rules_context(&rules, r#"{"a": 1}"#))
+            .map(|result| !result["segments"].as_array().unwrap().is_empty())
+            .map_err(|e| e.code())
+    };
+    // Top-level rules: Python's all() stops at the first that fails.
+    assert_eq!(
+        outcome(format!("[{}, {bad}]", rule("ALL", FALSE))),
+        Ok(false)
+    );
+    assert_eq!(
+        outcome(format!("[{}, {bad}]", rule("ALL", TRUE))),
+        Err("invalid_regex")
+    );
+    // Sub-rules run under the rule's quantifier, even when its own conditions failed.
+    let with_sub_rules = |kind: &str, condition: &str, sub_rules: &[&str]| {
+        format!(
+            r#"[{{"type": "{kind}", "conditions": [{condition}], "rules": [{}]}}]"#,
+            sub_rules.join(", ")
+        )
+    };
+    assert_eq!(
+        outcome(with_sub_rules("ALL", FALSE, &[&bad])),
+        Err("invalid_regex")
+    );
+    assert_eq!(
+        outcome(with_sub_rules("ANY", TRUE, &[&rule("ALL", TRUE), &bad])),
+        Ok(true)
+    );
+    assert_eq!(
+        outcome(with_sub_rules("ALL", TRUE, &[&rule("ALL", FALSE), &bad])),
+        Ok(false)
+    );
+    assert_eq!(
+        outcome(with_sub_rules("ALL", TRUE, &[&rule("ALL", TRUE), &bad])),
+        Err("invalid_regex")
+    );
+    // Every segment is evaluated, whatever the others gave.
+    let two_segments = r#"{"environment": {"key": "env", "name": "Production"},
+        "identity": {"identifier": "u", "traits": {"a": 1}},
+        "segments": {
+            "1": {"key": "1", "name": "first", "rules": [{"type": "ALL", "conditions": [{"property": "a", "operator": "EQUAL", "value": "1"}]}]},
+            "2": {"key": "2", "name": "second", "rules": [{"type": "ALL", "conditions": [{"property": "a", "operator": "MODULO", "value": "0|1"}]}]}}}"#;
+    assert_eq!(
+        evaluate_text(two_segments).unwrap_err().code(),
+        "modulo_by_zero"
+    );
+}
+
+#[test]
+fn explanations_show_conditions_evaluation_never_reaches() {
+    let context = rules_context(
+        &format!(r#"[{{"type": "ALL", "conditions": [{FALSE}, {BAD_REGEX}]}}]"#),
+        r#"{"a": 1}"#,
+    );
+    let context: EvaluationContext = serde_json::from_str(&context).unwrap();
+    let (environment, identity) = context.into_domain();
+    let compiled = CompiledEnvironment::compile(&environment);
+    let text = burgee::engine::explain::explain(&compiled, identity.as_ref()).unwrap();
+    assert!(text.contains("ERROR"), "{text}");
+    assert!(text.contains("segment not matched"), "{text}");
+}
+
+#[test]
+fn in_reads_json_lists_as_python_json_does() {
+    assert!(check_raw("IN", "99999999999999999999", "[99999999999999999999]").unwrap());
+    assert!(check_raw("IN", "\"nan\"", "[NaN]").unwrap(), "NaN literal");
+    assert!(check_raw("IN", "\"-inf\"", "[-Infinity]").unwrap());
+    assert!(
+        check_raw("IN", "\"inf\"", "[1e400]").unwrap(),
+        "out of range: inf"
+    );
+    assert!(check_raw("IN", "0", "[-0]").unwrap());
+    assert!(
+        check_raw("IN", "\" [1]\"", " [1]").unwrap(),
+        "only text starting with [ is JSON"
+    );
+    assert!(!check_raw("IN", "1", " [1]").unwrap());
+}

@@ -132,7 +132,10 @@ mod tests {
             Ok(ContextValue::Int(PyInt::Big { .. }))
         ));
         let negative = format!("-{at_limit}");
-        assert!(ContextValue::from_text(&negative).is_ok(), "the sign is no digit");
+        assert!(
+            ContextValue::from_text(&negative).is_ok(),
+            "the sign is no digit"
+        );
         let over = "0".repeat(MAX_STR_DIGITS + 1);
         assert_eq!(
             ContextValue::from_text(&over),
@@ -142,6 +145,9 @@ mod tests {
             "leading zeros count"
         );
         let decimal = format!("{over}.5");
-        assert!(ContextValue::from_text(&decimal).is_ok(), "float() has no limit");
+        assert!(
+            ContextValue::from_text(&decimal).is_ok(),
+            "float() has no limit"
+        );
     }
 }

@@ -12,7 +12,9 @@ pub enum ConditionError {
     #[error("integer too large to convert to a float")]
     IntegerTooLarge,
     /// Python's `int()` refuses text of more than 4 300 digits.
-    #[error("a numeric string of {digits} digits is longer than the 4300 digits Python reads as an integer")]
+    #[error(
+        "a numeric string of {digits} digits is longer than the 4300 digits Python reads as an integer"
+    )]
     IntegerStringTooLong { digits: usize },
 }
 

@@ -244,11 +244,10 @@ impl<'a> Frame<'a> {
                     PathTarget::IdentityIdentifier => self.identifier.map(computed).transpose(),
                     PathTarget::IdentityKey => self.identity_key().map(computed).transpose(),
                     PathTarget::IdentityTrait(s) => slot(*s),
-                    PathTarget::Constant(None) => Ok(None),
                     PathTarget::Constant(Some(Ok(value))) => Ok(Some(Resolved::Constant(value))),
                     PathTarget::Constant(Some(Err(error))) => Err(error.clone()),
                     PathTarget::Query(query) => self.query(environment, query),
-                    PathTarget::NotAPath => Ok(None),
+                    PathTarget::Constant(None) | PathTarget::NotAPath => Ok(None),
                 }
             }
         }
@@ -430,10 +429,8 @@ impl CompiledEnvironment {
         let mut matched = conditions_matched;
         // Failed conditions decide the rule, but Flagsmith still evaluates the sub-rules:
         // skip them only when none can raise.
-        let sub_rules_needed = conditions_matched
-            || rule.sub_rules_may_fail
-            || frame.has_refused_traits
-            || O::RECORDS;
+        let sub_rules_needed =
+            conditions_matched || rule.sub_rules_may_fail || frame.has_refused_traits || O::RECORDS;
         if sub_rules_needed && !rule.rules.is_empty() {
             let mut rules = Quantifier::new(rule.kind);
             for sub_rule in &rule.rules {

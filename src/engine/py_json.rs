@@ -72,7 +72,9 @@ impl PyJson {
                 _ => Self::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             serde_json::Value::String(s) => Self::Str(s.clone()),
-            serde_json::Value::Array(items) => Self::List(items.iter().map(Self::from_value).collect()),
+            serde_json::Value::Array(items) => {
+                Self::List(items.iter().map(Self::from_value).collect())
+            }
             serde_json::Value::Object(map) => Self::Dict(
                 map.iter()
                     .map(|(k, v)| (Self::Str(k.clone()), Self::from_value(v)))
@@ -345,7 +347,9 @@ impl Parser<'_> {
         if lone_surrogate {
             return Some(PyJson::SurrogateStr(points));
         }
-        Some(PyJson::Str(points.into_iter().filter_map(char::from_u32).collect()))
+        Some(PyJson::Str(
+            points.into_iter().filter_map(char::from_u32).collect(),
+        ))
     }
 
     /// After `\u`: four hex digits, joined with a following `\uDC00`–`\uDFFF` when they are a
@@ -390,11 +394,27 @@ mod tests {
     fn reads_what_python_json_reads() {
         assert_eq!(
             members(r#"[1, 1.0, true, null, "a", ["x", 2], {"k": "it's"}]"#).unwrap(),
-            ["1", "1.0", "True", "None", "a", "['x', 2]", "{'k': \"it's\"}"]
+            [
+                "1",
+                "1.0",
+                "True",
+                "None",
+                "a",
+                "['x', 2]",
+                "{'k': \"it's\"}"
+            ]
         );
         assert_eq!(
             members("[99999999999999999999, -0, 1e16, 1E400, -1e400, NaN, -Infinity]").unwrap(),
-            ["99999999999999999999", "0", "1e+16", "inf", "-inf", "nan", "-inf"]
+            [
+                "99999999999999999999",
+                "0",
+                "1e+16",
+                "inf",
+                "-inf",
+                "nan",
+                "-inf"
+            ]
         );
         assert_eq!(members(" [1]"), None, "must start with [");
         assert_eq!(members("[1] "), Some(vec!["1".into()]));
@@ -416,8 +436,21 @@ mod tests {
     #[test]
     fn refuses_what_python_json_refuses() {
         for bad in [
-            "[01]", "[1.]", "[.5]", "[1e]", "[+1]", "[1,]", "[,]", "[1] x", "[\"a\nb\"]",
-            "[\"\\x\"]", "[nan]", "[infinity]", "[{1: 2}]", "[\"\\u12\"]", "[",
+            "[01]",
+            "[1.]",
+            "[.5]",
+            "[1e]",
+            "[+1]",
+            "[1,]",
+            "[,]",
+            "[1] x",
+            "[\"a\nb\"]",
+            "[\"\\x\"]",
+            "[nan]",
+            "[infinity]",
+            "[{1: 2}]",
+            "[\"\\u12\"]",
+            "[",
         ] {
             assert_eq!(members(bad), None, "{bad:?}");
         }
@@ -434,7 +467,15 @@ mod tests {
         let items: Vec<String> = value.as_array().unwrap().iter().map(json_str).collect();
         assert_eq!(
             items,
-            ["1", "1.0", "True", "None", "a", "['x', 2]", "{'k': \"it's\"}"]
+            [
+                "1",
+                "1.0",
+                "True",
+                "None",
+                "a",
+                "['x', 2]",
+                "{'k': \"it's\"}"
+            ]
         );
     }
 }

@@ -266,6 +266,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::excessive_precision)] // exact midpoints between two shortest reprs
     fn float_repr_matches_python() {
         let cases = [
             (1e16, "1e+16"),

@@ -57,7 +57,9 @@ impl Scalar {
         }
         let digits = digits.trim_start_matches('0');
         // Past the trim the value has at least 19 digits, so it cannot be zero.
-        Some(Self::BigInteger(BigInteger::from_canonical(negative, digits)))
+        Some(Self::BigInteger(BigInteger::from_canonical(
+            negative, digits,
+        )))
     }
 
     /// Reads one JSON value from its text without losing precision: integers of any length
@@ -144,10 +146,8 @@ impl<'de> serde::Deserialize<'de> for Scalar {
                 Ok(Scalar::Integer(v))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-                Ok(i64::try_from(v).map_or_else(
-                    |_| Scalar::BigInteger(BigInteger::from(v)),
-                    Scalar::Integer,
-                ))
+                Ok(i64::try_from(v)
+                    .map_or_else(|_| Scalar::BigInteger(BigInteger::from(v)), Scalar::Integer))
             }
             fn visit_i128<E>(self, v: i128) -> Result<Scalar, E> {
                 Ok(Scalar::integer_from_text(&v.to_string()).unwrap_or_default())

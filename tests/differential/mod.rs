@@ -1,0 +1,4 @@
+//! Parts of the differential test against Flagsmith's Python reference engine.
+
+pub mod answer;
+pub mod generate;
