@@ -11,6 +11,7 @@ mod context_value;
 mod error;
 mod evaluate;
 pub mod explain;
+mod frame;
 mod hashing;
 mod pattern;
 mod property;
