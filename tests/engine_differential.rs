@@ -104,10 +104,8 @@ fn reference_python() -> Option<PathBuf> {
     }
     let reason = "BURGEE_ENGINE_PYTHON is not set to a Python with flagsmith-flag-engine==10.2.0 \
                   (scripts/test-all.sh installs one under target/sdk/engine-venv)";
-    let required =
-        std::env::var_os("CI").is_some() || std::env::var_os("BURGEE_REQUIRE_ALL_TESTS").is_some();
     assert!(
-        !required,
+        !common::required(),
         "{reason}; CI and BURGEE_REQUIRE_ALL_TESTS need this test"
     );
     eprintln!("SKIPPED: {reason}");
