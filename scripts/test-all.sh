@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the project: unit, conformance, property, server and CLI tests, and the
-# compatibility tests with the official Flagsmith SDKs (Python, Node and Rust), which this
-# script installs under target/sdk (a Python venv, an npm folder, a separate Cargo build).
+# Runs every test of the project: unit, conformance, property, server and CLI tests, the
+# compatibility tests with the official Flagsmith SDKs (Python, Node and Rust) and the
+# differential test against Flagsmith's Python reference engine, which this script installs
+# under target/sdk (Python venvs, an npm folder, a separate Cargo build).
 # Usage: scripts/test-all.sh   (from anywhere; installs nothing system-wide)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +22,16 @@ if ! "$sdk/venv/bin/python" -c "import flagsmith" 2>/dev/null; then
   "$sdk/venv/bin/pip" install --quiet --disable-pip-version-check -r sdk-tests/python/requirements.txt
 fi
 export BURGEE_SDK_PYTHON="$sdk/venv/bin/python"
+
+# Flagsmith's reference engine for the differential test, in a venv of its own: the SDK
+# above may pull in another engine version.
+echo "== installing Flagsmith's reference engine used by the differential test"
+engine_version=$(sed -n 's/^flagsmith-flag-engine==//p' sdk-tests/engine/requirements.txt)
+if ! "$sdk/engine-venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('flagsmith-flag-engine') != '$engine_version')" 2>/dev/null; then
+  python3 -m venv "$sdk/engine-venv"
+  "$sdk/engine-venv/bin/pip" install --quiet --disable-pip-version-check -r sdk-tests/engine/requirements.txt
+fi
+export BURGEE_ENGINE_PYTHON="$sdk/engine-venv/bin/python"
 
 mkdir -p "$sdk/node"
 cp sdk-tests/node/package.json "$sdk/node/package.json"

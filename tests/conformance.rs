@@ -8,7 +8,6 @@ mod common;
 use burgee::engine::CompiledEnvironment;
 use burgee::flagsmith::context::EvaluationContext;
 use burgee::flagsmith::document::EnvironmentDocument;
-use burgee::flagsmith::result::EvaluationResult;
 use burgee::model::{Identity, Scalar, Traits};
 use serde_json::Value;
 
@@ -30,12 +29,8 @@ fn every_engine_test_case_gives_flagsmiths_result() {
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let context: EvaluationContext = serde_json::from_value(case["context"].clone())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let (environment, identity) = context.into_domain();
-        let compiled = CompiledEnvironment::compile(&environment);
-        let actual = match compiled.evaluate(identity.as_ref()) {
-            Ok(evaluation) => serde_json::to_value(EvaluationResult::from(&evaluation)).unwrap(),
-            Err(e) => Value::String(format!("error: {e}")),
-        };
+        let actual = common::engine::evaluate_with(context, common::engine::result_json)
+            .unwrap_or_else(|e| Value::String(format!("error: {e}")));
         if actual != case["result"] {
             failures.push(format!(
                 "{}\n  expected {}\n  actual   {}",

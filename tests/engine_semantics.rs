@@ -578,3 +578,12 @@ fn composite_identity_key_when_the_context_gives_none() {
         json!([{"name": "s"}])
     );
 }
+
+// Cases written as JSON text (integers beyond 64 bits), and the order in which evaluation
+// reaches failing conditions.
+#[path = "engine_semantics/exact_numbers.rs"]
+mod exact_numbers;
+#[path = "engine_semantics/reached_errors.rs"]
+mod reached_errors;
+#[path = "engine_semantics/text_context.rs"]
+mod text_context;

@@ -80,18 +80,19 @@ fn read_input(path: &PathBuf) -> anyhow::Result<String> {
 fn evaluate_contexts(input: &str, explain: bool, out: &mut impl Write) -> anyhow::Result<bool> {
     let mut all_ok = true;
     // One document (possibly pretty-printed), or else one context per line.
-    let documents: Vec<Result<Value, serde_json::Error>> = match serde_json::from_str(input) {
-        Ok(value) => vec![Ok(value)],
-        Err(_) => input
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect(),
-    };
+    let documents: Vec<Result<&str, serde_json::Error>> =
+        match serde_json::from_str::<serde::de::IgnoredAny>(input) {
+            Ok(_) => vec![Ok(input)],
+            Err(_) => input
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| serde_json::from_str::<serde::de::IgnoredAny>(line).map(|_| line))
+                .collect(),
+        };
     for document in documents {
         let outcome = document
             .map_err(|e| error_body("invalid_json", &e.to_string(), Value::Null))
-            .and_then(|value| evaluate_context(value, explain));
+            .and_then(|text| evaluate_context(text, explain));
         match outcome {
             Ok(text) => writeln!(out, "{text}")?,
             Err(error) => {
@@ -103,15 +104,26 @@ fn evaluate_contexts(input: &str, explain: bool, out: &mut impl Write) -> anyhow
     Ok(all_ok)
 }
 
-fn evaluate_context(mut value: Value, explain: bool) -> Result<String, Value> {
-    // Accept a conformance test case (`{"context": ..., "result": ...}`) as well.
-    if value.get("environment").is_none()
-        && let Some(context) = value.get_mut("context")
-    {
-        value = context.take();
-    }
-    let context: EvaluationContext = serde_json::from_value(value)
-        .map_err(|e| error_body("invalid_context", &e.to_string(), Value::Null))?;
+/// A conformance test case: `{"context": ..., "result": ...}`.
+#[derive(serde::Deserialize)]
+struct TestCase {
+    context: Box<serde_json::value::RawValue>,
+}
+
+/// Evaluates one context given as JSON text, read from the text itself so that numbers keep
+/// every digit.
+fn evaluate_context(text: &str, explain: bool) -> Result<String, Value> {
+    let invalid = |e: serde_json::Error| error_body("invalid_context", &e.to_string(), Value::Null);
+    let shape: Value = serde_json::from_str(text).map_err(invalid)?;
+    // Accept a conformance test case as well.
+    let case;
+    let text = if shape.get("environment").is_none() && shape.get("context").is_some() {
+        case = serde_json::from_str::<TestCase>(text).map_err(invalid)?;
+        case.context.get()
+    } else {
+        text
+    };
+    let context: EvaluationContext = serde_json::from_str(text).map_err(invalid)?;
     let (environment, identity) = context.into_domain();
     let compiled = CompiledEnvironment::compile(&environment);
     render(&compiled, identity.as_ref(), explain)
@@ -184,11 +196,11 @@ pub fn parse_traits(pairs: &[String]) -> anyhow::Result<Traits> {
         if name.is_empty() {
             bail!("trait {pair:?} has an empty name");
         }
-        // A JSON string literal ('"42"') forces a string; other JSON scalars keep their type.
-        let parsed = serde_json::from_str::<Value>(raw).ok();
-        let value = parsed
-            .as_ref()
-            .and_then(Scalar::from_json)
+        // A JSON string literal ('"42"') forces a string; other JSON scalars keep their type
+        // (and integers every digit).
+        let value = serde_json::from_str::<serde::de::IgnoredAny>(raw)
+            .ok()
+            .and_then(|_| Scalar::from_json_text(raw).ok())
             .unwrap_or_else(|| Scalar::String(raw.to_owned()));
         traits.insert(name.to_owned(), value);
     }

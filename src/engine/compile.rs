@@ -95,9 +95,11 @@ pub struct CompiledRule {
     pub(crate) rules: Vec<CompiledRule>,
     /// Indices from the segment's top-level rules down to this rule, for error locations.
     pub(crate) path: Box<[usize]>,
-    /// Some condition can fail: evaluate them all, in order, as Flagsmith does, so the same
-    /// error surfaces. Otherwise short-circuit.
-    pub(crate) eager: bool,
+    /// Some condition of this rule or below can raise whatever the identity's traits.
+    pub(crate) may_fail: bool,
+    /// Some sub-rule can raise: Flagsmith evaluates sub-rules even when the rule's own
+    /// conditions failed, so they must then run for the same error to surface.
+    pub(crate) sub_rules_may_fail: bool,
 }
 
 impl CompiledRule {
@@ -273,20 +275,23 @@ impl Builder<'_> {
                 compiled
             })
             .collect();
+        let rules: Vec<CompiledRule> = rule
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut sub_path = path.clone();
+                sub_path.push(i);
+                self.rule(r, sub_path)
+            })
+            .collect();
+        let sub_rules_may_fail = rules.iter().any(|r| r.may_fail);
         CompiledRule {
             kind: rule.kind,
-            eager: conditions.iter().any(|c| c.test.may_fail()),
+            may_fail: sub_rules_may_fail || conditions.iter().any(CompiledCondition::may_fail),
+            sub_rules_may_fail,
             conditions,
-            rules: rule
-                .rules
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let mut sub_path = path.clone();
-                    sub_path.push(i);
-                    self.rule(r, sub_path)
-                })
-                .collect(),
+            rules,
             path: path.into_boxed_slice(),
         }
     }

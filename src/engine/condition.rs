@@ -12,6 +12,7 @@ use super::error::ConditionError;
 use super::hashing::hashed_percentage;
 use super::pattern::PyPattern;
 use super::property::Property;
+use super::py_json::json_list_members;
 use super::python::{PyInt, float_mod, json_str, py_float, py_int, write_float_repr};
 pub use super::semver::Version;
 
@@ -144,10 +145,9 @@ impl InSet {
         let members: Vec<String> = match value {
             ConditionValue::Null => Vec::new(),
             ConditionValue::List(items) => items.clone(),
-            ConditionValue::Text(text) => match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(serde_json::Value::Array(items)) => items.iter().map(json_str).collect(),
-                _ => text.split(',').map(str::to_owned).collect(),
-            },
+            // A value starting with `[` is tried as JSON first (Python's `json.loads`).
+            ConditionValue::Text(text) => json_list_members(text)
+                .unwrap_or_else(|| text.split(',').map(str::to_owned).collect()),
         };
         let integers = members
             .iter()
@@ -247,12 +247,12 @@ impl Test {
         }
     }
 
-    /// Whether evaluating this test can fail the way Flagsmith's engine raises.
     /// Whether this test compares semantic versions.
     pub fn compares_versions(&self) -> bool {
         matches!(self, Self::Typed(_, operand) if operand.semver.is_some())
     }
 
+    /// Whether evaluating this test can fail the way Flagsmith's engine raises.
     pub fn may_fail(&self) -> bool {
         match self {
             Self::Regex(compiled) => compiled.is_err(),
@@ -282,6 +282,12 @@ pub struct Subject<'s> {
 }
 
 impl CompiledCondition {
+    /// Whether evaluating this condition can raise in Flagsmith's engine, whatever the
+    /// identity's traits (too-long integer strings among them are checked per evaluation).
+    pub fn may_fail(&self) -> bool {
+        self.test.may_fail() || self.property.may_fail()
+    }
+
     /// Evaluates the test on an already-resolved context value.
     pub fn test(
         &self,
@@ -348,15 +354,21 @@ impl CompiledCondition {
     }
 }
 
+/// `value % divisor == remainder` in Flagsmith's order: non-numbers and malformed operands
+/// never match; then the integer becomes a float (`OverflowError` when too large), and only
+/// then is the divisor checked (`ZeroDivisionError`).
 fn modulo(value: &ContextValue<'_>, operand: ModuloOperand) -> Result<bool, ConditionError> {
+    if matches!(value, ContextValue::Str(_)) {
+        return Ok(false);
+    }
+    let ModuloOperand::Valid { divisor, remainder } = operand else {
+        return Ok(false);
+    };
     let dividend = match value {
         ContextValue::Int(i) => i.to_f64().ok_or(ConditionError::IntegerTooLarge)?,
         ContextValue::Float(f) => *f,
         ContextValue::Bool(b) => f64::from(u8::from(*b)),
         ContextValue::Str(_) => return Ok(false),
-    };
-    let ModuloOperand::Valid { divisor, remainder } = operand else {
-        return Ok(false);
     };
     let result = float_mod(dividend, divisor).ok_or(ConditionError::ModuloByZero)?;
     Ok(result == remainder)

@@ -3,7 +3,13 @@
 
 use crate::model::Scalar;
 
+use super::error::ConditionError;
+use super::py_int::MAX_STR_DIGITS;
 use super::python::{PyInt, py_float, py_int, write_float_repr};
+
+/// A normalised value, or the error Flagsmith raises when normalising it (evaluation fails
+/// when, and only when, a condition reads it).
+pub type Normalised<T> = Result<T, ConditionError>;
 
 /// A normalised, non-null context value, borrowing its text where it can.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,19 +22,21 @@ pub enum ContextValue<'a> {
 
 impl<'a> ContextValue<'a> {
     /// Normalises a scalar; `None` for null.
-    pub fn from_scalar(value: &'a Scalar) -> Option<Self> {
-        Some(match value {
+    pub fn from_scalar(value: &'a Scalar) -> Option<Normalised<Self>> {
+        Some(Ok(match value {
             Scalar::Null => return None,
             Scalar::Bool(b) => Self::Bool(*b),
             Scalar::Integer(i) => Self::Int(PyInt::Small(i128::from(*i))),
+            Scalar::BigInteger(b) => Self::Int(PyInt::from_big_integer(b)),
             Scalar::Float(f) => Self::Float(*f),
-            Scalar::String(s) => Self::from_text(s),
-        })
+            Scalar::String(s) => return Some(Self::from_text(s)),
+        }))
     }
 
     /// A string fully matching `-?[0-9]+` becomes an integer, one matching `-?[0-9]+\.[0-9]+`
     /// a float; anything else stays text (ASCII digits only, no `+`, exponent or spaces).
-    pub fn from_text(text: &'a str) -> Self {
+    /// An integer string of more digits than Python's `int()` reads is an error, as there.
+    pub fn from_text(text: &'a str) -> Normalised<Self> {
         let unsigned = text.strip_prefix('-').unwrap_or(text);
         let (int_part, frac_part) = match unsigned.split_once('.') {
             Some((i, f)) => (i, Some(f)),
@@ -36,13 +44,18 @@ impl<'a> ContextValue<'a> {
         };
         let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !all_digits(int_part) {
-            return Self::Str(text);
+            return Ok(Self::Str(text));
         }
-        match frac_part {
+        Ok(match frac_part {
+            None if int_part.len() > MAX_STR_DIGITS => {
+                return Err(ConditionError::IntegerStringTooLong {
+                    digits: int_part.len(),
+                });
+            }
             None => py_int(text).map_or(Self::Str(text), Self::Int),
             Some(f) if all_digits(f) => py_float(text).map_or(Self::Str(text), Self::Float),
             Some(_) => Self::Str(text),
-        }
+        })
     }
 
     /// Writes Python's `str()` of the value.
@@ -87,9 +100,9 @@ impl OwnedContextValue {
     }
 
     /// Normalises a JSON value; `None` for null, arrays and objects (not context values).
-    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+    pub fn from_json(value: &serde_json::Value) -> Option<Normalised<Self>> {
         let scalar = Scalar::from_json(value)?;
-        ContextValue::from_scalar(&scalar).map(|v| v.to_owned_value())
+        ContextValue::from_scalar(&scalar).map(|v| v.map(|v| v.to_owned_value()))
     }
 }
 
@@ -99,27 +112,42 @@ mod tests {
 
     #[test]
     fn numeric_strings_become_numbers() {
-        assert_eq!(
-            ContextValue::from_text("30"),
-            ContextValue::Int(PyInt::Small(30))
-        );
-        assert_eq!(
-            ContextValue::from_text("007"),
-            ContextValue::Int(PyInt::Small(7))
-        );
-        assert_eq!(
-            ContextValue::from_text("-3"),
-            ContextValue::Int(PyInt::Small(-3))
-        );
-        assert_eq!(ContextValue::from_text("1.50"), ContextValue::Float(1.5));
+        let read = |text| ContextValue::from_text(text).unwrap();
+        assert_eq!(read("30"), ContextValue::Int(PyInt::Small(30)));
+        assert_eq!(read("007"), ContextValue::Int(PyInt::Small(7)));
+        assert_eq!(read("-3"), ContextValue::Int(PyInt::Small(-3)));
+        assert_eq!(read("1.50"), ContextValue::Float(1.5));
         for text in [
             "+3", "1e3", " 3", "3 ", "1.", ".5", "-", "", "1.2.3", "٣", "1_000",
         ] {
-            assert_eq!(
-                ContextValue::from_text(text),
-                ContextValue::Str(text),
-                "{text:?}"
-            );
+            assert_eq!(read(text), ContextValue::Str(text), "{text:?}");
         }
+    }
+
+    #[test]
+    fn integer_strings_past_pythons_digit_limit_are_errors() {
+        let at_limit = "9".repeat(MAX_STR_DIGITS);
+        assert!(matches!(
+            ContextValue::from_text(&at_limit),
+            Ok(ContextValue::Int(PyInt::Big { .. }))
+        ));
+        let negative = format!("-{at_limit}");
+        assert!(
+            ContextValue::from_text(&negative).is_ok(),
+            "the sign is no digit"
+        );
+        let over = "0".repeat(MAX_STR_DIGITS + 1);
+        assert_eq!(
+            ContextValue::from_text(&over),
+            Err(ConditionError::IntegerStringTooLong {
+                digits: MAX_STR_DIGITS + 1
+            }),
+            "leading zeros count"
+        );
+        let decimal = format!("{over}.5");
+        assert!(
+            ContextValue::from_text(&decimal).is_ok(),
+            "float() has no limit"
+        );
     }
 }

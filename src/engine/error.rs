@@ -11,6 +11,11 @@ pub enum ConditionError {
     ModuloByZero,
     #[error("integer too large to convert to a float")]
     IntegerTooLarge,
+    /// Python's `int()` refuses text of more than 4 300 digits.
+    #[error(
+        "a numeric string of {digits} digits is longer than the 4300 digits Python reads as an integer"
+    )]
+    IntegerStringTooLong { digits: usize },
 }
 
 /// Where in a segment a failing condition sits.
@@ -75,8 +80,9 @@ impl EvaluationError {
                 error: ConditionError::ModuloByZero,
                 ..
             } => "modulo_by_zero",
+            // Both are an identity's integer too large to work with: the caller's input.
             Self::Condition {
-                error: ConditionError::IntegerTooLarge,
+                error: ConditionError::IntegerTooLarge | ConditionError::IntegerStringTooLong { .. },
                 ..
             } => "integer_overflow",
             Self::NullPriority { .. } => "null_priority",

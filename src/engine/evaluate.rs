@@ -1,18 +1,15 @@
 //! Evaluating a compiled environment for one identity (or none).
 
-use std::borrow::Cow;
-
 use crate::model::{Identity, Metadata, OverridePriority, RuleKind, Scalar};
 
 use super::compile::{
     CompiledEnvironment, CompiledFeature, CompiledRule, CompiledSegment, CompiledState,
 };
-use super::condition::{CompiledCondition, Subject, Version};
-use super::context_json::identity_context_json;
-use super::context_value::{ContextValue, OwnedContextValue};
+use super::condition::{CompiledCondition, Subject};
+use super::context_value::ContextValue;
 use super::error::{ConditionError, ConditionLocation, EvaluationError};
+pub(crate) use super::frame::{Frame, Resolved};
 use super::hashing::{LANES, hashed_percentages};
-use super::property::{PathTarget, Property, Slot};
 
 /// The segment name Flagsmith reports for identity overrides.
 pub const IDENTITY_OVERRIDES_SEGMENT: &str = "identity_overrides";
@@ -97,158 +94,6 @@ pub(crate) struct Silent;
 
 impl Observer for Silent {
     const RECORDS: bool = false;
-}
-
-/// Per-evaluation state: the identity's normalised values, by trait slot.
-pub(crate) struct Frame<'a> {
-    identifier: Option<&'a str>,
-    identity_key: Option<Cow<'a, str>>,
-    identity: Option<&'a Identity>,
-    slots: Vec<Option<ContextValue<'a>>>,
-    /// Slot values compared as versions, parsed once (`None`: not a version-compared slot).
-    versions: Vec<Option<Option<Version<'a>>>>,
-    /// Percentage of `[segment key, identity key]` for each segment that splits on the
-    /// identity key, by segment index; hashed up front, four at a time.
-    splits: Vec<f64>,
-}
-
-/// A resolved context value: a trait's normalised value, one computed from the identity,
-/// a constant of the environment, or the result of a general JSONPath query.
-pub(crate) enum Resolved<'f> {
-    Slot(Slot, &'f ContextValue<'f>),
-    Computed(ContextValue<'f>),
-    Constant(&'f OwnedContextValue),
-    Queried(OwnedContextValue),
-}
-
-impl Resolved<'_> {
-    /// Runs `f` on the value, borrowing it where it can.
-    pub(crate) fn with<R>(
-        resolved: Option<&Self>,
-        f: impl FnOnce(Option<&ContextValue<'_>>) -> R,
-    ) -> R {
-        match resolved {
-            None => f(None),
-            Some(Self::Slot(_, v)) => f(Some(v)),
-            Some(Self::Computed(v)) => f(Some(v)),
-            Some(Self::Constant(v)) => f(Some(&v.as_borrowed())),
-            Some(Self::Queried(v)) => f(Some(&v.as_borrowed())),
-        }
-    }
-}
-
-impl<'a> Frame<'a> {
-    pub(crate) fn new(
-        environment: &'a CompiledEnvironment,
-        identity: Option<&'a Identity>,
-    ) -> Self {
-        let mut slots = vec![None; environment.trait_slots.len()];
-        if let Some(identity) = identity {
-            // Look up whichever side is smaller, but prefer the fast-hashed slot table.
-            if identity.traits.len() <= 4 * environment.trait_slots.len() {
-                for (name, value) in &identity.traits {
-                    if let Some(&slot) = environment.trait_slots.get(name) {
-                        slots[slot] = ContextValue::from_scalar(value);
-                    }
-                }
-            } else {
-                for (name, &slot) in &environment.trait_slots {
-                    if let Some(value) = identity.traits.get(name) {
-                        slots[slot] = ContextValue::from_scalar(value);
-                    }
-                }
-            }
-        }
-        let identity_key = identity.map(|identity| match &identity.key {
-            Some(key) => Cow::Borrowed(key.as_str()),
-            None => {
-                let mut key =
-                    String::with_capacity(environment.key.len() + 1 + identity.identifier.len());
-                key.push_str(&environment.key);
-                key.push('_');
-                key.push_str(&identity.identifier);
-                Cow::Owned(key)
-            }
-        });
-        let mut versions = Vec::new();
-        if !environment.version_slots.is_empty() {
-            versions.resize(slots.len(), None);
-            for &slot in &environment.version_slots {
-                if let Some(ContextValue::Str(text)) = slots[slot] {
-                    versions[slot] = Some(Version::parse(text));
-                }
-            }
-        }
-        Self {
-            identifier: identity.map(|i| i.identifier.as_str()),
-            identity_key,
-            identity,
-            slots,
-            versions,
-            splits: Vec::new(),
-        }
-    }
-
-    /// Hashes the identity key with every segment that splits on it.
-    pub(crate) fn hash_splits(&mut self, environment: &CompiledEnvironment) {
-        let Some(key) = self.identity_key.as_deref() else {
-            return;
-        };
-        if environment.split_segments.is_empty() {
-            return;
-        }
-        self.splits.resize(environment.segments.len(), f64::NAN);
-        for chunk in environment.split_segments.chunks(LANES) {
-            let mut pairs = [[""; 2]; LANES];
-            for (pair, &segment) in pairs.iter_mut().zip(chunk) {
-                *pair = [environment.segments[segment].key.as_str(), key];
-            }
-            let percentages = hashed_percentages(&pairs[..chunk.len()]);
-            for (&segment, percentage) in chunk.iter().zip(percentages) {
-                self.splits[segment] = percentage;
-            }
-        }
-    }
-
-    pub(crate) fn identity_key(&self) -> Option<&str> {
-        self.identity_key.as_deref()
-    }
-
-    pub(crate) fn resolve<'f>(
-        &'f self,
-        environment: &'f CompiledEnvironment,
-        property: &'f Property,
-    ) -> Option<Resolved<'f>> {
-        let slot = |slot: usize| self.slots[slot].as_ref().map(|v| Resolved::Slot(slot, v));
-        match property {
-            Property::Empty => None,
-            Property::Trait(s) => slot(*s),
-            Property::Path { literal, target } => slot(*literal).or_else(|| match target {
-                PathTarget::IdentityIdentifier => self
-                    .identifier
-                    .map(|i| Resolved::Computed(ContextValue::from_text(i))),
-                PathTarget::IdentityKey => self
-                    .identity_key()
-                    .map(|k| Resolved::Computed(ContextValue::from_text(k))),
-                PathTarget::IdentityTrait(s) => slot(*s),
-                PathTarget::Constant(value) => value.as_ref().map(Resolved::Constant),
-                PathTarget::Query(query) => {
-                    let mut context = environment.context_json.as_deref()?.clone();
-                    if let (Some(identity), serde_json::Value::Object(map)) =
-                        (self.identity, &mut context)
-                    {
-                        map.insert(
-                            "identity".into(),
-                            identity_context_json(identity, self.identity_key()),
-                        );
-                    }
-                    let value = query.query(&context).first().cloned()?;
-                    OwnedContextValue::from_json(&value).map(Resolved::Queried)
-                }
-                PathTarget::NotAPath => None,
-            }),
-        }
-    }
 }
 
 impl CompiledEnvironment {
@@ -352,21 +197,27 @@ impl CompiledEnvironment {
         let split = frame.splits.get(index).copied().filter(|p| !p.is_nan());
         let mut all = true;
         for rule in &segment.rules {
-            if !self.rule_matches(rule, segment, split, frame, observer)? {
-                all = false;
-                if !O::RECORDS {
-                    break;
-                }
+            // Python's `all()` stops at the first rule that fails; an observer sees the rest.
+            let reached = all;
+            if !reached && !O::RECORDS {
+                break;
             }
+            let walk = Walk {
+                segment,
+                split,
+                reached,
+            };
+            all &= self.rule_matches(rule, &walk, frame, observer)?;
         }
         Ok(all)
     }
 
+    /// Matches one rule as Flagsmith does: its conditions in order until the quantifier is
+    /// decided, then its sub-rules likewise, whatever the conditions gave.
     fn rule_matches<O: Observer>(
         &self,
         rule: &CompiledRule,
-        segment: &CompiledSegment,
-        split: Option<f64>,
+        walk: &Walk<'_>,
         frame: &mut Frame<'_>,
         observer: &mut O,
     ) -> Result<bool, EvaluationError> {
@@ -374,54 +225,100 @@ impl CompiledEnvironment {
         observer.enter_rule(depth, rule.kind);
         let mut conditions = Quantifier::new(rule.kind);
         for (index, condition) in rule.conditions.iter().enumerate() {
-            let resolved = frame.resolve(self, &condition.property);
-            let version = match &resolved {
-                Some(Resolved::Slot(slot, _)) => frame
-                    .versions
-                    .get(*slot)
-                    .and_then(|v| v.as_ref().map(Option::as_ref)),
-                _ => None,
-            };
-            let subject = Subject {
-                identity_key: frame.identity_key(),
-                version,
-                split,
-            };
-            let outcome = Resolved::with(resolved.as_ref(), |value| {
-                let outcome = condition.test(value, &subject, &segment.key);
-                observer.condition(depth, condition, value, &outcome);
-                outcome
-            });
-            drop(resolved);
-            let matched = outcome.map_err(|error| EvaluationError::Condition {
-                location: Box::new(locate(segment, &rule.path, index, condition)),
-                error,
-            })?;
-            if conditions.add(matched) && !rule.eager && !O::RECORDS {
+            let reached = walk.reached && !conditions.decided;
+            if !reached && !O::RECORDS {
                 break;
             }
+            let outcome = self.condition_outcome(condition, walk, depth, frame, observer);
+            let matched = match outcome {
+                Ok(matched) => matched,
+                Err(error) if reached => {
+                    return Err(EvaluationError::Condition {
+                        location: Box::new(locate(walk.segment, &rule.path, index, condition)),
+                        error,
+                    });
+                }
+                // Shown in explanations only: Flagsmith never evaluates this condition.
+                Err(_) => false,
+            };
+            conditions.add(matched);
         }
-        let mut matched = rule.conditions.is_empty() || conditions.result();
-        if (matched || O::RECORDS) && !rule.rules.is_empty() {
+        let conditions_matched = rule.conditions.is_empty() || conditions.result();
+        let mut matched = conditions_matched;
+        // Failed conditions decide the rule, but Flagsmith still evaluates the sub-rules:
+        // skip them only when none can raise.
+        let sub_rules_needed =
+            conditions_matched || rule.sub_rules_may_fail || frame.has_refused_traits || O::RECORDS;
+        if sub_rules_needed && !rule.rules.is_empty() {
             let mut rules = Quantifier::new(rule.kind);
             for sub_rule in &rule.rules {
-                let sub_matched = self.rule_matches(sub_rule, segment, split, frame, observer)?;
-                if rules.add(sub_matched) && !O::RECORDS {
+                let reached = walk.reached && !rules.decided;
+                if !reached && !O::RECORDS {
                     break;
                 }
+                let sub_walk = Walk { reached, ..*walk };
+                rules.add(self.rule_matches(sub_rule, &sub_walk, frame, observer)?);
             }
             matched = matched && rules.result();
         }
         observer.exit_rule(depth, matched);
         Ok(matched)
     }
+
+    /// Resolves a condition's property and tests it.
+    fn condition_outcome<O: Observer>(
+        &self,
+        condition: &CompiledCondition,
+        walk: &Walk<'_>,
+        depth: usize,
+        frame: &Frame<'_>,
+        observer: &mut O,
+    ) -> Result<bool, ConditionError> {
+        let resolved = match frame.resolve(self, &condition.property) {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                let outcome = Err(error);
+                observer.condition(depth, condition, None, &outcome);
+                return outcome;
+            }
+        };
+        let version = match &resolved {
+            Some(Resolved::Slot(slot, _)) => frame
+                .versions
+                .get(*slot)
+                .and_then(|v| v.as_ref().map(Option::as_ref)),
+            _ => None,
+        };
+        let subject = Subject {
+            identity_key: frame.identity_key(),
+            version,
+            split: walk.split,
+        };
+        Resolved::with(resolved.as_ref(), |value| {
+            let outcome = condition.test(value, &subject, &walk.segment.key);
+            observer.condition(depth, condition, value, &outcome);
+            outcome
+        })
+    }
 }
 
-/// Folds booleans under a rule's quantifier; `add` reports when the result is decided.
+/// Where rule matching is in a segment.
+#[derive(Clone, Copy)]
+struct Walk<'s> {
+    segment: &'s CompiledSegment,
+    /// The segment's percentage for the identity key, when hashed up front.
+    split: Option<f64>,
+    /// Whether Flagsmith evaluates this part at all (else only an observer looks at it).
+    reached: bool,
+}
+
+/// Folds booleans under a rule's quantifier, as Python's `all()`/`any()` consume them.
 struct Quantifier {
     kind: RuleKind,
     any: bool,
     all: bool,
+    /// The result can no longer change: Python stops reading here.
+    decided: bool,
 }
 
 impl Quantifier {
@@ -430,16 +327,17 @@ impl Quantifier {
             kind,
             any: false,
             all: true,
+            decided: false,
         }
     }
 
-    fn add(&mut self, value: bool) -> bool {
+    fn add(&mut self, value: bool) {
         self.any |= value;
         self.all &= value;
-        match self.kind {
+        self.decided = match self.kind {
             RuleKind::All => !self.all,
             RuleKind::Any | RuleKind::None => self.any,
-        }
+        };
     }
 
     fn result(&self) -> bool {

@@ -9,7 +9,7 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::context_value::OwnedContextValue;
+use super::context_value::{Normalised, OwnedContextValue};
 
 /// Index of a trait name in the compiled environment's trait table.
 pub type Slot = usize;
@@ -34,11 +34,25 @@ pub enum PathTarget {
     IdentityKey,
     IdentityTrait(Slot),
     /// Fixed for the environment (or nothing: objects, arrays and missing paths).
-    Constant(Option<OwnedContextValue>),
+    Constant(Option<Normalised<OwnedContextValue>>),
     /// A non-singular query, run on the context's JSON form.
     Query(Box<JsonPath>),
     /// Not valid JSONPath: only a trait of that literal name counts.
     NotAPath,
+}
+
+impl Property {
+    /// Whether resolving this property can raise in Flagsmith's engine whatever the identity:
+    /// a constant it cannot normalise, or a query whose result is known only when run.
+    pub fn may_fail(&self) -> bool {
+        matches!(
+            self,
+            Self::Path {
+                target: PathTarget::Constant(Some(Err(_))) | PathTarget::Query(_),
+                ..
+            }
+        )
+    }
 }
 
 /// One step of a singular path.

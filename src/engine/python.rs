@@ -1,127 +1,11 @@
 //! Python's number coercions and formatting, reproduced exactly where Flagsmith's engine
 //! depends on them: `int()`, `float()`, float `repr`, floored modulo and `str()` of values.
 
-use std::cmp::Ordering;
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-/// A Python `int`: unbounded. Values that fit an `i128` stay small; others keep their digits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PyInt {
-    Small(i128),
-    /// Outside the `i128` range: sign and decimal digits without leading zeros.
-    Big {
-        negative: bool,
-        digits: Box<str>,
-    },
-}
-
-impl PyInt {
-    /// Builds from a sign and ASCII digits (leading zeros allowed).
-    fn from_digits(negative: bool, digits: &str) -> Self {
-        let digits = digits.trim_start_matches('0');
-        if digits.is_empty() {
-            return Self::Small(0);
-        }
-        let parsed = digits
-            .parse::<i128>()
-            .ok()
-            .map(|v| if negative { -v } else { v });
-        match parsed {
-            Some(v) => Self::Small(v),
-            None => Self::Big {
-                negative,
-                digits: digits.into(),
-            },
-        }
-    }
-
-    /// The value as a float, as Python converts it; `None` where Python raises
-    /// `OverflowError` (beyond the float range).
-    pub fn to_f64(&self) -> Option<f64> {
-        match self {
-            // i64 converts in hardware; wider values go through the slower 128-bit path.
-            Self::Small(v) => Some(i64::try_from(*v).map_or(*v as f64, |v| v as f64)),
-            Self::Big { negative, digits } => {
-                let magnitude: f64 = digits.parse().ok()?;
-                magnitude
-                    .is_finite()
-                    .then_some(if *negative { -magnitude } else { magnitude })
-            }
-        }
-    }
-
-    /// The value as a Python `str()` would print it, written into `out`.
-    pub fn write_to(&self, out: &mut String) {
-        match self {
-            Self::Small(v) => {
-                let _ = write!(out, "{v}");
-            }
-            Self::Big { negative, digits } => {
-                if *negative {
-                    out.push('-');
-                }
-                out.push_str(digits);
-            }
-        }
-    }
-
-    /// Small integers as `i128`, for fast set lookups.
-    pub fn as_small(&self) -> Option<i128> {
-        match self {
-            Self::Small(v) => Some(*v),
-            Self::Big { .. } => None,
-        }
-    }
-}
-
-impl fmt::Display for PyInt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        f.write_str(&s)
-    }
-}
-
-impl Ord for PyInt {
-    fn cmp(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (Self::Small(a), Self::Small(b)) => a.cmp(b),
-            // A big value lies beyond every small one on its side of zero.
-            (Self::Big { negative, .. }, Self::Small(_)) => {
-                if *negative {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (Self::Small(_), Self::Big { .. }) => other.cmp(self).reverse(),
-            (
-                Self::Big {
-                    negative: na,
-                    digits: da,
-                },
-                Self::Big {
-                    negative: nb,
-                    digits: db,
-                },
-            ) => match (na, nb) {
-                (false, true) => Ordering::Greater,
-                (true, false) => Ordering::Less,
-                _ => {
-                    let magnitude = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
-                    if *na { magnitude.reverse() } else { magnitude }
-                }
-            },
-        }
-    }
-}
-
-impl PartialOrd for PyInt {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
+pub use super::py_int::{PyInt, py_int};
+pub use super::py_json::json_str;
 
 /// Python's `str.isspace()`: Unicode whitespace plus the ASCII separators 0x1C–0x1F.
 fn is_py_space(c: char) -> bool {
@@ -165,7 +49,7 @@ fn is_nd(c: char) -> bool {
 
 /// Rewrites Unicode digits to ASCII and trims Python whitespace, as `int()`/`float()` do
 /// before parsing. Borrows when the text is plain ASCII already.
-fn ascii_digits(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn ascii_digits(text: &str) -> std::borrow::Cow<'_, str> {
     let trimmed = text.trim_matches(is_py_space);
     if trimmed.is_ascii() {
         return std::borrow::Cow::Borrowed(trimmed);
@@ -182,7 +66,7 @@ fn ascii_digits(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Checks `digit ("_"? digit)*` and returns the digits without underscores.
-fn digit_part(text: &str) -> Option<String> {
+pub(super) fn digit_part(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     if bytes.is_empty() || !bytes[0].is_ascii_digit() || !bytes[bytes.len() - 1].is_ascii_digit() {
         return None;
@@ -200,32 +84,6 @@ fn digit_part(text: &str) -> Option<String> {
         }
     }
     Some(out)
-}
-
-/// Python's `int(text)` in base 10; `None` where Python raises `ValueError`.
-pub fn py_int(text: &str) -> Option<PyInt> {
-    // Fast path: plain ASCII digits with an optional sign, as stored traits mostly are.
-    let (negative, unsigned) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if !unsigned.is_empty() && unsigned.len() <= 38 && unsigned.bytes().all(|b| b.is_ascii_digit())
-    {
-        // At most 38 digits: always within i128.
-        let magnitude = unsigned
-            .bytes()
-            .fold(0i128, |n, b| n * 10 + i128::from(b - b'0'));
-        return Some(PyInt::Small(if negative { -magnitude } else { magnitude }));
-    }
-    let text = ascii_digits(text);
-    let (negative, rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, &text[..]),
-    };
-    let digits = digit_part(rest)?;
-    Some(PyInt::from_digits(negative, &digits))
 }
 
 /// Python's `float(text)`; `None` where Python raises `ValueError`.
@@ -301,7 +159,8 @@ pub fn write_float_repr(value: f64, out: &mut String) {
         Some(m) => (true, m),
         None => (false, mantissa),
     };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    prefer_even_digit_on_a_tie(value, &mut digits, exponent);
     if negative {
         out.push('-');
     }
@@ -341,6 +200,36 @@ pub fn write_float_repr(value: f64, out: &mut String) {
     }
 }
 
+/// Where the float lies exactly halfway between two shortest round-trip candidates, Rust
+/// takes the larger magnitude and Python (David Gay's `dtoa`) the one with an even last
+/// digit: `686460214833676.25` prints `686460214833676.2` there.
+fn prefer_even_digit_on_a_tie(value: f64, digits: &mut String, exponent: i32) {
+    let Some(last) = digits.bytes().last().filter(|d| d % 2 == 1) else {
+        return;
+    };
+    let mut lower = digits.clone();
+    lower.pop();
+    lower.push(char::from(last - 1));
+    let candidate: Option<f64> = format!("{lower}e{}", exponent + 1 - lower.len() as i32)
+        .parse()
+        .ok();
+    if candidate != Some(value.abs()) {
+        return;
+    }
+    // A tie only when the float is exactly the midpoint `lower` + 5: compare its exact
+    // decimal expansion (at most 767 significant digits).
+    let exact = format!("{:.1100e}", value.abs());
+    let (exact_mantissa, exact_exponent) = exact.split_once('e').unwrap_or((&exact, "0"));
+    let exact_digits: String = exact_mantissa
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let midpoint = format!("{lower}5");
+    if exact_exponent.parse() == Ok(exponent) && exact_digits.trim_end_matches('0') == midpoint {
+        *digits = lower;
+    }
+}
+
 /// Python's float `%`: the result takes the divisor's sign. `None` for a zero divisor
 /// (Python raises `ZeroDivisionError`).
 pub fn float_mod(x: f64, y: f64) -> Option<f64> {
@@ -372,91 +261,12 @@ pub fn float_mod(x: f64, y: f64) -> Option<f64> {
     })
 }
 
-/// Python's `str()` of a JSON value, as `str(json.loads(...))` elements print: strings as is,
-/// `True`/`False`/`None`, floats in `repr`, containers in Python's own `repr`.
-pub fn json_str(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => {
-            let mut out = String::new();
-            write_json_repr(other, &mut out);
-            out
-        }
-    }
-}
-
-fn write_json_repr(value: &serde_json::Value, out: &mut String) {
-    match value {
-        serde_json::Value::Null => out.push_str("None"),
-        serde_json::Value::Bool(true) => out.push_str("True"),
-        serde_json::Value::Bool(false) => out.push_str("False"),
-        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => {
-                let _ = write!(out, "{i}");
-            }
-            (None, Some(u)) => {
-                let _ = write!(out, "{u}");
-            }
-            _ => write_float_repr(n.as_f64().unwrap_or(f64::NAN), out),
-        },
-        serde_json::Value::String(s) => write_str_repr(s, out),
-        serde_json::Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json_repr(item, out);
-            }
-            out.push(']');
-        }
-        serde_json::Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_str_repr(key, out);
-                out.push_str(": ");
-                write_json_repr(item, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// Python's `repr()` of a string: single quotes unless the text has one and no double quote.
-fn write_str_repr(text: &str, out: &mut String) {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::excessive_precision)] // exact midpoints between two shortest reprs
     fn float_repr_matches_python() {
         let cases = [
             (1e16, "1e+16"),
@@ -475,6 +285,11 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
             (1e300, "1e+300"),
+            (686_460_214_833_676.25, "686460214833676.2"),
+            (-1_798_053_756_197_171.25, "-1798053756197171.2"),
+            (1_733_958_987_590_418.25, "1733958987590418.2"),
+            (0.125, "0.125"),
+            (5e-324, "5e-324"),
         ];
         for (value, expected) in cases {
             assert_eq!(float_repr(value), expected, "repr of {value:e}");
@@ -542,24 +357,5 @@ mod tests {
         );
         assert_eq!(float_mod(5.0, f64::INFINITY), Some(5.0));
         assert_eq!(float_mod(-5.0, f64::INFINITY), Some(f64::INFINITY));
-    }
-
-    #[test]
-    fn json_str_matches_python_str() {
-        let value: serde_json::Value =
-            serde_json::from_str(r#"[1, 1.0, true, null, "a", ["x", 2], {"k": "it's"}]"#).unwrap();
-        let items: Vec<String> = value.as_array().unwrap().iter().map(json_str).collect();
-        assert_eq!(
-            items,
-            [
-                "1",
-                "1.0",
-                "True",
-                "None",
-                "a",
-                "['x', 2]",
-                "{'k': \"it's\"}"
-            ]
-        );
     }
 }

@@ -8,7 +8,7 @@ use crate::model::{
     OverridePriority, Rule, RuleKind, Scalar, Segment, Variant, VariantOrder, Weight,
 };
 
-use super::serde_helpers::present_or_null;
+use super::serde_helpers::{exact_scalar, exact_scalar_map, present_or_null};
 
 /// Input of one evaluation: an environment, its features and segments, and an identity.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -33,7 +33,7 @@ pub struct IdentityContext {
     pub identifier: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exact_scalar_map")]
     pub traits: Option<IndexMap<String, Scalar>>,
 }
 
@@ -42,6 +42,7 @@ pub struct FeatureContext {
     pub key: String,
     pub name: String,
     pub enabled: bool,
+    #[serde(deserialize_with = "exact_scalar")]
     pub value: Scalar,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<VariantContext>>,
@@ -58,6 +59,7 @@ pub struct FeatureContext {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct VariantContext {
+    #[serde(deserialize_with = "exact_scalar")]
     pub value: Scalar,
     pub weight: serde_json::Number,
     pub priority: serde_json::Number,

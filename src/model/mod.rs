@@ -3,6 +3,7 @@
 //! Organisations own projects; projects own features and segments; environments hold one
 //! state per feature, segment overrides and identity overrides. Identities carry traits.
 
+mod big_integer;
 mod environment;
 mod feature;
 mod identity;
@@ -10,6 +11,7 @@ mod project;
 mod segment;
 mod value;
 
+pub use big_integer::BigInteger;
 pub use environment::{Environment, EnvironmentSettings};
 pub use feature::{
     Feature, FeatureKind, FeatureState, OverridePriority, Variant, VariantOrder, Weight,

@@ -23,6 +23,9 @@ impl From<&Scalar> for StoredValue {
             Scalar::Null => Self::Null,
             Scalar::Bool(b) => Self::Bool(*b),
             Scalar::Integer(i) => Self::Integer(*i),
+            // Kept as text, as the admin API stores such numbers: the engine reads a numeric
+            // string as the same integer.
+            Scalar::BigInteger(b) => Self::String(b.to_string()),
             Scalar::Float(f) => Self::Float(*f),
             Scalar::String(s) => Self::String(s.clone()),
         }

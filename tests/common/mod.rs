@@ -60,6 +60,8 @@ pub fn strip_json_comments(text: &str) -> String {
     out
 }
 
+#[allow(dead_code)] // not every test binary evaluates contexts
+pub mod engine;
 #[allow(dead_code)] // not every test binary starts servers
 pub mod server;
 

@@ -180,6 +180,7 @@ fn python_str(value: &Scalar) -> String {
         Scalar::Bool(true) => "True".into(),
         Scalar::Bool(false) => "False".into(),
         Scalar::Integer(i) => i.to_string(),
+        Scalar::BigInteger(b) => b.to_string(),
         Scalar::Float(f) => crate::engine::python::float_repr(*f),
         Scalar::String(s) => s.clone(),
     }
