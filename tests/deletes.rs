@@ -7,47 +7,19 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::server::{Admin, Server, client};
+use common::server::{Admin, Server, client, identify, metric};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn identify(server: &Server, key: &str, identifier: &str, traits: Value) -> Value {
-    let response = client()
-        .post(server.url("/api/v1/identities/"))
-        .header("X-Environment-Key", key)
-        .json(&json!({"identifier": identifier, "traits": traits}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+async fn identified(server: &Server, key: &str, identifier: &str, traits: Value) -> Value {
+    let (status, body) = identify(server, key, identifier, traits).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
-async fn setup(admin: &Admin) -> String {
-    admin
-        .post("/admin/v1/projects", json!({"name": "Web"}))
-        .await;
-    let env = admin
-        .post(
-            "/admin/v1/projects/1/environments",
-            json!({"name": "Production"}),
-        )
-        .await;
-    env["client_key"].as_str().unwrap().to_owned()
-}
-
-/// A gauge's value from `/metrics`.
 async fn gauge(server: &Server, name: &str) -> f64 {
-    let text = client()
-        .get(server.url("/metrics"))
-        .send()
+    metric(server, name)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
@@ -55,11 +27,11 @@ async fn gauge(server: &Server, name: &str) -> f64 {
 async fn a_deleted_identity_leaves_no_trait_behind() {
     let server = Server::start();
     let admin = Admin::new(&server);
-    let key = setup(&admin).await;
+    let key = admin.web_production().await;
     let traits: Vec<Value> = (0..50)
         .map(|i| json!({"trait_key": format!("t{i}"), "trait_value": i}))
         .collect();
-    identify(&server, &key, "alice", json!(traits)).await;
+    identified(&server, &key, "alice", json!(traits)).await;
     let (status, _) = admin
         .call(
             Method::DELETE,
@@ -77,7 +49,7 @@ async fn a_deleted_identity_leaves_no_trait_behind() {
         .await;
     assert_eq!(status, 404);
     // The same identifier comes back empty: nothing of the old identity survived.
-    let again = identify(&server, &key, "alice", json!([])).await;
+    let again = identified(&server, &key, "alice", json!([])).await;
     assert_eq!(again["traits"], json!([]), "{again}");
     let (status, _) = admin
         .call(
@@ -93,9 +65,9 @@ async fn a_deleted_identity_leaves_no_trait_behind() {
 async fn deleting_every_identity_of_an_environment_removes_all_their_traits() {
     let server = Server::start();
     let admin = Admin::new(&server);
-    let key = setup(&admin).await;
+    let key = admin.web_production().await;
     for i in 0..120 {
-        identify(
+        identified(
             &server,
             &key,
             &format!("user{i}"),
@@ -109,7 +81,7 @@ async fn deleting_every_identity_of_an_environment_removes_all_their_traits() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["deleted"], 120);
     assert_eq!(gauge(&server, "burgee_identities").await, 0.0);
-    let again = identify(&server, &key, "user7", json!([])).await;
+    let again = identified(&server, &key, "user7", json!([])).await;
     assert_eq!(again["traits"], json!([]));
 }
 
@@ -117,7 +89,7 @@ async fn deleting_every_identity_of_an_environment_removes_all_their_traits() {
 async fn a_deleted_environment_stops_at_once_and_its_rows_go_in_the_background() {
     let server = Server::start();
     let admin = Admin::new(&server);
-    let key = setup(&admin).await;
+    let key = admin.web_production().await;
     let other = admin
         .post(
             "/admin/v1/projects/1/environments",
@@ -191,8 +163,8 @@ async fn a_deleted_environment_stops_at_once_and_its_rows_go_in_the_background()
 async fn a_deleted_project_takes_its_environments_with_it() {
     let server = Server::start();
     let admin = Admin::new(&server);
-    let key = setup(&admin).await;
-    identify(
+    let key = admin.web_production().await;
+    identified(
         &server,
         &key,
         "alice",

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::server::{Admin, Server, TOKEN, client};
+use common::server::{Admin, Server, TOKEN, client, get_json, metric};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -20,12 +20,6 @@ fn fresh(commits: &str) -> (tempfile::TempDir, Server) {
         &[("BURGEE_FAULT_COMMITS", commits)],
     );
     (temp, server)
-}
-
-async fn get(server: &Server, path: &str) -> (u16, Value) {
-    let response = client().get(server.url(path)).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn project_names(list: &Value) -> Vec<String> {
@@ -43,7 +37,7 @@ async fn a_failed_commit_publishes_nothing_and_consumes_no_index() {
     let (temp, server) = fresh("3");
     let admin = Admin::new(&server);
     admin.post("/admin/v1/projects", json!({"name": "A"})).await;
-    let (_, ready) = get(&server, "/health/readiness").await;
+    let (_, ready) = get_json(&server, "/health/readiness").await;
     let index = ready["applied_index"].as_u64().unwrap();
 
     let (status, body) = admin
@@ -57,7 +51,7 @@ async fn a_failed_commit_publishes_nothing_and_consumes_no_index() {
     assert_eq!(body["error"]["code"], "storage_unavailable");
 
     assert_eq!(project_names(&admin.get("/admin/v1/projects").await), ["A"]);
-    let (status, ready) = get(&server, "/health/readiness").await;
+    let (status, ready) = get_json(&server, "/health/readiness").await;
     assert_eq!(status, 200, "the writer recovered by itself: {ready}");
     assert_eq!(
         ready["applied_index"].as_u64().unwrap(),
@@ -67,18 +61,11 @@ async fn a_failed_commit_publishes_nothing_and_consumes_no_index() {
 
     let c = admin.post("/admin/v1/projects", json!({"name": "C"})).await;
     assert_eq!(c["id"], 2, "the failed create allocated no id");
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("burgee_storage_faults_total") && !l.ends_with(" 0")),
+        metric(&server, "burgee_storage_faults_total")
+            .await
+            .unwrap_or(0.0)
+            >= 1.0,
         "faults are counted"
     );
 
@@ -166,11 +153,11 @@ async fn a_lost_disk_turns_readiness_unavailable_and_liveness_stays_truthful() {
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["error"]["code"], "storage_unavailable");
     }
-    let (status, ready) = get(&server, "/health/readiness").await;
+    let (status, ready) = get_json(&server, "/health/readiness").await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["status"], "unavailable");
     assert!(!ready["reason"].as_str().unwrap().is_empty());
-    let (status, live) = get(&server, "/health/liveness").await;
+    let (status, live) = get_json(&server, "/health/liveness").await;
     assert_eq!(status, 200, "the process still serves: {live}");
     // Reads go on from memory.
     assert_eq!(project_names(&admin.get("/admin/v1/projects").await), ["A"]);
@@ -196,7 +183,7 @@ async fn a_panic_while_applying_refuses_that_command_and_the_writer_goes_on() {
     admin
         .post("/admin/v1/projects", json!({"name": "Web"}))
         .await;
-    assert_eq!(get(&server, "/health/readiness").await.0, 200);
+    assert_eq!(get_json(&server, "/health/readiness").await.0, 200);
 }
 
 #[tokio::test]
@@ -230,5 +217,5 @@ async fn a_panic_while_building_a_snapshot_refuses_that_command_and_publishes_no
         .await
         .unwrap();
     assert_eq!(flags.status(), 200);
-    assert_eq!(get(&server, "/health/readiness").await.0, 200);
+    assert_eq!(get_json(&server, "/health/readiness").await.0, 200);
 }

@@ -3,7 +3,7 @@
 //! redb (and folding it into the catalog) happens in one place, so a replay, a Raft snapshot
 //! or another storage adapter can reuse exactly what the state machine decided.
 
-use redb::WriteTransaction;
+use redb::{Table, WriteTransaction};
 
 use super::codec::encode;
 use super::error::StoreError;
@@ -47,20 +47,37 @@ impl Change {
     }
 }
 
-/// Writes `changes` into `txn`, in order.
+/// Writes `changes` into `txn`, in order. Each table is opened once per call (a bulk
+/// removal writes thousands of rows of the same two tables).
 pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreError> {
+    let mut catalog: [Option<Table<'_, u32, &[u8]>>; 8] = Default::default();
+    let mut purges = None;
+    let mut identities = None;
+    let mut traits = None;
     for change in changes {
         match change {
-            Change::Organisation(id, v) => put(txn, tables::ORGANISATIONS, *id, v.as_ref())?,
-            Change::Project(id, v) => put(txn, tables::PROJECTS, *id, v.as_ref())?,
-            Change::Environment(id, v) => put(txn, tables::ENVIRONMENTS, *id, v.as_ref())?,
-            Change::Feature(id, v) => put(txn, tables::FEATURES, *id, v.as_ref())?,
-            Change::Segment(id, v) => put(txn, tables::SEGMENTS, *id, v.as_ref())?,
-            Change::State(id, v) => put(txn, tables::FEATURE_STATES, *id, v.as_ref())?,
-            Change::ServerKey(id, v) => put(txn, tables::SERVER_KEYS, *id, v.as_ref())?,
-            Change::Token(id, v) => put(txn, tables::API_TOKENS, *id, v.as_ref())?,
+            Change::Organisation(id, v) => {
+                put(txn, &mut catalog[0], tables::ORGANISATIONS, *id, v.as_ref())?
+            }
+            Change::Project(id, v) => put(txn, &mut catalog[1], tables::PROJECTS, *id, v.as_ref())?,
+            Change::Environment(id, v) => {
+                put(txn, &mut catalog[2], tables::ENVIRONMENTS, *id, v.as_ref())?
+            }
+            Change::Feature(id, v) => put(txn, &mut catalog[3], tables::FEATURES, *id, v.as_ref())?,
+            Change::Segment(id, v) => put(txn, &mut catalog[4], tables::SEGMENTS, *id, v.as_ref())?,
+            Change::State(id, v) => put(
+                txn,
+                &mut catalog[5],
+                tables::FEATURE_STATES,
+                *id,
+                v.as_ref(),
+            )?,
+            Change::ServerKey(id, v) => {
+                put(txn, &mut catalog[6], tables::SERVER_KEYS, *id, v.as_ref())?
+            }
+            Change::Token(id, v) => put(txn, &mut catalog[7], tables::API_TOKENS, *id, v.as_ref())?,
             Change::Purge(id, pending) => {
-                let mut table = txn.open_table(tables::PURGES)?;
+                let table = opened(&mut purges, || txn.open_table(tables::PURGES))?;
                 if *pending {
                     table.insert(*id, ())?;
                 } else {
@@ -72,7 +89,7 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
                 identifier,
                 record,
             } => {
-                let mut table = txn.open_table(tables::IDENTITIES)?;
+                let table = opened(&mut identities, || txn.open_table(tables::IDENTITIES))?;
                 let key = (*environment_id, identifier.as_str());
                 match record {
                     Some(record) => {
@@ -89,7 +106,7 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
                 key,
                 value,
             } => {
-                let mut table = txn.open_table(tables::TRAITS)?;
+                let table = opened(&mut traits, || txn.open_table(tables::TRAITS))?;
                 let row = (*environment_id, identifier.as_str(), key.as_str());
                 match value {
                     Some(value) => {
@@ -105,13 +122,27 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
     Ok(())
 }
 
-fn put<T: serde::Serialize>(
-    txn: &WriteTransaction,
-    table: redb::TableDefinition<u32, &[u8]>,
+/// The table in `slot`, opened on first use.
+fn opened<'s, T>(
+    slot: &'s mut Option<T>,
+    open: impl FnOnce() -> Result<T, redb::TableError>,
+) -> Result<&'s mut T, StoreError> {
+    if slot.is_none() {
+        *slot = Some(open()?);
+    }
+    slot.as_mut()
+        .ok_or_else(|| StoreError::Internal("a table slot is empty".into()))
+}
+
+/// Upserts or removes a catalog record, opening its table once per [`write`].
+fn put<'t, T: serde::Serialize>(
+    txn: &'t WriteTransaction,
+    slot: &mut Option<Table<'t, u32, &'static [u8]>>,
+    definition: redb::TableDefinition<'static, u32, &'static [u8]>,
     id: u32,
     value: Option<&T>,
 ) -> Result<(), StoreError> {
-    let mut table = txn.open_table(table)?;
+    let table = opened(slot, || txn.open_table(definition))?;
     match value {
         Some(v) => {
             table.insert(id, encode(v)?.as_slice())?;

@@ -178,3 +178,63 @@ impl Admin {
         value
     }
 }
+
+impl Admin {
+    /// Project 1 "Web" with environment 1 "Production"; returns the environment's client key.
+    pub async fn web_production(&self) -> String {
+        self.post("/admin/v1/projects", serde_json::json!({"name": "Web"}))
+            .await;
+        let env = self
+            .post(
+                "/admin/v1/projects/1/environments",
+                serde_json::json!({"name": "Production"}),
+            )
+            .await;
+        env["client_key"].as_str().unwrap().to_owned()
+    }
+}
+
+/// An unauthenticated GET: status and JSON body (`null` when there is none).
+pub async fn get_json(server: &Server, path: &str) -> (u16, serde_json::Value) {
+    let response = client().get(server.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The value of an unlabelled metric in `/metrics`.
+pub async fn metric(server: &Server, name: &str) -> Option<f64> {
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `POST /api/v1/identities/` with `traits` (a JSON array): status and body.
+pub async fn identify(
+    server: &Server,
+    key: &str,
+    identifier: &str,
+    traits: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = client()
+        .post(server.url("/api/v1/identities/"))
+        .header("X-Environment-Key", key)
+        .json(&serde_json::json!({"identifier": identifier, "traits": traits}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
