@@ -122,16 +122,7 @@ async fn python_local_evaluation_of_random_segments_agrees_with_burgee() {
     let mut r = Random(seed | 1);
     let server = Server::start();
     let admin = Admin::new(&server);
-    admin
-        .post("/admin/v1/projects", json!({"name": "Web"}))
-        .await;
-    let env = admin
-        .post(
-            "/admin/v1/projects/1/environments",
-            json!({"name": "Production"}),
-        )
-        .await;
-    let client_key = env["client_key"].as_str().unwrap().to_owned();
+    let client_key = admin.web_production().await;
     let features = 8;
     for i in 0..features {
         admin

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::server::{Admin, Server, TOKEN, client};
+use common::server::{Admin, Server, TOKEN, client, get_json};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -31,15 +31,9 @@ async fn raw(
 }
 
 async fn applied_index(server: &Server) -> u64 {
-    let ready: Value = client()
-        .get(server.url("/health/readiness"))
-        .send()
-        .await
+    get_json(server, "/health/readiness").await.1["applied_index"]
+        .as_u64()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    ready["applied_index"].as_u64().unwrap()
 }
 
 /// (method, path, body, content type, expected status, expected code).
@@ -231,15 +225,7 @@ async fn names_are_unique_regardless_of_case() {
 async fn if_match_follows_http() {
     let server = Server::start();
     let admin = Admin::new(&server);
-    admin
-        .post("/admin/v1/projects", json!({"name": "Web"}))
-        .await;
-    admin
-        .post(
-            "/admin/v1/projects/1/environments",
-            json!({"name": "Production"}),
-        )
-        .await;
+    admin.web_production().await;
     let patch = |if_match: &'static str, name: &'static str| {
         client()
             .patch(server.url("/admin/v1/environments/1"))
@@ -266,23 +252,14 @@ async fn if_match_follows_http() {
 async fn invalid_utf8_in_a_query_is_refused_and_creates_no_identity() {
     let server = Server::start();
     let admin = Admin::new(&server);
-    admin
-        .post("/admin/v1/projects", json!({"name": "Web"}))
-        .await;
-    let env = admin
-        .post(
-            "/admin/v1/projects/1/environments",
-            json!({"name": "Production"}),
-        )
-        .await;
-    let key = env["client_key"].as_str().unwrap();
+    let key = admin.web_production().await;
     for path in [
         "/api/v1/identities/?identifier=%FF",
         "/api/v1/flags/?feature=%C3%28",
     ] {
         let response = client()
             .get(server.url(path))
-            .header("X-Environment-Key", key)
+            .header("X-Environment-Key", &key)
             .send()
             .await
             .unwrap();
@@ -292,7 +269,7 @@ async fn invalid_utf8_in_a_query_is_refused_and_creates_no_identity() {
     assert_eq!(identities["items"], json!([]));
     let fine = client()
         .get(server.url("/api/v1/identities/?identifier=%C3%BC"))
-        .header("X-Environment-Key", key)
+        .header("X-Environment-Key", &key)
         .send()
         .await
         .unwrap();

@@ -69,16 +69,7 @@ async fn every_acknowledged_write_follows_an_fsync_of_the_database() {
     let server = Server::start_traced(&trace_path, "fsync,fdatasync,write,writev,sendto,sendmsg");
     let admin = Admin::new(&server);
     // Admin writes of several kinds, then SDK identify calls that store traits.
-    admin
-        .post("/admin/v1/projects", json!({"name": "Web"}))
-        .await;
-    let env = admin
-        .post(
-            "/admin/v1/projects/1/environments",
-            json!({"name": "Production"}),
-        )
-        .await;
-    let key = env["client_key"].as_str().unwrap().to_owned();
+    let key = admin.web_production().await;
     for i in 0..10 {
         admin
             .post(
