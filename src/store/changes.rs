@@ -57,11 +57,11 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
     for change in changes {
         match change {
             Change::Organisation(id, v) => {
-                put(txn, &mut catalog[0], tables::ORGANISATIONS, *id, v.as_ref())?
+                put(txn, &mut catalog[0], tables::ORGANISATIONS, *id, v.as_ref())?;
             }
             Change::Project(id, v) => put(txn, &mut catalog[1], tables::PROJECTS, *id, v.as_ref())?,
             Change::Environment(id, v) => {
-                put(txn, &mut catalog[2], tables::ENVIRONMENTS, *id, v.as_ref())?
+                put(txn, &mut catalog[2], tables::ENVIRONMENTS, *id, v.as_ref())?;
             }
             Change::Feature(id, v) => put(txn, &mut catalog[3], tables::FEATURES, *id, v.as_ref())?,
             Change::Segment(id, v) => put(txn, &mut catalog[4], tables::SEGMENTS, *id, v.as_ref())?,
@@ -73,7 +73,7 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
                 v.as_ref(),
             )?,
             Change::ServerKey(id, v) => {
-                put(txn, &mut catalog[6], tables::SERVER_KEYS, *id, v.as_ref())?
+                put(txn, &mut catalog[6], tables::SERVER_KEYS, *id, v.as_ref())?;
             }
             Change::Token(id, v) => put(txn, &mut catalog[7], tables::API_TOKENS, *id, v.as_ref())?,
             Change::Purge(id, pending) => {
