@@ -123,10 +123,10 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
 }
 
 /// The table in `slot`, opened on first use.
-fn opened<'s, T>(
-    slot: &'s mut Option<T>,
+fn opened<T>(
+    slot: &mut Option<T>,
     open: impl FnOnce() -> Result<T, redb::TableError>,
-) -> Result<&'s mut T, StoreError> {
+) -> Result<&mut T, StoreError> {
     if slot.is_none() {
         *slot = Some(open()?);
     }
