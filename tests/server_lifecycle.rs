@@ -384,3 +384,31 @@ async fn secrets_can_be_given_as_files_and_never_show_in_the_process_list() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not both"));
 }
+
+#[tokio::test]
+async fn metric_labels_stay_bounded_whatever_method_is_sent() {
+    let server = Server::start();
+    for method in ["FOO", "PROPFIND", "X-ANYTHING"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let _ = client()
+            .request(method, server.url("/api/v1/flags/"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+    for unknown in ["FOO", "PROPFIND", "X-ANYTHING"] {
+        assert!(
+            !metrics.contains(&format!("method=\"{unknown}\"")),
+            "{metrics}"
+        );
+    }
+}

@@ -71,15 +71,15 @@ fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
             StatusCode::BAD_REQUEST,
             "number_out_of_range",
             format!(
-                "the number {number} does not fit in 64 bits and would not be kept exactly; \
-                 send it as a string"
+                "the number {number} does not fit in a signed 64-bit integer and would not be \
+                 kept exactly; send it as a string"
             ),
         ));
     }
     Ok(())
 }
 
-/// The first integer literal (outside strings) that neither i64 nor u64 holds.
+/// The first integer literal (outside strings) that a signed 64-bit integer cannot hold.
 fn oversized_integer(bytes: &[u8]) -> Option<String> {
     let mut in_string = false;
     let mut escaped = false;
@@ -110,7 +110,7 @@ fn oversized_integer(bytes: &[u8]) -> Option<String> {
             }
             let token = std::str::from_utf8(&bytes[start..i]).unwrap_or_default();
             let integer = !token.contains(['.', 'e', 'E']);
-            if integer && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+            if integer && token.parse::<i64>().is_err() {
                 return Some(token.to_owned());
             }
             continue;
@@ -154,8 +154,12 @@ mod tests {
             None
         );
         assert_eq!(
-            oversized_integer(br#"{"v": 18446744073709551615, "w": -9223372036854775808}"#),
+            oversized_integer(br#"{"v": 9223372036854775807, "w": -9223372036854775808}"#),
             None
+        );
+        assert_eq!(
+            oversized_integer(br#"{"v": 9223372036854775808}"#).as_deref(),
+            Some("9223372036854775808")
         );
         assert_eq!(
             oversized_integer(br#"{"v": 1.5e300, "w": 1234567890123456789012.5}"#),
