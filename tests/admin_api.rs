@@ -541,14 +541,10 @@ async fn identities_overrides_and_gdpr_deletion() {
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 10);
     assert_eq!(items[9]["identifier"], "user-10");
-    // The cursor is opaque; it continues right after the page's last identity.
-    let next = admin
-        .get(&format!(
-            "/admin/v1/environments/1/identities?limit=1&cursor={}",
-            page["next_cursor"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(next["items"][0]["identifier"], "user-11");
+    assert!(
+        page["next_cursor"].is_string(),
+        "an opaque cursor: tests/pagination.rs walks it"
+    );
     let (status, deleted) = admin
         .call(Method::DELETE, "/admin/v1/environments/1/identities", None)
         .await;

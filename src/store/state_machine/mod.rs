@@ -15,6 +15,8 @@
 mod checks;
 mod environments;
 mod features;
+#[cfg(test)]
+mod harness;
 mod identities;
 mod import;
 mod organisation;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use super::tests::{Harness, envelope, feature};
+use super::harness::{Harness, envelope, feature};
 use crate::store::command::{
     Command, Envelope, SegmentOverrideChange, SettingsPatch, StatePatch, TraitWrite,
 };
