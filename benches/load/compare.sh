@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Two builds side by side in one run, alternating, on loopback: requests/s and latency of the
+# SDK endpoints, each build on a fresh data directory with the reference environment.
+#   benches/load/compare.sh OLD_BINARY NEW_BINARY [DURATION_SECONDS] [ROUNDS]   (needs wrk)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+old=$1
+new=$2
+duration=${3:-10}
+rounds=${4:-2}
+port=${BURGEE_LOAD_PORT:-18125}
+token="compare-admin-token-0123456789"
+server=
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null || true' EXIT
+
+measure() {
+  local label=$1 binary=$2 data
+  data=$(mktemp -d)
+  BURGEE_LOG=warn "$binary" serve --data-dir "$data" --listen "127.0.0.1:$port" \
+    --bootstrap-token "$token" > /dev/null &
+  server=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health/readiness" > /dev/null && break; sleep 0.1; done
+  export BURGEE_CLIENT_KEY
+  BURGEE_CLIENT_KEY=$(python3 "$root/benches/load/setup.py" "http://127.0.0.1:$port" "$token")
+  for endpoint in flags transient persist; do
+    local args=("http://127.0.0.1:$port/api/v1/identities/")
+    case $endpoint in
+      flags) args=(-H "X-Environment-Key: $BURGEE_CLIENT_KEY" "http://127.0.0.1:$port/api/v1/flags/") ;;
+      transient) args=(-s "$root/benches/load/identify_transient.lua" "${args[@]}") ;;
+      persist) args=(-s "$root/benches/load/identify_persist.lua" "${args[@]}") ;;
+    esac
+    wrk --latency -t 2 -c 32 -d "${duration}s" "${args[@]}" \
+      | awk -v l="$label" -v e="$endpoint" '/Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%-4s %-10s %10s req/s  p50 %8s  p99 %8s\n", l, e, r, p50, p99}'
+  done
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+  server=
+  rm -rf "$data"
+}
+
+for round in $(seq "$rounds"); do
+  echo "== round $round"
+  measure old "$old"
+  measure new "$new"
+done
