@@ -177,6 +177,9 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, IdentityRecord)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let db = self.database()?;
         let txn = db.begin_read()?;
         let identities = txn.open_table(tables::IDENTITIES)?;

@@ -5,7 +5,8 @@
 //! command through the write path (so replicas stay identical) that interleaves with other
 //! writes. The pending list is stored, so a restart resumes where the removal stopped.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use super::Store;
 use super::command::{Actor, COMMAND_FORMAT, Command, Envelope};
@@ -13,11 +14,27 @@ use super::command::{Actor, COMMAND_FORMAT, Command, Envelope};
 /// Rows (identities plus traits) removed per step: keeps each step to milliseconds.
 pub const PURGE_STEP_ROWS: u32 = 2000;
 
+/// Longest wait before a failing purge step is tried again.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
 pub async fn run(store: Store) {
+    // A step that fails is retried later, with a growing wait, while other environments'
+    // purges go on.
+    let mut retry_at: HashMap<u32, (Instant, Duration)> = HashMap::new();
     loop {
-        let next = store.catalog().purges.iter().next().copied();
+        let now = Instant::now();
+        let pending = store.catalog().purges.clone();
+        retry_at.retain(|id, _| pending.contains(id));
+        let next = pending
+            .iter()
+            .copied()
+            .find(|id| retry_at.get(id).is_none_or(|(at, _)| *at <= now));
         let Some(environment_id) = next else {
-            store.shared.purge_wakeup.notified().await;
+            if pending.is_empty() {
+                store.shared.purge_wakeup.notified().await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
             continue;
         };
         let envelope = Envelope {
@@ -30,18 +47,22 @@ pub async fn run(store: Store) {
                 max_rows: PURGE_STEP_ROWS,
             },
         };
-        match store.execute(envelope).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(refused)) => {
-                tracing::warn!(environment_id, %refused, "a purge step was refused");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+        let failure = match store.execute(envelope).await {
+            Ok(Ok(_)) => {
+                retry_at.remove(&environment_id);
+                continue;
             }
+            Ok(Err(refused)) => refused.to_string(),
             Err(super::StoreError::Closed) => return,
-            Err(error) => {
-                tracing::warn!(environment_id, %error, "a purge step failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
+            Err(error) => error.to_string(),
+        };
+        let wait = retry_at
+            .get(&environment_id)
+            .map_or(Duration::from_secs(1), |(_, wait)| {
+                (*wait * 2).min(MAX_BACKOFF)
+            });
+        tracing::warn!(environment_id, %failure, retry_in_seconds = wait.as_secs(), "a purge step did not apply; it will be retried");
+        retry_at.insert(environment_id, (Instant::now() + wait, wait));
     }
 }
 

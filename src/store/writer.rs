@@ -27,6 +27,8 @@ use super::state_machine::{CommandError, panic_message};
 const MAX_BATCH: usize = 256;
 /// How long a reopen waits for readers to let go of the old database.
 const RELEASE_WAIT: Duration = Duration::from_secs(10);
+/// How often an unopenable database is tried again while no write arrives.
+const REOPEN_RETRY: Duration = Duration::from_secs(1);
 
 pub type Answer = Result<Result<Applied, CommandError>, StoreError>;
 pub type Request = (Envelope, oneshot::Sender<Answer>);
@@ -71,7 +73,25 @@ pub fn run<V: Views>(
 ) {
     let _guard = StopGuard(Arc::clone(&shared));
     let mut machine = Some(machine);
-    while let Some(first) = receiver.blocking_recv() {
+    loop {
+        let first = if machine.is_none() {
+            // Without a database, retry the reopen every second even when no write arrives,
+            // so the store recovers by itself (readiness is 503 meanwhile).
+            match receiver.try_recv() {
+                Ok(request) => request,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(REOPEN_RETRY);
+                    machine = reopen(&shared, &*views, &path, None);
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match receiver.blocking_recv() {
+                Some(request) => request,
+                None => break,
+            }
+        };
         let mut requests = vec![first];
         while requests.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -91,14 +111,15 @@ pub fn run<V: Views>(
         };
         let started = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| run_batch(current, &*views, &requests)))
-            .unwrap_or_else(|panic| {
-                Err(StoreError::Internal(format!(
+            .unwrap_or_else(|panic| BatchEnd::Failed {
+                answers: None,
+                error: StoreError::Internal(format!(
                     "the writer panicked: {}",
                     panic_message(panic.as_ref())
-                )))
+                )),
             });
         match outcome {
-            Ok((answers, committed, staged)) => {
+            BatchEnd::Committed(answers, committed, staged) => {
                 shared.catalog.store(Arc::clone(&committed.catalog));
                 views.publish(staged, &committed.catalog);
                 shared.health.set_available();
@@ -109,19 +130,32 @@ pub fn run<V: Views>(
                     let _ = reply.send(Ok(answer));
                 }
             }
-            Err(error) => {
+            BatchEnd::Failed { answers, error } => {
                 let reason = error.to_string();
-                tracing::error!(%reason, commands = requests.len(), "a batch failed: nothing of it was kept");
                 metrics::counter!("burgee_storage_faults_total").increment(1);
-                metrics::counter!("burgee_commands_total", "outcome" => "failed")
-                    .increment(requests.len() as u64);
-                for (_, reply) in requests {
-                    let _ = reply.send(Err(match &error {
-                        StoreError::Internal(_) => StoreError::Internal(reason.clone()),
-                        _ => StoreError::Unavailable(reason.clone()),
-                    }));
-                }
                 machine = reopen(&shared, &*views, &path, machine.take());
+                // A commit can fail after the batch reached the disk (its last sync failed);
+                // what the reopened file holds is the truth, and then the answers stand.
+                let kept = answers.and_then(|(answers, last_index)| {
+                    let on_disk = machine.as_ref().map(|m| m.catalog().meta.last_applied);
+                    (on_disk == Some(last_index)).then_some(answers)
+                });
+                match kept {
+                    Some(answers) => {
+                        tracing::warn!(%reason, "a commit reported an error, but the batch reached the disk; it stands");
+                        for ((_, reply), answer) in requests.into_iter().zip(answers) {
+                            let _ = reply.send(Ok(answer));
+                        }
+                    }
+                    None => {
+                        tracing::error!(%reason, commands = requests.len(), "a batch failed: nothing of it was kept");
+                        metrics::counter!("burgee_commands_total", "outcome" => "failed")
+                            .increment(requests.len() as u64);
+                        for (_, reply) in requests {
+                            let _ = reply.send(Err(answer_for(&error, &reason)));
+                        }
+                    }
+                }
             }
         }
         let seconds = started.elapsed().as_secs_f64();
@@ -130,18 +164,46 @@ pub fn run<V: Views>(
     }
 }
 
-type BatchOutcome<S> = (Vec<Result<Applied, CommandError>>, Committed, S);
+/// What callers of a failed batch hear: storage faults are worth a retry; corrupt or
+/// unreadable data and bugs are not.
+fn answer_for(error: &StoreError, reason: &str) -> StoreError {
+    match error {
+        StoreError::Corrupt(_) | StoreError::NewerFormat { .. } => {
+            StoreError::Corrupt(reason.to_owned())
+        }
+        StoreError::Internal(_) | StoreError::Encode(_) => StoreError::Internal(reason.to_owned()),
+        _ => StoreError::Unavailable(reason.to_owned()),
+    }
+}
+
+/// How a batch ended.
+enum BatchEnd<S> {
+    Committed(Vec<Result<Applied, CommandError>>, Committed, S),
+    /// Nothing was published. When the failure was the commit itself, `answers` holds what
+    /// each entry decided and the index the batch would have reached.
+    Failed {
+        answers: Option<(Vec<Result<Applied, CommandError>>, u64)>,
+        error: StoreError,
+    },
+}
 
 fn run_batch<V: Views>(
     machine: &mut StateMachine,
     views: &V,
     requests: &[Request],
-) -> Result<BatchOutcome<V::Staged>, StoreError> {
+) -> BatchEnd<V::Staged> {
+    let failed = |error| BatchEnd::Failed {
+        answers: None,
+        error,
+    };
     let mut staged = views.staged();
-    let mut batch = machine.begin()?;
+    let mut batch = match machine.begin() {
+        Ok(batch) => batch,
+        Err(error) => return failed(error),
+    };
     let mut answers = Vec::with_capacity(requests.len());
     for (envelope, _) in requests {
-        let answer = batch.apply(envelope, |catalog, touched| {
+        let applied = batch.apply(envelope, |catalog, touched| {
             let mut trial = staged.clone();
             catch_unwind(AssertUnwindSafe(|| {
                 views.stage(&mut trial, catalog, touched);
@@ -153,7 +215,11 @@ fn run_batch<V: Views>(
                     panic_message(panic.as_ref())
                 )
             })
-        })?;
+        });
+        let answer = match applied {
+            Ok(answer) => answer,
+            Err(error) => return failed(error),
+        };
         let outcome = match &answer {
             Ok(_) => "applied",
             Err(CommandError::Failed(_)) => "panicked",
@@ -162,8 +228,14 @@ fn run_batch<V: Views>(
         metrics::counter!("burgee_commands_total", "outcome" => outcome).increment(1);
         answers.push(answer);
     }
-    let committed = batch.commit()?;
-    Ok((answers, committed, staged))
+    let last_index = batch.catalog().meta.last_applied;
+    match batch.commit() {
+        Ok(committed) => BatchEnd::Committed(answers, committed, staged),
+        Err(error) => BatchEnd::Failed {
+            answers: Some((answers, last_index)),
+            error,
+        },
+    }
 }
 
 /// Closes the database (waiting briefly for readers to let go) and opens it again, so that a
@@ -188,7 +260,11 @@ fn reopen<V: Views>(
             shared.db.store(Some(db));
             if machine.catalog().meta.last_applied != shared.catalog.load().meta.last_applied {
                 shared.catalog.store(Arc::clone(machine.catalog()));
-                publish_all(views, machine.catalog());
+                let published =
+                    catch_unwind(AssertUnwindSafe(|| publish_all(views, machine.catalog())));
+                if let Err(panic) = published {
+                    tracing::error!(reason = %panic_message(panic.as_ref()), "rebuilding the SDK snapshots after a reopen panicked; they stay as they were");
+                }
             }
             shared.health.set_available();
             Some(machine)

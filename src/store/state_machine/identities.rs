@@ -223,9 +223,9 @@ impl Tx<'_> {
     ) -> Result<(u32, bool), Fault> {
         let mut rows = 0u64;
         let mut count = 0u32;
-        let mut cursor = String::new();
+        let mut cursor: Option<String> = None;
         loop {
-            let Some(identifier) = self.next_identifier(environment_id, &cursor)? else {
+            let Some(identifier) = self.next_identifier(environment_id, cursor.as_deref())? else {
                 return Ok((count, false));
             };
             if count > 0 && rows >= u64::from(max_rows) {
@@ -233,7 +233,7 @@ impl Tx<'_> {
             }
             rows += 1 + self.remove_identity_rows(environment_id, &identifier)?;
             count += 1;
-            cursor = identifier;
+            cursor = Some(identifier);
         }
     }
 
@@ -289,17 +289,21 @@ impl Tx<'_> {
         Ok(traits)
     }
 
-    /// The first identifier of the environment after `cursor` ("" for the first) that this
-    /// command has not already removed.
-    fn next_identifier(&self, environment_id: u32, cursor: &str) -> Result<Option<String>, Fault> {
+    /// The first identifier of the environment after `cursor` (`None`: the very first), so
+    /// past those this command already removed.
+    fn next_identifier(
+        &self,
+        environment_id: u32,
+        cursor: Option<&str>,
+    ) -> Result<Option<String>, Fault> {
         let table = self.txn.open_table(tables::IDENTITIES)?;
-        for entry in table.range((environment_id, cursor)..)? {
+        for entry in table.range((environment_id, cursor.unwrap_or(""))..)? {
             let (key, _) = entry?;
             let (e, identifier) = key.value();
             if e != environment_id {
                 return Ok(None);
             }
-            if identifier != cursor {
+            if Some(identifier) != cursor {
                 return Ok(Some(identifier.to_owned()));
             }
         }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::checks::{check_key, check_name, check_value};
+use super::checks::{check_key, check_name, check_value, check_variants};
 use super::{CommandError, Fault, Tx};
 use crate::store::changes::Change;
 use crate::store::command::{
@@ -72,9 +72,10 @@ impl Tx<'_> {
                     segment_id,
                     priority,
                 } => {
-                    if !self.work.segments.contains_key(segment_id) {
+                    if self.work.segments.get(segment_id).map(|s| s.project_id) != Some(project_id)
+                    {
                         return Err(CommandError::Invalid(format!(
-                            "override of unknown segment {segment_id}"
+                            "override of segment {segment_id}, which is not a segment of this project"
                         ))
                         .into());
                     }
@@ -107,6 +108,7 @@ impl Tx<'_> {
                 });
             }
             check_value(&state.value)?;
+            check_variants(self.feature(feature_id)?, &variants)?;
             self.record(Change::State(
                 id,
                 Some(FeatureStateRecord {
