@@ -6,7 +6,7 @@ use super::CommandError;
 use super::checks::{
     check_description, check_identifier, check_key, check_name, check_options, check_value,
 };
-use crate::store::command::{Command, StatePatch};
+use crate::store::command::{Command, StatePatch, TraitWrite};
 
 pub fn precheck(command: &Command) -> Result<(), CommandError> {
     match command {
@@ -64,7 +64,12 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
             check_patch(patch)
         }
         Command::CreateServerKey { name, .. } => check_name("key", name),
-        Command::Identify { identifier, .. } => check_identifier(identifier),
+        Command::Identify {
+            identifier, traits, ..
+        } => {
+            check_identifier(identifier)?;
+            traits.iter().try_for_each(check_trait)
+        }
         Command::ImportEnvironment(imported) => {
             check_name("project", &imported.project_name)?;
             check_name("environment", &imported.name)?;
@@ -82,6 +87,21 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         | Command::DeleteIdentity { .. }
         | Command::DeleteIdentities { .. } => Ok(()),
     }
+}
+
+/// Longest trait name (Flagsmith's limit; the API edges check it too).
+const MAX_TRAIT_KEY: usize = 200;
+
+/// A trait name of 1 to 200 characters; a value checked like a feature value (the API edges
+/// hold trait text to 2 000 characters, as Flagsmith does).
+fn check_trait(write: &TraitWrite) -> Result<(), CommandError> {
+    let length = write.key.chars().count();
+    if length == 0 || length > MAX_TRAIT_KEY {
+        return Err(CommandError::Invalid(format!(
+            "a trait name must be 1 to {MAX_TRAIT_KEY} characters"
+        )));
+    }
+    write.value.as_ref().map_or(Ok(()), check_value)
 }
 
 fn check_patch(patch: &StatePatch) -> Result<(), CommandError> {

@@ -377,6 +377,16 @@ fn identities_traits_and_overrides() {
         CommandError::LimitExceeded(_)
     ));
     h.ok(identify(traits(&[("a", None), ("c", Some(3))])));
+    // Trait names are checked by the state machine too, not only at the edges.
+    assert!(matches!(
+        h.refused(identify(traits(&[("", Some(1))]))),
+        CommandError::Invalid(_)
+    ));
+    let long_name = "k".repeat(201);
+    assert!(matches!(
+        h.refused(identify(traits(&[(long_name.as_str(), Some(1))]))),
+        CommandError::Invalid(_)
+    ));
     h.ok(Command::SetIdentityOverride {
         environment_id: env,
         feature_id: feature,
