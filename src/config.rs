@@ -90,6 +90,19 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
+        // Flags and the environment win over the file, a secret or its file alike.
+        let bootstrap_token = match secret_or_file(
+            args.bootstrap_token.as_ref(),
+            args.bootstrap_token_file.as_deref(),
+            "--bootstrap-token",
+        )? {
+            Some(secret) => Some(secret),
+            None => secret_or_file(
+                file.bootstrap_token.as_ref(),
+                file.bootstrap_token_file.as_deref(),
+                "bootstrap_token",
+            )?,
+        };
         Ok(Self {
             data_dir: args
                 .data_dir
@@ -100,21 +113,7 @@ impl Settings {
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000))),
-            bootstrap_token: secret_or_file(
-                args.bootstrap_token.as_ref(),
-                args.bootstrap_token_file.as_deref(),
-                "--bootstrap-token",
-            )?
-            .map_or_else(
-                || {
-                    secret_or_file(
-                        file.bootstrap_token.as_ref(),
-                        file.bootstrap_token_file.as_deref(),
-                        "bootstrap_token",
-                    )
-                },
-                |secret| Ok(Some(secret)),
-            )?,
+            bootstrap_token,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             max_traits_per_identity: args
                 .max_traits_per_identity

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use crate::api::{AppState, auth::secret_hash, router};
 use crate::cache::Snapshots;
 use crate::config::Settings;
-use crate::store::command::{Actor, COMMAND_FORMAT, Command, Envelope, NewToken};
+use crate::store::command::{Actor, Command, Envelope, NewToken};
 use crate::store::{Store, StoreError};
 
 /// The setup token's file in the data directory.
@@ -90,12 +90,10 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     };
     let mut seed = [0u8; 16];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let envelope = Envelope {
-        format: COMMAND_FORMAT,
-        actor: Actor::System,
-        request_id: "initialise".into(),
-        timestamp: crate::clock::now_millis(),
-        command: Command::Initialize {
+    let envelope = Envelope::now(
+        Actor::System,
+        "initialise",
+        Command::Initialize {
             organisation_name: "default".into(),
             instance_seed: seed,
             admin_token: Some(NewToken {
@@ -103,7 +101,7 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
                 token_hash: secret_hash(&token),
             }),
         },
-    };
+    );
     store
         .execute(envelope)
         .await?

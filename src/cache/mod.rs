@@ -28,7 +28,15 @@ pub struct Snapshots {
     client_keys: ArcSwap<HashMap<String, u32>>,
     /// SHA-256 of active server keys → environment.
     server_keys: ArcSwap<HashMap<[u8; 32], u32>>,
+    /// The catalog maps the key indexes were built from: most batches (identify calls)
+    /// change neither, and then the indexes are not rebuilt.
+    indexed: std::sync::Mutex<Option<KeySources>>,
 }
+
+type KeySources = (
+    Arc<std::collections::BTreeMap<u32, crate::store::records::EnvironmentRecord>>,
+    Arc<std::collections::BTreeMap<u32, crate::store::records::ServerKeyRecord>>,
+);
 
 /// Snapshots built for a batch, not yet visible.
 #[derive(Clone)]
@@ -56,6 +64,21 @@ impl crate::store::Views for Snapshots {
 
     fn publish(&self, staged: StagedSnapshots, catalog: &Catalog) {
         self.environments.store(staged.0);
+        let mut indexed = self
+            .indexed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let unchanged = indexed.as_ref().is_some_and(|(environments, keys)| {
+            Arc::ptr_eq(environments, &catalog.environments)
+                && Arc::ptr_eq(keys, &catalog.server_keys)
+        });
+        if unchanged {
+            return;
+        }
+        *indexed = Some((
+            Arc::clone(&catalog.environments),
+            Arc::clone(&catalog.server_keys),
+        ));
         self.client_keys.store(Arc::new(
             catalog
                 .environments

@@ -40,13 +40,6 @@ pub enum Change {
     },
 }
 
-impl Change {
-    /// Whether the change is a row of the identity tables (not held in the catalog).
-    pub fn is_identity_row(&self) -> bool {
-        matches!(self, Self::Identity { .. } | Self::Trait { .. })
-    }
-}
-
 /// Writes `changes` into `txn`, in order. Each table is opened once per call (a bulk
 /// removal writes thousands of rows of the same two tables).
 pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreError> {

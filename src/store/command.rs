@@ -37,6 +37,19 @@ pub struct Envelope {
     pub command: Command,
 }
 
+impl Envelope {
+    /// A command proposed now, in the current format.
+    pub fn now(actor: Actor, request_id: impl Into<String>, command: Command) -> Self {
+        Self {
+            format: COMMAND_FORMAT,
+            actor,
+            request_id: request_id.into(),
+            timestamp: crate::clock::now_millis(),
+            command,
+        }
+    }
+}
+
 /// A new multivariate option.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewOption {

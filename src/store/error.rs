@@ -30,6 +30,33 @@ pub enum StoreError {
     Closed,
 }
 
+/// What a store error means to a caller: the one classification every API layer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Storage cannot take the write now; retrying later may succeed.
+    Unavailable,
+    /// The server is stopping.
+    Closed,
+    /// Stored data cannot be read (corrupt, or from a newer Burgee).
+    Corrupt,
+    /// A bug.
+    Internal,
+}
+
+impl StoreError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Unavailable(_)
+            | Self::Database(_)
+            | Self::Locked { .. }
+            | Self::Unwritable { .. } => ErrorKind::Unavailable,
+            Self::Closed => ErrorKind::Closed,
+            Self::Corrupt(_) | Self::NewerFormat { .. } => ErrorKind::Corrupt,
+            Self::Encode(_) | Self::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 macro_rules! database_error {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {

@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use catalog::Catalog;
 pub use command::{Applied, Command, Envelope};
-pub use error::StoreError;
+pub use error::{ErrorKind, StoreError};
 pub use records::StoredValue;
 pub use state_machine::CommandError;
 pub use writer::Views;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::Store;
-use super::command::{Actor, COMMAND_FORMAT, Command, Envelope};
+use super::command::{Actor, Command, Envelope};
 
 /// Rows (identities plus traits) removed per step: keeps each step to milliseconds.
 pub const PURGE_STEP_ROWS: u32 = 2000;
@@ -37,16 +37,14 @@ pub async fn run(store: Store) {
             }
             continue;
         };
-        let envelope = Envelope {
-            format: COMMAND_FORMAT,
-            actor: Actor::System,
-            request_id: format!("purge-environment-{environment_id}"),
-            timestamp: crate::clock::now_millis(),
-            command: Command::PurgeEnvironment {
+        let envelope = Envelope::now(
+            Actor::System,
+            format!("purge-environment-{environment_id}"),
+            Command::PurgeEnvironment {
                 environment_id,
                 max_rows: PURGE_STEP_ROWS,
             },
-        };
+        );
         let failure = match store.execute(envelope).await {
             Ok(Ok(_)) => {
                 retry_at.remove(&environment_id);

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::batch::{Committed, StateMachine};
 use super::catalog::Catalog;
 use super::command::{Applied, Envelope};
-use super::error::StoreError;
+use super::error::{ErrorKind, StoreError};
 use super::shared::Shared;
 use super::state_machine::{CommandError, panic_message};
 
@@ -167,12 +167,11 @@ pub fn run<V: Views>(
 /// What callers of a failed batch hear: storage faults are worth a retry; corrupt or
 /// unreadable data and bugs are not.
 fn answer_for(error: &StoreError, reason: &str) -> StoreError {
-    match error {
-        StoreError::Corrupt(_) | StoreError::NewerFormat { .. } => {
-            StoreError::Corrupt(reason.to_owned())
-        }
-        StoreError::Internal(_) | StoreError::Encode(_) => StoreError::Internal(reason.to_owned()),
-        _ => StoreError::Unavailable(reason.to_owned()),
+    let reason = reason.to_owned();
+    match error.kind() {
+        ErrorKind::Corrupt => StoreError::Corrupt(reason),
+        ErrorKind::Internal => StoreError::Internal(reason),
+        ErrorKind::Unavailable | ErrorKind::Closed => StoreError::Unavailable(reason),
     }
 }
 

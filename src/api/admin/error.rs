@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::store::{CommandError, StoreError};
+use crate::store::{CommandError, ErrorKind, StoreError};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -132,20 +132,11 @@ impl From<CommandError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        let (status, code) = match &error {
-            StoreError::Unavailable(_)
-            | StoreError::Database(_)
-            | StoreError::Locked { .. }
-            | StoreError::Unwritable { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
-            }
-            StoreError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
-            StoreError::Corrupt(_) | StoreError::NewerFormat { .. } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "storage_corrupt")
-            }
-            StoreError::Encode(_) | StoreError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+        let (status, code) = match error.kind() {
+            ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+            ErrorKind::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            ErrorKind::Corrupt => (StatusCode::INTERNAL_SERVER_ERROR, "storage_corrupt"),
+            ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         metrics::counter!("burgee_storage_errors_total", "code" => code).increment(1);
         Self::new(status, code, error.to_string())

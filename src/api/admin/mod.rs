@@ -27,7 +27,7 @@ pub use pagination::{Page, by_id};
 use super::AppState;
 use super::auth::Caller;
 use crate::store::Applied;
-use crate::store::command::{COMMAND_FORMAT, Command, Envelope};
+use crate::store::command::{Command, Envelope};
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let imports = import::router(state.settings.max_import_bytes);
@@ -60,13 +60,7 @@ pub async fn execute(
 ) -> Result<Applied, ApiError> {
     // Checks that need no state run here, so such a refusal never takes a log index.
     crate::store::state_machine::precheck(&command)?;
-    let envelope = Envelope {
-        format: COMMAND_FORMAT,
-        actor: caller.actor.clone(),
-        request_id: caller.request_id.clone(),
-        timestamp: crate::clock::now_millis(),
-        command,
-    };
+    let envelope = Envelope::now(caller.actor.clone(), caller.request_id.clone(), command);
     Ok(state.store.execute(envelope).await??)
 }
 

@@ -13,7 +13,7 @@ use crate::cache::{EnvironmentSnapshot, KeyKind};
 use crate::engine::python::json_str;
 use crate::engine::{Flag, FlagSource};
 use crate::model::{Identity, Scalar, Traits};
-use crate::store::command::{Actor, COMMAND_FORMAT, Command, Envelope, TraitWrite};
+use crate::store::command::{Actor, Command, Envelope, TraitWrite};
 use crate::store::{Applied, StoredValue};
 
 use super::key::{SdkError, environment};
@@ -365,22 +365,20 @@ pub async fn identify(
         }
     }
     if persist && (existing.is_none() || !writes.is_empty()) {
-        let envelope = Envelope {
-            format: COMMAND_FORMAT,
-            actor: Actor::EnvironmentKey { environment_id },
-            request_id: headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
-            timestamp: crate::clock::now_millis(),
-            command: Command::Identify {
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let envelope = Envelope::now(
+            Actor::EnvironmentKey { environment_id },
+            request_id,
+            Command::Identify {
                 environment_id,
                 identifier: identifier.clone(),
                 traits: writes,
                 max_traits: state.settings.max_traits_per_identity,
             },
-        };
+        );
         match state.store.execute(envelope).await? {
             Ok(Applied::Identified {
                 identity_id: id, ..
@@ -434,18 +432,16 @@ pub async fn get_identity(
     let existing = store.identity(environment_id, &lookup)?;
     let mut identity_id = existing.as_ref().map(|(record, _)| record.id);
     if existing.is_none() && !transient && snapshot.persist_trait_data {
-        let envelope = Envelope {
-            format: COMMAND_FORMAT,
-            actor: Actor::EnvironmentKey { environment_id },
-            request_id: String::new(),
-            timestamp: crate::clock::now_millis(),
-            command: Command::Identify {
+        let envelope = Envelope::now(
+            Actor::EnvironmentKey { environment_id },
+            "",
+            Command::Identify {
                 environment_id,
                 identifier: identifier.clone(),
                 traits: Vec::new(),
                 max_traits: state.settings.max_traits_per_identity,
             },
-        };
+        );
         // Flags are served even when the identity could not be stored.
         match state.store.execute(envelope).await {
             Ok(Ok(Applied::Identified {

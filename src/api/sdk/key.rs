@@ -25,12 +25,10 @@ pub enum SdkError {
 
 impl From<crate::store::StoreError> for SdkError {
     fn from(error: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
-        match error {
-            StoreError::Unavailable(_) | StoreError::Database(_) | StoreError::Closed => {
-                Self::Unavailable(error.to_string())
-            }
-            other => Self::Internal(other.to_string()),
+        use crate::store::ErrorKind;
+        match error.kind() {
+            ErrorKind::Unavailable | ErrorKind::Closed => Self::Unavailable(error.to_string()),
+            ErrorKind::Corrupt | ErrorKind::Internal => Self::Internal(error.to_string()),
         }
     }
 }

@@ -322,9 +322,8 @@ impl<'t> Tx<'t> {
     }
 
     fn record(&mut self, change: Change) {
-        if !change.is_identity_row() {
-            self.work.apply(std::slice::from_ref(&change));
-        }
+        // The catalog skips identity rows itself.
+        self.work.apply(std::slice::from_ref(&change));
         self.changes.push(change);
     }
 
