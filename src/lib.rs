@@ -4,6 +4,7 @@
 //! Flagsmith's JSON documents, [`engine`] the pure evaluation of flags, and [`cli`] the
 //! command-line front end.
 
+pub mod access;
 pub mod api;
 pub mod cache;
 pub mod cli;

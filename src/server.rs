@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use crate::api::{AppState, auth::secret_hash, router};
 use crate::cache::Snapshots;
 use crate::config::Settings;
+use crate::access::{Assignment, BuiltinRole, RoleRef, Scope};
 use crate::store::command::{Actor, Command, Envelope, NewToken};
+use crate::store::people::{SetupRecord, TokenAccess};
 use crate::store::{Store, StoreError};
 
 /// The setup token's file in the data directory.
@@ -41,12 +43,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
         });
     }
+    let usage = Arc::new(crate::api::auth::usage::Usage::default());
+    tokio::spawn(Arc::clone(&usage).run(store.clone()));
+    if let Some(retention) = settings.audit_retention {
+        tokio::spawn(crate::store::retention::run(store.clone(), retention));
+    }
     let state = AppState {
         store: store.clone(),
         snapshots,
         settings: Arc::new(settings.clone()),
         analytics: Arc::default(),
         metrics,
+        usage,
+        limiter: Arc::new(crate::api::auth::limiter::Limiter::new(
+            settings.login_max_failures,
+            settings.login_lockout,
+        )),
     };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -55,7 +67,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
     // A line for people and for scripts that started the server on port 0.
     println!("burgee listening on http://{address}");
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
@@ -63,8 +76,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// First start: the default organisation, and an admin token from `--bootstrap-token` or a
-/// one-time setup token written to the data directory (never logged).
+/// How long an unused setup token works.
+const SETUP_LIFETIME_MS: i64 = 24 * 3600 * 1000;
+
+/// First start: the default organisation, and either an admin API token named `bootstrap`
+/// from `--bootstrap-token`, or a one-time setup token written to the data directory (never
+/// logged) that creates the first admin user.
 async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     if store.catalog().meta.initialized {
         if settings.bootstrap_token.is_some() {
@@ -74,18 +91,37 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let (token_name, token) = match &settings.bootstrap_token {
+    let (admin_token, setup) = match &settings.bootstrap_token {
         Some(token) if token.expose().len() < 16 => {
             anyhow::bail!("the bootstrap token must be at least 16 characters")
         }
-        Some(token) => ("bootstrap", token.expose().to_owned()),
+        Some(token) => (
+            Some(NewToken {
+                name: "bootstrap".into(),
+                token_hash: secret_hash(token.expose()),
+                prefix: token.expose().chars().take(4).collect(),
+                access: TokenAccess::Assignments(vec![Assignment {
+                    role: RoleRef::Builtin(BuiltinRole::Admin),
+                    scope: Scope::Organisation,
+                }]),
+                personal: false,
+                expires_at: None,
+            }),
+            None,
+        ),
         None => {
-            let token = crate::secrets::random_token()
-                .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let token = format!(
+                "bgsetup_{}",
+                crate::secrets::random_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
+            );
             let path = settings.data_dir.join(SETUP_TOKEN_FILE);
             write_secret(&path, &token).with_context(|| format!("writing {}", path.display()))?;
-            tracing::warn!(path = %path.display(), "first start: a one-time setup token was written to this file");
-            ("setup", token)
+            tracing::warn!(path = %path.display(), "first start: a one-time setup token was written to this file; it creates the first admin user (POST /admin/v1/setup or `burgee setup`) and expires in 24 hours");
+            let setup = SetupRecord {
+                token_hash: secret_hash(&token),
+                expires_at: crate::clock::now_millis() + SETUP_LIFETIME_MS,
+            };
+            (None, Some(setup))
         }
     };
     let mut seed = [0u8; 16];
@@ -96,10 +132,8 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         Command::Initialize {
             organisation_name: "default".into(),
             instance_seed: seed,
-            admin_token: Some(NewToken {
-                name: token_name.into(),
-                token_hash: secret_hash(&token),
-            }),
+            admin_token,
+            setup,
         },
     );
     store

@@ -27,6 +27,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub analytics: Arc<sdk::analytics::Counters>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub usage: Arc<auth::usage::Usage>,
+    pub limiter: Arc<auth::limiter::Limiter>,
 }
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

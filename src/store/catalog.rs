@@ -4,15 +4,18 @@
 //! builds without touching storage. Identities and traits are not in it (they live in their
 //! own tables and scale to millions).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::changes::Change;
+use super::people::{
+    ApiTokenRecord, GrantRecord, RoleRecord, SessionRecord, SetupRecord, TeamRecord, UserRecord,
+};
 use super::records::{
-    ApiTokenRecord, EnvironmentRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord,
-    ProjectRecord, SegmentRecord, ServerKeyRecord, StateTarget,
+    EnvironmentRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord, ProjectRecord,
+    SegmentRecord, ServerKeyRecord, StateTarget,
 };
 
 /// Id counters: the next id of each kind (ids start at 1 and are never reused).
@@ -29,6 +32,22 @@ pub struct Counters {
     pub token: u32,
     pub identity: u32,
     pub segment_position: u64,
+    pub user: u32,
+    pub team: u32,
+    pub role: u32,
+    pub grant: u32,
+    pub session: u32,
+}
+
+/// The end of the audit chain, and where it starts after pruning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditHead {
+    /// The last entry's sequence number (0: none yet).
+    pub seq: u64,
+    pub hash: [u8; 32],
+    /// Entries up to `base_seq` were pruned; the chain goes on from `base_hash`.
+    pub base_seq: u64,
+    pub base_hash: [u8; 32],
 }
 
 /// Instance-wide facts kept with the catalog.
@@ -39,6 +58,16 @@ pub struct Meta {
     pub counters: Counters,
     pub instance_seed: [u8; 16],
     pub initialized: bool,
+    pub audit: AuditHead,
+    /// The unused first-start setup token, if any.
+    pub setup: Option<SetupRecord>,
+}
+
+/// A secret's owner, found by the secret's hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Token(u32),
+    Session(u32),
 }
 
 /// The in-memory configuration. Cloning is cheap (shared maps); a change copies only the
@@ -54,6 +83,13 @@ pub struct Catalog {
     pub states: Arc<BTreeMap<u32, FeatureStateRecord>>,
     pub server_keys: Arc<BTreeMap<u32, ServerKeyRecord>>,
     pub tokens: Arc<BTreeMap<u32, ApiTokenRecord>>,
+    pub users: Arc<BTreeMap<u32, UserRecord>>,
+    pub teams: Arc<BTreeMap<u32, TeamRecord>>,
+    pub roles: Arc<BTreeMap<u32, RoleRecord>>,
+    pub grants: Arc<BTreeMap<u32, GrantRecord>>,
+    pub sessions: Arc<BTreeMap<u32, SessionRecord>>,
+    /// Tokens and sessions by the hash of their secret.
+    pub credentials: Arc<HashMap<[u8; 32], Credential>>,
     /// Deleted environments whose identity rows are still being removed in the background.
     pub purges: Arc<BTreeSet<u32>>,
 }
@@ -83,7 +119,7 @@ impl Catalog {
                         purges.remove(id);
                     }
                 }
-                Change::Identity { .. } | Change::Trait { .. } => {}
+                Change::Identity { .. } | Change::Trait { .. } | Change::Audit(..) => {}
                 Change::Organisation(id, v) => put(&mut self.organisations, *id, v.as_ref()),
                 Change::Project(id, v) => put(&mut self.projects, *id, v.as_ref()),
                 Change::Environment(id, v) => put(&mut self.environments, *id, v.as_ref()),
@@ -91,9 +127,51 @@ impl Catalog {
                 Change::Segment(id, v) => put(&mut self.segments, *id, v.as_ref()),
                 Change::State(id, v) => put(&mut self.states, *id, v.as_ref()),
                 Change::ServerKey(id, v) => put(&mut self.server_keys, *id, v.as_ref()),
-                Change::Token(id, v) => put(&mut self.tokens, *id, v.as_ref()),
+                Change::Token(id, v) => {
+                    self.reindex(self.tokens.get(id).map(|t| t.token_hash), v.as_ref().map(|t| t.token_hash), Credential::Token(*id));
+                    put(&mut self.tokens, *id, v.as_ref());
+                }
+                Change::Session(id, v) => {
+                    self.reindex(self.sessions.get(id).map(|t| t.token_hash), v.as_ref().map(|t| t.token_hash), Credential::Session(*id));
+                    put(&mut self.sessions, *id, v.as_ref());
+                }
+                Change::User(id, v) => put(&mut self.users, *id, v.as_ref()),
+                Change::Team(id, v) => put(&mut self.teams, *id, v.as_ref()),
+                Change::Role(id, v) => put(&mut self.roles, *id, v.as_ref()),
+                Change::Grant(id, v) => put(&mut self.grants, *id, v.as_ref()),
             }
         }
+    }
+
+    fn reindex(&mut self, old: Option<[u8; 32]>, new: Option<[u8; 32]>, owner: Credential) {
+        if old == new {
+            return;
+        }
+        let index = Arc::make_mut(&mut self.credentials);
+        if let Some(old) = old {
+            index.remove(&old);
+        }
+        if let Some(new) = new {
+            index.insert(new, owner);
+        }
+    }
+
+    /// Rebuilds the index of secrets (after loading).
+    pub fn index_credentials(&mut self) {
+        let mut index = HashMap::new();
+        for token in self.tokens.values() {
+            index.insert(token.token_hash, Credential::Token(token.id));
+        }
+        for session in self.sessions.values() {
+            index.insert(session.token_hash, Credential::Session(session.id));
+        }
+        self.credentials = Arc::new(index);
+    }
+
+    /// A user by e-mail address (case-insensitive).
+    pub fn user_by_email(&self, email: &str) -> Option<&UserRecord> {
+        let email = email.trim().to_lowercase();
+        self.users.values().find(|u| u.email == email)
     }
 
     /// The default organisation (the first one).

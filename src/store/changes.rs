@@ -7,8 +7,12 @@ use redb::{Table, WriteTransaction};
 
 use super::codec::encode;
 use super::error::StoreError;
+use super::audit::AuditRecord;
+use super::people::{
+    ApiTokenRecord, GrantRecord, RoleRecord, SessionRecord, TeamRecord, UserRecord,
+};
 use super::records::{
-    ApiTokenRecord, EnvironmentRecord, FeatureRecord, FeatureStateRecord, IdentityRecord,
+    EnvironmentRecord, FeatureRecord, FeatureStateRecord, IdentityRecord,
     OrganisationRecord, ProjectRecord, SegmentRecord, ServerKeyRecord, StoredValue,
 };
 use super::tables;
@@ -24,6 +28,13 @@ pub enum Change {
     State(u32, Option<FeatureStateRecord>),
     ServerKey(u32, Option<ServerKeyRecord>),
     Token(u32, Option<ApiTokenRecord>),
+    User(u32, Option<UserRecord>),
+    Team(u32, Option<TeamRecord>),
+    Role(u32, Option<RoleRecord>),
+    Grant(u32, Option<GrantRecord>),
+    Session(u32, Option<SessionRecord>),
+    /// An audit entry appended (`Some`) or pruned (`None`), by sequence number.
+    Audit(u64, Option<Box<AuditRecord>>),
     /// An environment whose identity rows are being removed in the background (`true`), or
     /// whose removal finished (`false`).
     Purge(u32, bool),
@@ -43,7 +54,8 @@ pub enum Change {
 /// Writes `changes` into `txn`, in order. Each table is opened once per call (a bulk
 /// removal writes thousands of rows of the same two tables).
 pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreError> {
-    let mut catalog: [Option<Table<'_, u32, &[u8]>>; 8] = Default::default();
+    let mut catalog: [Option<Table<'_, u32, &[u8]>>; 13] = Default::default();
+    let mut audit = None;
     let mut purges = None;
     let mut identities = None;
     let mut traits = None;
@@ -69,6 +81,24 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
                 put(txn, &mut catalog[6], tables::SERVER_KEYS, *id, v.as_ref())?;
             }
             Change::Token(id, v) => put(txn, &mut catalog[7], tables::API_TOKENS, *id, v.as_ref())?,
+            Change::User(id, v) => put(txn, &mut catalog[8], tables::USERS, *id, v.as_ref())?,
+            Change::Team(id, v) => put(txn, &mut catalog[9], tables::TEAMS, *id, v.as_ref())?,
+            Change::Role(id, v) => put(txn, &mut catalog[10], tables::ROLES, *id, v.as_ref())?,
+            Change::Grant(id, v) => put(txn, &mut catalog[11], tables::GRANTS, *id, v.as_ref())?,
+            Change::Session(id, v) => {
+                put(txn, &mut catalog[12], tables::SESSIONS, *id, v.as_ref())?;
+            }
+            Change::Audit(seq, entry) => {
+                let table = opened(&mut audit, || txn.open_table(tables::AUDIT))?;
+                match entry {
+                    Some(entry) => {
+                        table.insert(*seq, encode(entry.as_ref())?.as_slice())?;
+                    }
+                    None => {
+                        table.remove(*seq)?;
+                    }
+                }
+            }
             Change::Purge(id, pending) => {
                 let table = opened(&mut purges, || txn.open_table(tables::PURGES))?;
                 if *pending {

@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::people::{InviteRecord, SetupRecord, TokenAccess};
+use crate::access::{PermSet, RoleRef, Scope, Subject};
 use super::records::{
     EnvironmentSettingsRecord, RuleRecord, StoredFeatureKind, StoredValue, VariantWeightRecord,
 };
@@ -20,10 +22,23 @@ pub const COMMAND_FORMAT: u16 = 1;
 pub enum Actor {
     /// The server itself (initialisation, maintenance).
     System,
-    /// An admin API token.
+    /// An API token (an organisation token, or a user's personal token).
     Token { id: u32, name: String },
+    /// A signed-in user (a session).
+    User { id: u32, email: String },
     /// An SDK call authenticated with an environment key (identify with traits).
     EnvironmentKey { environment_id: u32 },
+    /// The local admin socket in the data directory (the service's own user on the host).
+    Local,
+    /// Nobody authenticated (a failed login, first-start setup).
+    Anonymous,
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// A command with its context.
@@ -32,6 +47,7 @@ pub struct Envelope {
     pub format: u16,
     pub actor: Actor,
     pub request_id: String,
+    pub origin: Origin,
     /// Milliseconds since the epoch, chosen by the proposer.
     pub timestamp: i64,
     pub command: Command,
@@ -44,9 +60,17 @@ impl Envelope {
             format: COMMAND_FORMAT,
             actor,
             request_id: request_id.into(),
+            origin: Origin::default(),
             timestamp: crate::clock::now_millis(),
             command,
         }
+    }
+
+    /// The same, from `origin`.
+    #[must_use]
+    pub fn from_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
     }
 }
 
@@ -93,8 +117,117 @@ pub enum Command {
         /// Random, chosen once: seeds the feature-state UUIDs this instance derives.
         instance_seed: [u8; 16],
         admin_token: Option<NewToken>,
+        /// The one-time setup token that creates the first admin user.
+        setup: Option<SetupRecord>,
+    },
+    /// Uses the setup token: creates the first admin user and ends the token.
+    CompleteSetup {
+        token_hash: [u8; 32],
+        user: NewUser,
     },
     CreateApiToken(NewToken),
+    RevokeApiToken {
+        id: u32,
+    },
+    /// A new secret for a token; the old one works until `old_expires_at` (or stops now).
+    RotateApiToken {
+        id: u32,
+        token_hash: [u8; 32],
+        prefix: String,
+        old_expires_at: Option<i64>,
+    },
+    CreateUser(NewUser),
+    UpdateUser {
+        id: u32,
+        name: Option<String>,
+        /// `false` deactivates: the user's sessions end and their tokens stop at once.
+        active: Option<bool>,
+    },
+    DeleteUser {
+        id: u32,
+    },
+    /// A user's own new password (the current one checked by the caller); ends their other
+    /// sessions.
+    ChangePassword {
+        user_id: u32,
+        password_hash: String,
+        keep_session: Option<u32>,
+    },
+    /// An admin's reset: a new initial password the user must change, or a new invitation;
+    /// every session of the user ends.
+    ResetPassword {
+        user_id: u32,
+        password_hash: Option<String>,
+        invite: Option<InviteRecord>,
+    },
+    /// Sets the password of the user invited with this secret.
+    AcceptInvite {
+        invite_hash: [u8; 32],
+        password_hash: String,
+    },
+    CreateTeam {
+        name: String,
+    },
+    UpdateTeam {
+        id: u32,
+        name: String,
+    },
+    DeleteTeam {
+        id: u32,
+    },
+    AddTeamMember {
+        team_id: u32,
+        user_id: u32,
+    },
+    RemoveTeamMember {
+        team_id: u32,
+        user_id: u32,
+    },
+    CreateRole {
+        name: String,
+        description: Option<String>,
+        permissions: PermSet,
+    },
+    UpdateRole {
+        id: u32,
+        name: Option<String>,
+        description: Option<Option<String>>,
+        permissions: Option<PermSet>,
+    },
+    DeleteRole {
+        id: u32,
+    },
+    CreateGrant {
+        subject: Subject,
+        role: RoleRef,
+        scope: Scope,
+    },
+    DeleteGrant {
+        id: u32,
+    },
+    /// A successful login: a new session.
+    CreateSession {
+        user_id: u32,
+        token_hash: [u8; 32],
+        expires_at: i64,
+    },
+    /// Logout, or an expired session swept.
+    EndSession {
+        id: u32,
+    },
+    /// When sessions and tokens were last used (recorded now and then, not audited).
+    RecordUse {
+        sessions: Vec<(u32, i64)>,
+        tokens: Vec<(u32, i64)>,
+    },
+    /// A security event with no other change (failed login, refused access); a failed login
+    /// may lock the account.
+    RecordEvent(SecurityEvent),
+    /// Removes audit entries older than `before` (at most `max_rows`), leaving a checkpoint.
+    PruneAudit {
+        before: i64,
+        max_rows: u32,
+    },
     /// Changes the organisation's settings; `None` keeps the current value.
     UpdateOrganisation {
         name: Option<String>,
@@ -304,11 +437,46 @@ pub struct ImportedState {
     pub variants: Vec<(u64, f64)>,
 }
 
-/// A new admin token, by hash.
+/// A new API token, by hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewToken {
     pub name: String,
     pub token_hash: [u8; 32],
+    pub prefix: String,
+    pub access: TokenAccess,
+    /// A personal token: it carries its owner's permissions.
+    pub personal: bool,
+    pub expires_at: Option<i64>,
+}
+
+/// A new user: an initial password (which they must change) or an invitation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub must_change_password: bool,
+    pub invite: Option<InviteRecord>,
+    /// Also grant the admin role on the organisation.
+    pub admin: bool,
+}
+
+/// Security events recorded on their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SecurityEvent {
+    LoginFailed {
+        /// As given (lower case); the account may not exist.
+        email: String,
+        user_id: Option<u32>,
+        /// Lock the account until then.
+        lock_until: Option<i64>,
+        reason: String,
+    },
+    AccessDenied {
+        method: String,
+        path: String,
+        permission: String,
+    },
 }
 
 /// What applying a command did.

@@ -9,14 +9,15 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use super::catalog::Catalog;
 use super::codec::{decode, encode};
 use super::error::StoreError;
+use super::people::ApiTokenRecord;
 use super::records::{
-    ApiTokenRecord, EnvironmentRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord,
+    EnvironmentRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord,
     ProjectRecord, SegmentRecord, ServerKeyRecord,
 };
 use super::tables;
 
 /// The store's on-disk format; a newer one is refused.
-pub const STORE_FORMAT: u32 = 1;
+pub const STORE_FORMAT: u32 = 2;
 
 /// How the database file is reached: plainly, or (in test builds) through a backend that
 /// can be told to fail.
@@ -89,7 +90,17 @@ fn prepare(db: &Database) -> Result<(), StoreError> {
                     supported: STORE_FORMAT,
                 });
             }
-            Some(_) => {}
+            Some(STORE_FORMAT) => {}
+            Some(1) => {
+                drop(meta);
+                super::migrate::from_format_1(&txn)?;
+                meta = txn.open_table(tables::META)?;
+                meta.insert("format", encode(&STORE_FORMAT)?.as_slice())?;
+                tracing::info!("the data directory was upgraded to store format {STORE_FORMAT}");
+            }
+            Some(found) => {
+                return Err(StoreError::Corrupt(format!("unknown store format {found}")));
+            }
             None => {
                 meta.insert("format", encode(&STORE_FORMAT)?.as_slice())?;
             }
@@ -105,6 +116,10 @@ fn prepare(db: &Database) -> Result<(), StoreError> {
         txn.open_table(tables::IDENTITIES)?;
         txn.open_table(tables::TRAITS)?;
         txn.open_table(tables::PURGES)?;
+        for table in [tables::USERS, tables::TEAMS, tables::ROLES, tables::GRANTS, tables::SESSIONS] {
+            txn.open_table(table)?;
+        }
+        txn.open_table(tables::AUDIT)?;
     }
     txn.commit()?;
     Ok(())
@@ -128,6 +143,12 @@ pub fn load(db: &Database) -> Result<Catalog, StoreError> {
     )?);
     catalog.server_keys = Arc::new(read_all::<ServerKeyRecord>(&txn, tables::SERVER_KEYS)?);
     catalog.tokens = Arc::new(read_all::<ApiTokenRecord>(&txn, tables::API_TOKENS)?);
+    catalog.users = Arc::new(read_all(&txn, tables::USERS)?);
+    catalog.teams = Arc::new(read_all(&txn, tables::TEAMS)?);
+    catalog.roles = Arc::new(read_all(&txn, tables::ROLES)?);
+    catalog.grants = Arc::new(read_all(&txn, tables::GRANTS)?);
+    catalog.sessions = Arc::new(read_all(&txn, tables::SESSIONS)?);
+    catalog.index_credentials();
     let mut purges = std::collections::BTreeSet::new();
     for entry in txn.open_table(tables::PURGES)?.iter()? {
         purges.insert(entry?.0.value());
@@ -170,11 +191,20 @@ pub fn dump(db: &Database) -> Result<Vec<DumpedRow>, StoreError> {
         ("feature_states", tables::FEATURE_STATES),
         ("server_keys", tables::SERVER_KEYS),
         ("api_tokens", tables::API_TOKENS),
+        ("users", tables::USERS),
+        ("teams", tables::TEAMS),
+        ("roles", tables::ROLES),
+        ("grants", tables::GRANTS),
+        ("sessions", tables::SESSIONS),
     ] {
         for entry in txn.open_table(table)?.iter()? {
             let (k, v) = entry?;
             rows.push((name, k.value().to_string(), v.value().to_vec()));
         }
+    }
+    for entry in txn.open_table(tables::AUDIT)?.iter()? {
+        let (k, v) = entry?;
+        rows.push(("audit", k.value().to_string(), v.value().to_vec()));
     }
     for entry in txn.open_table(tables::PURGES)?.iter()? {
         rows.push(("purges", entry?.0.value().to_string(), Vec::new()));

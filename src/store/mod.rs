@@ -8,6 +8,7 @@
 //! the catalog), [`catalog`] (the configuration in memory), [`purge`] (background removal of
 //! deleted environments' rows), [`health`] (what the probes report).
 
+pub mod audit;
 pub mod batch;
 pub mod catalog;
 pub mod changes;
@@ -18,7 +19,10 @@ mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod health;
+pub mod people;
+mod migrate;
 mod purge;
+pub mod retention;
 pub mod records;
 mod shared;
 pub mod state_machine;
@@ -127,6 +131,22 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Up to `limit` audit entries from `from_seq` that `keep` accepts, and where the next
+    /// page starts. Blocking: call from a blocking task.
+    pub fn audit_page(
+        &self,
+        from_seq: u64,
+        limit: usize,
+        keep: impl FnMut(&audit::AuditRecord) -> bool,
+    ) -> Result<(Vec<audit::AuditRecord>, Option<u64>), StoreError> {
+        audit::read_from(&*self.database()?, from_seq, limit, keep)
+    }
+
+    /// Walks the audit chain. Blocking: call from a blocking task.
+    pub fn audit_verify(&self) -> Result<audit::Verification, StoreError> {
+        audit::verify(&*self.database()?)
     }
 
     fn database(&self) -> Result<Arc<Database>, StoreError> {

@@ -232,20 +232,6 @@ pub struct ServerKeyRecord {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TokenRole {
-    OrganisationAdmin,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApiTokenRecord {
-    pub id: u32,
-    pub name: String,
-    pub token_hash: [u8; 32],
-    pub role: TokenRole,
-    pub created_at: i64,
-}
-
 /// A UUID derived from `parts` (SHA-256): stable for the same input, on every node.
 pub fn stable_uuid(parts: &[&[u8]]) -> String {
     use sha2::{Digest, Sha256};

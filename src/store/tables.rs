@@ -18,3 +18,10 @@ pub const IDENTITIES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new
 pub const TRAITS: TableDefinition<(u32, &str, &str), &[u8]> = TableDefinition::new("traits");
 /// Deleted environments whose identity rows are still being removed.
 pub const PURGES: TableDefinition<u32, ()> = TableDefinition::new("purges");
+pub const USERS: TableDefinition<u32, &[u8]> = TableDefinition::new("users");
+pub const TEAMS: TableDefinition<u32, &[u8]> = TableDefinition::new("teams");
+pub const ROLES: TableDefinition<u32, &[u8]> = TableDefinition::new("roles");
+pub const GRANTS: TableDefinition<u32, &[u8]> = TableDefinition::new("grants");
+pub const SESSIONS: TableDefinition<u32, &[u8]> = TableDefinition::new("sessions");
+/// Sequence number → audit entry (hash-chained; see `audit`).
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");

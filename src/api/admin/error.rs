@@ -116,6 +116,7 @@ impl From<CommandError> for ApiError {
                 (StatusCode::PRECONDITION_FAILED, "revision_mismatch")
             }
             CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             CommandError::LimitExceeded(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             CommandError::NotInitialized => (StatusCode::SERVICE_UNAVAILABLE, "not_initialised"),
             CommandError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -2,6 +2,7 @@
 //! pagination, `{"error": {...}}` errors with stable codes, optimistic concurrency on
 //! environments (`If-Match: "<revision>"`).
 
+mod audit;
 pub mod body;
 mod environments;
 mod error;
@@ -10,9 +11,15 @@ mod identities;
 mod import;
 mod keys;
 mod organisation;
+mod people_views;
 pub mod pagination;
 mod projects;
+mod roles;
 mod segments;
+mod signin;
+mod teams;
+mod tokens;
+mod users;
 pub mod values;
 mod views;
 
@@ -39,8 +46,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(identities::router())
         .merge(keys::router())
         .merge(organisation::router())
+        .merge(signin::router())
+        .merge(users::router())
+        .merge(teams::router())
+        .merge(roles::router())
+        .merge(tokens::router())
+        .merge(audit::router())
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .merge(imports)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api::auth::routes::authorize,
+        ))
 }
 
 /// The item with `id`, or a 404 naming it.
@@ -60,7 +77,8 @@ pub async fn execute(
 ) -> Result<Applied, ApiError> {
     // Checks that need no state run here, so such a refusal never takes a log index.
     crate::store::state_machine::precheck(&command)?;
-    let envelope = Envelope::now(caller.actor.clone(), caller.request_id.clone(), command);
+    let envelope = Envelope::now(caller.actor.clone(), caller.request_id.clone(), command)
+        .from_origin(caller.origin.clone());
     Ok(state.store.execute(envelope).await??)
 }
 

@@ -12,7 +12,9 @@
 //! reaches the same state. A command that panics becomes the same kind of recorded refusal.
 //! A storage error is not a refusal: it fails the whole batch, which then consumes nothing.
 
+mod audit;
 mod checks;
+mod credentials;
 mod environments;
 mod features;
 #[cfg(test)]
@@ -20,11 +22,13 @@ mod harness;
 mod identities;
 mod import;
 mod organisation;
+mod people;
 mod precheck;
 mod projects;
 #[cfg(test)]
 mod replay_tests;
 mod segments;
+mod teams;
 #[cfg(test)]
 mod tests;
 
@@ -36,10 +40,11 @@ use thiserror::Error;
 
 use super::catalog::Catalog;
 use super::changes::Change;
-use super::command::{Applied, COMMAND_FORMAT, Command, Envelope};
+use super::command::{Actor, Applied, COMMAND_FORMAT, Command, Envelope};
 use super::error::StoreError;
 
 pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
+pub use people::check_email;
 pub use precheck::precheck;
 
 /// A command that breaks a rule. Applying it changes nothing.
@@ -53,6 +58,9 @@ pub enum CommandError {
     RevisionMismatch { expected: u64, actual: u64 },
     #[error("{0}")]
     Invalid(String),
+    /// The actor may not do this (decided with the state, e.g. a token wider than its creator).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     LimitExceeded(String),
     #[error("the instance is not initialised yet")]
@@ -133,14 +141,21 @@ pub fn apply(
     if index <= catalog.meta.last_applied {
         return Ok(Step::AlreadyApplied);
     }
-    let mut tx = Tx::new(catalog, txn, envelope.timestamp);
+    let mut tx = Tx::new(catalog, txn, envelope.timestamp, envelope.actor.clone());
     let outcome = if envelope.format > COMMAND_FORMAT {
         Err(Fault::Refused(CommandError::Invalid(format!(
             "command format {} is newer than this node's {COMMAND_FORMAT}",
             envelope.format
         ))))
     } else {
-        catch_unwind(AssertUnwindSafe(|| tx.command(&envelope.command))).unwrap_or_else(|panic| {
+        catch_unwind(AssertUnwindSafe(|| {
+            let applied = tx.command(envelope)?;
+            if audit::audited(envelope) {
+                tx.audit(envelope, catalog, &applied)?;
+            }
+            Ok(applied)
+        }))
+        .unwrap_or_else(|panic| {
             let reason = panic_message(panic.as_ref());
             tracing::error!(request_id = %envelope.request_id, %reason, "applying a command panicked; it is refused");
             Err(Fault::Refused(CommandError::Failed(reason)))
@@ -180,23 +195,27 @@ pub(crate) struct Tx<'t> {
     changes: Vec<Change>,
     touched: BTreeSet<u32>,
     now: i64,
+    /// Who proposed the command.
+    actor: Actor,
     /// For reading identity rows; never written through here.
     txn: &'t WriteTransaction,
 }
 
 impl<'t> Tx<'t> {
-    fn new(catalog: &Catalog, txn: &'t WriteTransaction, now: i64) -> Self {
+    fn new(catalog: &Catalog, txn: &'t WriteTransaction, now: i64, actor: Actor) -> Self {
         Self {
             work: catalog.clone(),
             changes: Vec::new(),
             touched: BTreeSet::new(),
             now,
+            actor,
             txn,
         }
     }
 
     /// The one dispatch.
-    fn command(&mut self, command: &Command) -> Result<Applied, Fault> {
+    fn command(&mut self, envelope: &Envelope) -> Result<Applied, Fault> {
+        let command = &envelope.command;
         if !self.work.meta.initialized && !matches!(command, Command::Initialize { .. }) {
             return Err(CommandError::NotInitialized.into());
         }
@@ -208,8 +227,79 @@ impl<'t> Tx<'t> {
                 organisation_name,
                 instance_seed,
                 admin_token,
-            } => self.initialize(organisation_name, *instance_seed, admin_token.as_ref()),
+                setup,
+            } => self.initialize(
+                organisation_name,
+                *instance_seed,
+                admin_token.as_ref(),
+                setup.as_ref(),
+            ),
+            Command::CompleteSetup { token_hash, user } => self.complete_setup(token_hash, user),
             Command::CreateApiToken(token) => self.create_token(token),
+            Command::RevokeApiToken { id } => self.revoke_token(*id),
+            Command::RotateApiToken {
+                id,
+                token_hash,
+                prefix,
+                old_expires_at,
+            } => self.rotate_token(*id, *token_hash, prefix, *old_expires_at),
+            Command::CreateUser(user) => self.create_user(user),
+            Command::UpdateUser { id, name, active } => {
+                self.update_user(*id, name.as_deref(), *active)
+            }
+            Command::DeleteUser { id } => self.delete_user(*id),
+            Command::ChangePassword {
+                user_id,
+                password_hash,
+                keep_session,
+            } => self.change_password(*user_id, password_hash, *keep_session),
+            Command::ResetPassword {
+                user_id,
+                password_hash,
+                invite,
+            } => self.reset_password(*user_id, password_hash.as_ref(), invite.as_ref()),
+            Command::AcceptInvite {
+                invite_hash,
+                password_hash,
+            } => self.accept_invite(invite_hash, password_hash),
+            Command::CreateTeam { name } => self.create_team(name),
+            Command::UpdateTeam { id, name } => self.update_team(*id, name),
+            Command::DeleteTeam { id } => self.delete_team(*id),
+            Command::AddTeamMember { team_id, user_id } => {
+                self.set_team_member(*team_id, *user_id, true)
+            }
+            Command::RemoveTeamMember { team_id, user_id } => {
+                self.set_team_member(*team_id, *user_id, false)
+            }
+            Command::CreateRole {
+                name,
+                description,
+                permissions,
+            } => self.create_role(name, description.as_ref(), *permissions),
+            Command::UpdateRole {
+                id,
+                name,
+                description,
+                permissions,
+            } => self.update_role(*id, name.as_deref(), description.as_ref(), *permissions),
+            Command::DeleteRole { id } => self.delete_role(*id),
+            Command::CreateGrant {
+                subject,
+                role,
+                scope,
+            } => self.add_grant(*subject, *role, *scope),
+            Command::DeleteGrant { id } => self.delete_grant(*id),
+            Command::CreateSession {
+                user_id,
+                token_hash,
+                expires_at,
+            } => self.create_session(*user_id, *token_hash, *expires_at),
+            Command::EndSession { id } => self.end_session(*id),
+            Command::RecordUse { sessions, tokens } => Ok(self.record_use(sessions, tokens)),
+            Command::RecordEvent(event) => self.record_event(event),
+            Command::PruneAudit { before, max_rows } => {
+                self.prune_audit(envelope, *before, *max_rows)
+            }
             Command::UpdateOrganisation {
                 name,
                 persist_trait_data,

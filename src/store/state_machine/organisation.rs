@@ -4,7 +4,8 @@ use super::checks::check_name;
 use super::{CommandError, Fault, Tx};
 use crate::store::changes::Change;
 use crate::store::command::{Applied, NewToken};
-use crate::store::records::{ApiTokenRecord, OrganisationRecord, TokenRole};
+use crate::store::people::SetupRecord;
+use crate::store::records::OrganisationRecord;
 
 impl Tx<'_> {
     pub(super) fn initialize(
@@ -12,6 +13,7 @@ impl Tx<'_> {
         organisation_name: &str,
         instance_seed: [u8; 16],
         admin_token: Option<&NewToken>,
+        setup: Option<&SetupRecord>,
     ) -> Result<Applied, Fault> {
         if self.work.meta.initialized {
             return Err(
@@ -21,6 +23,7 @@ impl Tx<'_> {
         check_name("organisation", organisation_name)?;
         self.work.meta.initialized = true;
         self.work.meta.instance_seed = instance_seed;
+        self.work.meta.setup = setup.cloned();
         let id = Self::next_id(&mut self.work.meta.counters.organisation)?;
         self.record(Change::Organisation(
             id,
@@ -36,22 +39,6 @@ impl Tx<'_> {
         if let Some(token) = admin_token {
             self.create_token(token)?;
         }
-        Ok(Applied::Created { id })
-    }
-
-    pub(super) fn create_token(&mut self, token: &NewToken) -> Result<Applied, Fault> {
-        check_name("token", &token.name)?;
-        let id = Self::next_id(&mut self.work.meta.counters.token)?;
-        self.record(Change::Token(
-            id,
-            Some(ApiTokenRecord {
-                id,
-                name: token.name.clone(),
-                token_hash: token.token_hash,
-                role: TokenRole::OrganisationAdmin,
-                created_at: self.now,
-            }),
-        ));
         Ok(Applied::Created { id })
     }
 

@@ -86,6 +86,39 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         | Command::RevokeServerKey { .. }
         | Command::DeleteIdentity { .. }
         | Command::DeleteIdentities { .. } => Ok(()),
+        Command::CreateUser(user) | Command::CompleteSetup { user, .. } => {
+            super::people::check_email(&user.email.trim().to_lowercase())?;
+            check_name("user", &user.name)
+        }
+        Command::UpdateUser { name, .. } => name.as_deref().map_or(Ok(()), |n| check_name("user", n)),
+        Command::CreateTeam { name } | Command::UpdateTeam { name, .. } => check_name("team", name),
+        Command::CreateRole { name, description, .. } => {
+            check_name("role", name)?;
+            check_description("role", description.as_deref())
+        }
+        Command::UpdateRole { name, description, .. } => {
+            if let Some(name) = name {
+                check_name("role", name)?;
+            }
+            check_description("role", description.as_ref().and_then(Option::as_deref))
+        }
+        Command::RevokeApiToken { .. }
+        | Command::RotateApiToken { .. }
+        | Command::DeleteUser { .. }
+        | Command::ChangePassword { .. }
+        | Command::ResetPassword { .. }
+        | Command::AcceptInvite { .. }
+        | Command::DeleteTeam { .. }
+        | Command::AddTeamMember { .. }
+        | Command::RemoveTeamMember { .. }
+        | Command::DeleteRole { .. }
+        | Command::CreateGrant { .. }
+        | Command::DeleteGrant { .. }
+        | Command::CreateSession { .. }
+        | Command::EndSession { .. }
+        | Command::RecordUse { .. }
+        | Command::RecordEvent(_)
+        | Command::PruneAudit { .. } => Ok(()),
     }
 }
 

@@ -3,12 +3,21 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 
 use crate::secrets::{Secret, secret_or_file};
+
+pub use network::{Cidr, parse_cidr};
+pub use text::parse_duration;
+
+mod network;
+mod text;
+
+use text::{cidr_texts, duration_text};
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
@@ -54,6 +63,27 @@ pub struct ServeArgs {
     /// Largest request body for imports, in bytes.
     #[arg(long, env = "BURGEE_MAX_IMPORT_BYTES")]
     pub max_import_bytes: Option<usize>,
+    /// How long a sign-in lasts at most (e.g. 12h).
+    #[arg(long, env = "BURGEE_SESSION_LIFETIME", value_parser = parse_duration)]
+    pub session_lifetime: Option<Duration>,
+    /// A session unused this long ends (e.g. 1h).
+    #[arg(long, env = "BURGEE_SESSION_IDLE_TIMEOUT", value_parser = parse_duration)]
+    pub session_idle_timeout: Option<Duration>,
+    /// How long an invitation link works (e.g. 72h).
+    #[arg(long, env = "BURGEE_INVITE_LIFETIME", value_parser = parse_duration)]
+    pub invite_lifetime: Option<Duration>,
+    /// Failed logins in a row (per account, and per source address) before a lockout.
+    #[arg(long, env = "BURGEE_LOGIN_MAX_FAILURES")]
+    pub login_max_failures: Option<u32>,
+    /// How long a lockout lasts (e.g. 15m).
+    #[arg(long, env = "BURGEE_LOGIN_LOCKOUT", value_parser = parse_duration)]
+    pub login_lockout: Option<Duration>,
+    /// Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated CIDRs).
+    #[arg(long, env = "BURGEE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Option<Vec<Cidr>>,
+    /// Audit entries older than this are pruned (default: kept forever).
+    #[arg(long, env = "BURGEE_AUDIT_RETENTION", value_parser = parse_duration)]
+    pub audit_retention: Option<Duration>,
 }
 
 /// The settings file: every field optional, unknown fields refused.
@@ -68,6 +98,19 @@ struct FileSettings {
     max_traits_per_identity: Option<u32>,
     max_body_bytes: Option<usize>,
     max_import_bytes: Option<usize>,
+    #[serde(default, deserialize_with = "duration_text")]
+    session_lifetime: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_text")]
+    session_idle_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_text")]
+    invite_lifetime: Option<Duration>,
+    login_max_failures: Option<u32>,
+    #[serde(default, deserialize_with = "duration_text")]
+    login_lockout: Option<Duration>,
+    #[serde(default, deserialize_with = "cidr_texts")]
+    trusted_proxies: Option<Vec<Cidr>>,
+    #[serde(default, deserialize_with = "duration_text")]
+    audit_retention: Option<Duration>,
 }
 
 /// The effective settings.
@@ -81,6 +124,13 @@ pub struct Settings {
     pub max_traits_per_identity: u32,
     pub max_body_bytes: usize,
     pub max_import_bytes: usize,
+    pub session_lifetime: Duration,
+    pub session_idle_timeout: Duration,
+    pub invite_lifetime: Duration,
+    pub login_max_failures: u32,
+    pub login_lockout: Duration,
+    pub trusted_proxies: Vec<Cidr>,
+    pub audit_retention: Option<Duration>,
 }
 
 impl Settings {
@@ -127,6 +177,33 @@ impl Settings {
                 .max_import_bytes
                 .or(file.max_import_bytes)
                 .unwrap_or(64 << 20),
+            session_lifetime: args
+                .session_lifetime
+                .or(file.session_lifetime)
+                .unwrap_or(Duration::from_secs(12 * 3600)),
+            session_idle_timeout: args
+                .session_idle_timeout
+                .or(file.session_idle_timeout)
+                .unwrap_or(Duration::from_secs(3600)),
+            invite_lifetime: args
+                .invite_lifetime
+                .or(file.invite_lifetime)
+                .unwrap_or(Duration::from_secs(72 * 3600)),
+            login_max_failures: args
+                .login_max_failures
+                .or(file.login_max_failures)
+                .unwrap_or(5)
+                .max(1),
+            login_lockout: args
+                .login_lockout
+                .or(file.login_lockout)
+                .unwrap_or(Duration::from_secs(15 * 60)),
+            trusted_proxies: args
+                .trusted_proxies
+                .clone()
+                .or(file.trusted_proxies)
+                .unwrap_or_default(),
+            audit_retention: args.audit_retention.or(file.audit_retention),
         })
     }
 }
