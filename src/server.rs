@@ -8,9 +8,8 @@ use anyhow::Context as _;
 use crate::api::{AppState, auth::secret_hash, router};
 use crate::cache::Snapshots;
 use crate::config::Settings;
-use crate::access::{Assignment, BuiltinRole, RoleRef, Scope};
 use crate::store::command::{Actor, Command, Envelope, NewToken};
-use crate::store::people::{SetupRecord, TokenAccess};
+use crate::store::people::SetupRecord;
 use crate::store::{Store, StoreError};
 
 /// The setup token's file in the data directory.
@@ -96,17 +95,11 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
             anyhow::bail!("the bootstrap token must be at least 16 characters")
         }
         Some(token) => (
-            Some(NewToken {
-                name: "bootstrap".into(),
-                token_hash: secret_hash(token.expose()),
-                prefix: token.expose().chars().take(4).collect(),
-                access: TokenAccess::Assignments(vec![Assignment {
-                    role: RoleRef::Builtin(BuiltinRole::Admin),
-                    scope: Scope::Organisation,
-                }]),
-                personal: false,
-                expires_at: None,
-            }),
+            Some(NewToken::organisation_admin(
+                "bootstrap",
+                secret_hash(token.expose()),
+                token.expose().chars().take(4).collect(),
+            )),
             None,
         ),
         None => {

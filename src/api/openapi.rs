@@ -124,6 +124,26 @@ fn id() -> Value {
     json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})
 }
 
+fn secret() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 1024})
+}
+
+fn email() -> Value {
+    json!({"type": "string", "minLength": 3, "maxLength": 254, "pattern": "^[^@\\s]+@[^@\\s]+$"})
+}
+
+fn password() -> Value {
+    json!({"type": "string", "minLength": 12, "maxLength": 1024, "description": "At least 12 characters; not the e-mail address."})
+}
+
+fn duration() -> Value {
+    json!({"type": "string", "pattern": "^[0-9]{1,12}[smhd]?$", "description": "e.g. 90s, 15m, 12h, 30d"})
+}
+
+fn permission_keys() -> Value {
+    json!({"type": "array", "items": {"enum": crate::access::Permission::ALL.iter().map(|p| p.key()).collect::<Vec<_>>()}})
+}
+
 fn variants() -> Value {
     json!({
         "type": "array",
@@ -244,6 +264,44 @@ fn operations() -> Vec<Operation> {
         op("get", "/admin/v1/environments/{id}/server-keys", "Keys", "List server-side keys").paged(),
         op("post", "/admin/v1/environments/{id}/server-keys", "Keys", "Create a server-side key (shown once)").body(object(json!({"name": name()}), &[])),
         op("delete", "/admin/v1/server-keys/{id}", "Keys", "Revoke a server-side key"),
+        op("post", "/admin/v1/setup", "Access", "First start: create the first admin user with the setup token (once)").body(object(json!({"setup_token": secret(), "email": email(), "name": name(), "password": password()}), &["setup_token", "email", "name", "password"])),
+        op("post", "/admin/v1/auth/login", "Access", "Sign in: a session cookie (browser) or a bearer session (`\"session\": \"token\"`, the CLI)").ok(200, "signed in").body(object(json!({"email": {"type": "string", "maxLength": 254}, "password": {"type": "string", "maxLength": 1024}, "session": {"enum": ["cookie", "token"]}}), &["email", "password"])),
+        op("post", "/admin/v1/auth/accept-invite", "Access", "Accept an invitation by choosing a password").ok(200, "the user").body(object(json!({"token": secret(), "password": password()}), &["token", "password"])),
+        op("post", "/admin/v1/auth/logout", "Access", "End this session").ok(204, "signed out"),
+        op("get", "/admin/v1/auth/whoami", "Access", "Who the credential is, and its permissions"),
+        op("post", "/admin/v1/auth/password", "Access", "Change one's own password (ends one's other sessions)").ok(204, "changed").body(object(json!({"current_password": {"type": "string", "maxLength": 1024}, "new_password": password()}), &["current_password", "new_password"])),
+        op("get", "/admin/v1/auth/tokens", "Access", "One's personal API tokens").paged(),
+        op("post", "/admin/v1/auth/tokens", "Access", "A personal API token with one's own permissions (shown once)").body(object(json!({"name": name(), "expires_in": duration()}), &["name"])),
+        op("delete", "/admin/v1/auth/tokens/{id}", "Access", "Revoke one of one's personal tokens"),
+        op("get", "/admin/v1/permissions", "Access", "Every permission, with its level"),
+        op("get", "/admin/v1/users", "Users", "List users").paged(),
+        op("post", "/admin/v1/users", "Users", "Create a user: an initial password they must change, or (without one) an invitation shown once").body(object(json!({"email": email(), "name": name(), "password": password(), "admin": {"type": "boolean"}}), &["email", "name"])),
+        op("get", "/admin/v1/users/{id}", "Users", "A user"),
+        op("patch", "/admin/v1/users/{id}", "Users", "Rename, deactivate (`active: false` ends their sessions and tokens at once) or reactivate").body(object(json!({"name": name(), "active": {"type": "boolean"}}), &[])),
+        op("delete", "/admin/v1/users/{id}", "Users", "Delete a user with their grants, sessions and tokens"),
+        op("post", "/admin/v1/users/{id}/reset-password", "Users", "Reset: a new initial password, or (without one) a new invitation; ends their sessions").ok(200, "the user").body(object(json!({"password": password()}), &[])),
+        op("get", "/admin/v1/teams", "Users", "List teams").paged(),
+        op("post", "/admin/v1/teams", "Users", "Create a team").body(object(json!({"name": name()}), &["name"])),
+        op("get", "/admin/v1/teams/{id}", "Users", "A team"),
+        op("patch", "/admin/v1/teams/{id}", "Users", "Rename a team").body(object(json!({"name": name()}), &["name"])),
+        op("delete", "/admin/v1/teams/{id}", "Users", "Delete a team and its grants"),
+        op("put", "/admin/v1/teams/{id}/members/{user_id}", "Users", "Add a member"),
+        op("delete", "/admin/v1/teams/{id}/members/{user_id}", "Users", "Remove a member"),
+        op("get", "/admin/v1/roles", "Access", "Built-in and custom roles"),
+        op("post", "/admin/v1/roles", "Access", "Create a custom role (a named set of permissions)").body(object(json!({"name": name(), "description": description(), "permissions": permission_keys()}), &["name", "permissions"])),
+        op("get", "/admin/v1/roles/{id}", "Access", "A role (a built-in by name, a custom one by id)"),
+        op("patch", "/admin/v1/roles/{id}", "Access", "Change a custom role").body(object(json!({"name": name(), "description": description(), "permissions": permission_keys()}), &[])),
+        op("delete", "/admin/v1/roles/{id}", "Access", "Delete an unused custom role"),
+        op("get", "/admin/v1/grants", "Access", "Grants, of one `?user_id=` or `?team_id=`").paged().query("user_id", id()).query("team_id", id()),
+        op("post", "/admin/v1/grants", "Access", "Grant a role to a user or team on the organisation, a project or an environment").body(object(json!({"user_id": id(), "team_id": id(), "role": {"type": "string", "minLength": 1, "maxLength": 2000}, "project_id": id(), "environment_id": id()}), &["role"])),
+        op("delete", "/admin/v1/grants/{id}", "Access", "Remove a grant"),
+        op("get", "/admin/v1/tokens", "Access", "The organisation's API tokens").paged(),
+        op("post", "/admin/v1/tokens", "Access", "Create an API token with a role or permissions at a scope, at most one's own (shown once)").body(object(json!({"name": name(), "role": {"type": "string", "minLength": 1, "maxLength": 2000}, "permissions": permission_keys(), "project_id": id(), "environment_id": id(), "expires_in": duration()}), &["name"])),
+        op("delete", "/admin/v1/tokens/{id}", "Access", "Revoke an API token"),
+        op("post", "/admin/v1/tokens/{id}/rotate", "Access", "A new secret for a token; the old one works for `grace` (default: stops now)").body(object(json!({"grace": duration()}), &[])),
+        op("get", "/admin/v1/audit", "Audit", "Audit entries, oldest first, filtered").query("since", json!({"type": "string", "maxLength": 64})).query("until", json!({"type": "string", "maxLength": 64})).query("actor", json!({"type": "string"})).query("project_id", id()).query("environment_id", id()).query("action", json!({"type": "string"})).query("target", json!({"type": "string"})).query("limit", json!({"type": "integer", "minimum": 1, "maximum": 500})).query("cursor", json!({"type": "string", "pattern": "^a1\\.[0-9a-f]+$"})),
+        op("get", "/admin/v1/audit/verify", "Audit", "Check the audit chain; names the first bad entry and the chain head"),
+        op("get", "/admin/v1/audit/export", "Audit", "Stream entries as JSON Lines or CSV, ending with the chain head").query("since", json!({"type": "string", "maxLength": 64})).query("until", json!({"type": "string", "maxLength": 64})).query("actor", json!({"type": "string"})).query("project_id", id()).query("environment_id", id()).query("action", json!({"type": "string"})).query("target", json!({"type": "string"})).query("format", json!({"enum": ["jsonl", "csv"]})),
         op("post", "/admin/v1/import/flagsmith", "Import", "Import a Flagsmith environment document")
             .query("project", json!({"type": "string"}))
             .query("replace", json!({"type": "boolean"}))
@@ -255,7 +313,7 @@ fn path_parameters(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
         .map(|name| {
-            let schema = if name == "identifier" {
+            let schema = if name == "identifier" || path.starts_with("/admin/v1/roles/") {
                 json!({"type": "string", "minLength": 1, "maxLength": 2000})
             } else {
                 id()
@@ -300,7 +358,11 @@ pub fn document() -> Value {
                 json!({"required": true, "content": {"application/json": {"schema": body}}});
         }
         match operation.api {
-            Api::Admin => entry["security"] = json!([{"token": []}]),
+            Api::Admin => {
+                let public = crate::api::auth::routes::need(operation.method, operation.path)
+                    == Some(crate::api::auth::routes::Need::Public);
+                entry["security"] = if public { json!([]) } else { json!([{"token": []}]) };
+            }
             Api::Sdk => entry["security"] = json!([{"environmentKey": []}]),
             Api::Operations => {}
         }

@@ -449,6 +449,24 @@ pub struct NewToken {
     pub expires_at: Option<i64>,
 }
 
+impl NewToken {
+    /// An organisation-wide admin token (the bootstrap token).
+    pub fn organisation_admin(name: &str, token_hash: [u8; 32], prefix: String) -> Self {
+        use crate::access::{Assignment, BuiltinRole};
+        Self {
+            name: name.to_owned(),
+            token_hash,
+            prefix,
+            access: TokenAccess::Assignments(vec![Assignment {
+                role: RoleRef::Builtin(BuiltinRole::Admin),
+                scope: Scope::Organisation,
+            }]),
+            personal: false,
+            expires_at: None,
+        }
+    }
+}
+
 /// A new user: an initial password (which they must change) or an invitation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewUser {

@@ -91,6 +91,7 @@ mod tests {
             format: COMMAND_FORMAT,
             actor: Actor::System,
             request_id: "test".into(),
+            origin: Default::default(),
             timestamp: 1,
             command,
         };
@@ -107,6 +108,7 @@ mod tests {
                 organisation_name: "default".into(),
                 instance_seed: [0; 16],
                 admin_token: None,
+                setup: None,
             },
         )
         .await;

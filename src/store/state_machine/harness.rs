@@ -20,6 +20,7 @@ pub fn envelope(command: Command) -> Envelope {
         format: COMMAND_FORMAT,
         actor: Actor::System,
         request_id: "test".into(),
+        origin: Default::default(),
         timestamp: 1_700_000_000_000,
         command,
     }
@@ -40,6 +41,7 @@ impl Harness {
             organisation_name: "default".into(),
             instance_seed: [7; 16],
             admin_token: None,
+            setup: None,
         });
         h
     }

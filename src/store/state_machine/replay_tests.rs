@@ -33,6 +33,7 @@ fn stream(count: usize, seed: u64) -> Vec<Command> {
         organisation_name: "default".into(),
         instance_seed: [3; 16],
         admin_token: None,
+        setup: None,
     });
     for i in 0..count {
         let command = match r.below(20) {

@@ -36,10 +36,8 @@ fn nothing_applies_before_initialisation_and_initialisation_happens_once() {
     h.ok(Command::Initialize {
         organisation_name: "default".into(),
         instance_seed: [1; 16],
-        admin_token: Some(NewToken {
-            name: "bootstrap".into(),
-            token_hash: [2; 32],
-        }),
+        admin_token: Some(NewToken::organisation_admin("bootstrap", [2; 32], String::new())),
+        setup: None,
     });
     assert_eq!(h.machine.catalog().tokens.len(), 1);
     assert!(matches!(
@@ -47,6 +45,7 @@ fn nothing_applies_before_initialisation_and_initialisation_happens_once() {
             organisation_name: "again".into(),
             instance_seed: [3; 16],
             admin_token: None,
+            setup: None,
         }),
         CommandError::Conflict(_)
     ));
@@ -55,14 +54,8 @@ fn nothing_applies_before_initialisation_and_initialisation_happens_once() {
 #[test]
 fn organisation_and_tokens() {
     let mut h = Harness::initialised();
-    h.created(Command::CreateApiToken(NewToken {
-        name: "ci".into(),
-        token_hash: [9; 32],
-    }));
-    h.refused(Command::CreateApiToken(NewToken {
-        name: " ".into(),
-        token_hash: [8; 32],
-    }));
+    h.created(Command::CreateApiToken(NewToken::organisation_admin("ci", [9; 32], String::new())));
+    h.refused(Command::CreateApiToken(NewToken::organisation_admin(" ", [8; 32], String::new())));
     let (_, env, _) = h.project("Web");
     let revision = h.machine.catalog().environments[&env].revision;
     h.ok(Command::UpdateOrganisation {
