@@ -66,11 +66,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
     // A line for people and for scripts that started the server on port 0.
     println!("burgee listening on http://{address}");
+    let local = serve_admin_socket(&settings.data_dir, router(state.clone()))?;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
+    local.abort();
+    let _ = std::fs::remove_file(settings.data_dir.join(crate::cli::ADMIN_SOCKET));
     tracing::info!("stopped: every acknowledged write is on disk");
     Ok(())
 }
@@ -134,6 +137,39 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         .await?
         .map_err(|e| anyhow::anyhow!("initialising: {e}"))?;
     Ok(())
+}
+
+/// Serves the admin API on a Unix socket in the data directory, readable and writable by the
+/// service's user only: `burgee … --local` recovers access on the host through it.
+fn serve_admin_socket(
+    data_dir: &std::path::Path,
+    app: axum::Router,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let path = data_dir.join(crate::cli::ADMIN_SOCKET);
+    // A socket left by a process that died; the data directory's lock says none runs now.
+    let _ = std::fs::remove_file(&path);
+    // Bound in a private directory and restricted before it is moved into place, so no
+    // other user can connect in between.
+    let private = data_dir.join(".admin-socket");
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private)
+        .with_context(|| format!("creating {}", private.display()))?;
+    let staged = private.join(crate::cli::ADMIN_SOCKET);
+    let listener = tokio::net::UnixListener::bind(&staged)
+        .with_context(|| format!("listening on {}", staged.display()))?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting {}", staged.display()))?;
+    std::fs::rename(&staged, &path).with_context(|| format!("moving the socket to {}", path.display()))?;
+    let _ = std::fs::remove_dir(&private);
+    let app = app.layer(axum::Extension(crate::api::auth::routes::LocalSocket));
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the admin socket stopped");
+        }
+    }))
 }
 
 /// Writes a secret readable by the owner only.

@@ -9,14 +9,17 @@ use crate::secrets::{Secret, secret_or_file};
 /// Where the server is and who is calling.
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
-    /// The server's base URL.
-    #[arg(
-        long,
-        env = "BURGEE_URL",
-        default_value = "http://127.0.0.1:8000",
-        global = true
-    )]
-    pub url: String,
+    /// The server's base URL (default: the one `burgee login` saved, else
+    /// http://127.0.0.1:8000).
+    #[arg(long, env = "BURGEE_URL", global = true)]
+    pub url: Option<String>,
+    /// Talk to the server on this host through the admin socket in its data directory
+    /// (as the service's user; no token needed).
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// The server's data directory, for --local and offline commands.
+    #[arg(long, env = "BURGEE_DATA_DIR", value_name = "DIR", global = true)]
+    pub data_dir: Option<std::path::PathBuf>,
     /// An admin API token.
     #[arg(long, env = "BURGEE_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<Secret>,
@@ -37,29 +40,102 @@ pub enum Output {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: Secret,
+    token: Option<Secret>,
     runtime: tokio::runtime::Runtime,
 }
 
+/// The admin socket's file in the data directory.
+pub const ADMIN_SOCKET: &str = "admin.sock";
+
+impl Connection {
+    /// The data directory: `--data-dir`, `BURGEE_DATA_DIR`, or the server's default.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("./burgee-data"))
+    }
+
+    /// The URL to use: given, else saved by `burgee login`, else the default.
+    pub fn base_url(&self) -> String {
+        self.url
+            .clone()
+            .or_else(|| super::profile::load().ok().flatten().map(|p| p.url))
+            .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned())
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
 impl Client {
+    /// A client with the connection's credential: `--local`, a token given (flags, the
+    /// environment, a file), or the one `burgee login` saved.
     pub fn new(connection: &Connection) -> anyhow::Result<Self> {
-        let token = secret_or_file(
+        if connection.local {
+            return Self::build(connection, None);
+        }
+        let token = match secret_or_file(
             connection.token.as_ref(),
             connection.token_file.as_deref(),
             "--token",
-        )?
-        .context(
-            "an admin token is needed: --token, BURGEE_TOKEN, --token-file or BURGEE_TOKEN_FILE",
-        )?;
+        )? {
+            Some(token) => token,
+            None => super::profile::load()?
+                .map(|p| p.token)
+                .context("not signed in: run `burgee login`, or give --token, BURGEE_TOKEN, --token-file or BURGEE_TOKEN_FILE")?,
+        };
+        Self::build(connection, Some(token))
+    }
+
+    /// A client that sends no credential (signing in, first-start setup).
+    pub fn anonymous(connection: &Connection) -> anyhow::Result<Self> {
+        Self::build(connection, None)
+    }
+
+    fn build(connection: &Connection, token: Option<Secret>) -> anyhow::Result<Self> {
+        let mut http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600));
+        let base = if connection.local {
+            let socket = connection.data_dir().join(ADMIN_SOCKET);
+            if !socket.exists() {
+                bail!("no admin socket at {}: is the server running with this --data-dir, and are you its user?", socket.display());
+            }
+            http = http.unix_socket(socket);
+            "http://localhost".to_owned()
+        } else {
+            connection.base_url()
+        };
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(60))
-                .build()?,
-            base: connection.url.trim_end_matches('/').to_owned(),
+            http: http.build()?,
+            base,
             token,
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Streams a GET answer's body into `out` as it arrives.
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.get(&url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose());
+        }
+        self.runtime.block_on(async {
+            let mut response = request.send().await.with_context(|| format!("cannot reach {}", self.base))?;
+            if !response.status().is_success() {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                bail!("GET {path}: {status}: {text}");
+            }
+            while let Some(chunk) = response.chunk().await? {
+                out.write_all(&chunk)?;
+            }
+            out.flush()?;
+            Ok(())
         })
     }
 
@@ -72,10 +148,10 @@ impl Client {
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
-        let mut request = self
-            .http
-            .request(method.clone(), &url)
-            .bearer_auth(self.token.expose());
+        let mut request = self.http.request(method.clone(), &url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose());
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -1,8 +1,12 @@
 //! The command line: `burgee <command>`.
 
+mod access;
 mod admin;
+mod audit;
 mod client;
+pub use client::ADMIN_SOCKET;
 mod evaluate;
+mod profile;
 
 use std::process::ExitCode;
 
@@ -85,6 +89,82 @@ pub enum Command {
         #[command(flatten)]
         connection: client::Connection,
     },
+    /// Sign in (the token is saved in the CLI's config file, mode 0600).
+    Login {
+        /// Your e-mail address; the password is read from stdin or typed.
+        email: String,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Sign out (ends the session and forgets it).
+    Logout {
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Who you are signed in as, and what you may do.
+    Whoami {
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Change your password (current and new, each on a line of stdin or typed).
+    Password {
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// First start: create the first admin user with the setup token.
+    Setup {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Default: `setup-token` in --data-dir.
+        #[arg(long)]
+        setup_token_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Users.
+    Users {
+        #[command(subcommand)]
+        command: access::UsersCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Teams.
+    Teams {
+        #[command(subcommand)]
+        command: access::TeamsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Roles and permissions.
+    Roles {
+        #[command(subcommand)]
+        command: access::RolesCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Grants of roles to users and teams.
+    Grants {
+        #[command(subcommand)]
+        command: access::GrantsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: access::TokensCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +214,19 @@ pub fn run() -> ExitCode {
             command,
             connection,
         } => admin::segments(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Login { email, connection } => access::login(&connection, &email).map(|()| ExitCode::SUCCESS),
+        Command::Logout { connection } => access::logout(&connection).map(|()| ExitCode::SUCCESS),
+        Command::Whoami { connection } => access::whoami(&connection).map(|()| ExitCode::SUCCESS),
+        Command::Password { connection } => access::password(&connection).map(|()| ExitCode::SUCCESS),
+        Command::Setup { email, name, setup_token_file, connection } => {
+            access::setup(&connection, setup_token_file.as_deref(), &email, &name).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Users { command, connection } => access::users(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Teams { command, connection } => access::teams(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Roles { command, connection } => access::roles(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Grants { command, connection } => access::grants(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Tokens { command, connection } => access::tokens(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Audit { command, connection } => audit::run(&connection, &command),
     };
     match outcome {
         Ok(code) => code,

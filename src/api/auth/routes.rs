@@ -166,6 +166,10 @@ pub async fn authorize(
     let path = matched.as_ref().map_or("", MatchedPath::as_str).to_owned();
     let method = request.method().as_str().to_ascii_lowercase();
     let Some(need) = need(&method, &path) else {
+        if ROUTES.iter().any(|(_, p, _)| *p == path) {
+            // Another method of a declared path: never served without a declared need.
+            return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{path} does not take {}", method.to_ascii_uppercase())).into_response();
+        }
         return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "undeclared_route", format!("{method} {path} declares no permission")).into_response();
     };
     if need == Need::Public {
@@ -173,7 +177,9 @@ pub async fn authorize(
     }
     let (mut parts, body) = request.into_parts();
     let client = client(&parts, &state.settings.trusted_proxies, false);
-    let caller = match authenticate(&parts, &state, &client) {
+    let local = parts.extensions.get::<LocalSocket>().is_some();
+    let authenticated = if local { Ok(local_caller(&parts)) } else { authenticate(&parts, &state, &client) };
+    let caller = match authenticated {
         Ok(caller) => caller,
         Err(Refusal::Unauthenticated(message)) => return ApiError::unauthorized(message).into_response(),
         Err(Refusal::Csrf) => {
@@ -194,6 +200,21 @@ pub async fn authorize(
     }
     parts.extensions.insert(caller);
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Marks requests that came through the admin socket in the data directory (mode 0600, so
+/// only the service's own user reaches it). Only that listener's router sets it.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalSocket;
+
+fn local_caller(parts: &axum::http::request::Parts) -> Caller {
+    Caller {
+        actor: crate::store::command::Actor::Local,
+        principal: super::Principal::Local,
+        request_id: parts.headers.get(crate::api::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+        origin: crate::store::command::Origin { address: Some("local socket".into()), user_agent: None },
+        access: std::sync::Arc::new(crate::access::Access::everything()),
+    }
 }
 
 /// A 403, recorded in the audit log (its only state change).
