@@ -63,10 +63,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let local = serve_admin_socket(&settings.data_dir, router(state.clone()))?;
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
     // A line for people and for scripts that started the server on port 0.
     println!("burgee listening on http://{address}");
-    let local = serve_admin_socket(&settings.data_dir, router(state.clone()))?;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
