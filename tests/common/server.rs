@@ -38,6 +38,15 @@ impl Server {
         Self::launch(command, data_dir, env)
     }
 
+    /// A server whose log (at debug level) goes to `log`.
+    pub fn start_logged(data_dir: &Path, extra: &[&str], log: &Path) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_burgee"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
+        command.arg(data_dir).args(extra);
+        command.stderr(std::fs::File::create(log).unwrap());
+        Self::launch(command, data_dir, &[("BURGEE_LOG", "debug,h2=info,hyper=info")])
+    }
+
     /// A fresh server run under `strace`, which logs the given system calls to `trace`.
     pub fn start_traced(trace: &Path, syscalls: &str) -> Self {
         let temp = tempfile::tempdir().unwrap();
@@ -62,11 +71,7 @@ impl Server {
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();

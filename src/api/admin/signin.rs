@@ -121,6 +121,7 @@ async fn login(State(state): State<AppState>, client: ClientInfo, Body(body): Bo
     let address = client.0.address.map(|a| a.to_string());
     let now = crate::clock::now_millis();
     if let Some(until) = state.limiter.locked(&email, address.as_deref(), now) {
+        metrics::counter!("burgee_logins_total", "outcome" => "refused_locked").increment(1);
         return Ok(locked(until));
     }
     let catalog = state.store.catalog();
@@ -140,9 +141,11 @@ async fn login(State(state): State<AppState>, client: ClientInfo, Body(body): Bo
         let lock_until = state.limiter.failed(&email, address.as_deref(), crate::clock::now_millis());
         let event = SecurityEvent::LoginFailed { email, user_id: user.as_ref().map(|u| u.id), lock_until, reason: reason.into() };
         run_anonymous(&state, &client, "login", Command::RecordEvent(event)).await?;
+        metrics::counter!("burgee_logins_total", "outcome" => if lock_until.is_some() { "locked" } else { "failed" }).increment(1);
         return Err(wrong_credentials());
     };
     state.limiter.succeeded(&email);
+    metrics::counter!("burgee_logins_total", "outcome" => "succeeded").increment(1);
     let secret = format!("bgs_{}", crate::secrets::random_text(43).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?);
     let lifetime = i64::try_from(state.settings.session_lifetime.as_millis()).unwrap_or(i64::MAX);
     let expires_at = crate::clock::now_millis().saturating_add(lifetime);

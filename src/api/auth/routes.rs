@@ -219,6 +219,7 @@ fn local_caller(parts: &axum::http::request::Parts) -> Caller {
 
 /// A 403, recorded in the audit log (its only state change).
 async fn denied(state: &AppState, caller: &Caller, method: &str, path: &str, permission: P) -> Response {
+    metrics::counter!("burgee_access_denied_total", "permission" => permission.key()).increment(1);
     let event = SecurityEvent::AccessDenied {
         method: method.to_ascii_uppercase(),
         path: path.to_owned(),

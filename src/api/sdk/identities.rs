@@ -381,8 +381,15 @@ pub async fn identify(
         );
         match state.store.execute(envelope).await? {
             Ok(Applied::Identified {
-                identity_id: id, ..
-            }) => identity_id = Some(id),
+                identity_id: id,
+                changed,
+            }) => {
+                // SDK trait writes are counted here, not audited one by one.
+                if changed {
+                    metrics::counter!("burgee_sdk_trait_writes_total").increment(1);
+                }
+                identity_id = Some(id);
+            }
             Ok(_) => {}
             Err(error @ crate::store::CommandError::Failed(_)) => {
                 return Err(SdkError::Internal(error.to_string()));
