@@ -108,7 +108,8 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         None => {
             let token = format!(
                 "bgsetup_{}",
-                crate::secrets::random_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
+                crate::secrets::random_token()
+                    .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
             );
             let path = settings.data_dir.join(SETUP_TOKEN_FILE);
             write_secret(&path, &token).with_context(|| format!("writing {}", path.display()))?;
@@ -162,7 +163,8 @@ fn serve_admin_socket(
         .with_context(|| format!("listening on {}", staged.display()))?;
     std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("restricting {}", staged.display()))?;
-    std::fs::rename(&staged, &path).with_context(|| format!("moving the socket to {}", path.display()))?;
+    std::fs::rename(&staged, &path)
+        .with_context(|| format!("moving the socket to {}", path.display()))?;
     let _ = std::fs::remove_dir(&private);
     let app = app.layer(axum::Extension(crate::api::auth::routes::LocalSocket));
     Ok(tokio::spawn(async move {

@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery";
 
 async fn whoami(server: &Server, auth: &Auth) -> u16 {
-    call(server, auth, Method::GET, "/admin/v1/auth/whoami", None).await.0
+    call(server, auth, Method::GET, "/admin/v1/auth/whoami", None)
+        .await
+        .0
 }
 
 #[tokio::test]
@@ -24,26 +26,79 @@ async fn the_setup_token_creates_the_first_admin_once() {
     let temp = tempfile::tempdir().unwrap();
     let data_dir = temp.path().join("data");
     let server = Server::start_in(&data_dir, &[]);
-    let token = std::fs::read_to_string(data_dir.join("setup-token")).unwrap().trim().to_owned();
+    let token = std::fs::read_to_string(data_dir.join("setup-token"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let body = json!({"setup_token": token, "email": "Owner@Example.com", "name": "Owner", "password": PASSWORD});
-    let (status, _, user) = call(&server, &Auth::None, Method::POST, "/admin/v1/setup", Some(&body)).await;
+    let (status, _, user) = call(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/setup",
+        Some(&body),
+    )
+    .await;
     assert_eq!(status, 201, "{user}");
     assert_eq!(user["email"], "owner@example.com");
     // Single use.
-    let (status, _, again) = call(&server, &Auth::None, Method::POST, "/admin/v1/setup", Some(&body)).await;
-    assert_eq!((status, again["error"]["code"].as_str()), (401, Some("unauthorized")));
+    let (status, _, again) = call(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/setup",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
     let session = Auth::Bearer(login(&server, "owner@example.com", PASSWORD).await);
-    let (status, _, me) = call(&server, &session, Method::GET, "/admin/v1/auth/whoami", None).await;
+    let (status, _, me) = call(
+        &server,
+        &session,
+        Method::GET,
+        "/admin/v1/auth/whoami",
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(me["permissions"]["organisation"].as_array().unwrap().contains(&json!("MANAGE_USERS")), "{me}");
-    let (status, _, _) = call(&server, &session, Method::POST, "/admin/v1/projects", Some(&json!({"name": "Web"}))).await;
+    assert!(
+        me["permissions"]["organisation"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("MANAGE_USERS")),
+        "{me}"
+    );
+    let (status, _, _) = call(
+        &server,
+        &session,
+        Method::POST,
+        "/admin/v1/projects",
+        Some(&json!({"name": "Web"})),
+    )
+    .await;
     assert_eq!(status, 201);
-    let actions: Vec<Value> = audit_as(&server, &session).await.iter().map(|e| e["action"].clone()).collect();
-    assert_eq!(actions, vec![json!("instance.initialised"), json!("setup.completed"), json!("login.succeeded"), json!("project.created")]);
+    let actions: Vec<Value> = audit_as(&server, &session)
+        .await
+        .iter()
+        .map(|e| e["action"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            json!("instance.initialised"),
+            json!("setup.completed"),
+            json!("login.succeeded"),
+            json!("project.created")
+        ]
+    );
 }
 
 async fn audit_as(server: &Server, auth: &Auth) -> Vec<Value> {
-    let (status, _, page) = call(server, auth, Method::GET, "/admin/v1/audit?limit=500", None).await;
+    let (status, _, page) =
+        call(server, auth, Method::GET, "/admin/v1/audit?limit=500", None).await;
     assert_eq!(status, 200, "{page}");
     page["items"].as_array().unwrap().clone()
 }
@@ -51,81 +106,261 @@ async fn audit_as(server: &Server, auth: &Auth) -> Vec<Value> {
 #[tokio::test]
 async fn a_bootstrap_token_is_an_ordinary_named_token() {
     let server = Server::start();
-    let (status, _, tokens) = call(&server, &Auth::admin(), Method::GET, "/admin/v1/tokens", None).await;
+    let (status, _, tokens) = call(
+        &server,
+        &Auth::admin(),
+        Method::GET,
+        "/admin/v1/tokens",
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(tokens["items"][0]["name"], "bootstrap");
     // Rotated: a new secret works, the old one stops.
-    let (status, _, rotated) = call(&server, &Auth::admin(), Method::POST, "/admin/v1/tokens/1/rotate", Some(&json!({}))).await;
+    let (status, _, rotated) = call(
+        &server,
+        &Auth::admin(),
+        Method::POST,
+        "/admin/v1/tokens/1/rotate",
+        Some(&json!({})),
+    )
+    .await;
     assert_eq!(status, 201, "{rotated}");
     assert_eq!(whoami(&server, &Auth::admin()).await, 401);
-    assert_eq!(whoami(&server, &Auth::Bearer(rotated["token"].as_str().unwrap().to_owned())).await, 200);
+    assert_eq!(
+        whoami(
+            &server,
+            &Auth::Bearer(rotated["token"].as_str().unwrap().to_owned())
+        )
+        .await,
+        200
+    );
 }
 
 #[tokio::test]
 async fn cookie_sessions_need_the_csrf_token_and_a_new_password_first() {
-    let server = Server::start_in(&tempfile::tempdir().unwrap().keep(), &["--bootstrap-token", TOKEN, "--trusted-proxies", "127.0.0.1/32"]);
+    let server = Server::start_in(
+        &tempfile::tempdir().unwrap().keep(),
+        &[
+            "--bootstrap-token",
+            TOKEN,
+            "--trusted-proxies",
+            "127.0.0.1/32",
+        ],
+    );
     let admin = Auth::admin();
-    let (status, _, created) = call(&server, &admin, Method::POST, "/admin/v1/users", Some(&json!({"email": "ann@example.com", "name": "Ann", "password": "initial password 1"}))).await;
+    let (status, _, created) = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/users",
+        Some(&json!({"email": "ann@example.com", "name": "Ann", "password": "initial password 1"})),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
-    let (status, headers, signed_in) = call(&server, &Auth::None, Method::POST, "/admin/v1/auth/login", Some(&json!({"email": "ann@example.com", "password": "initial password 1"}))).await;
+    let (status, headers, signed_in) = call(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/auth/login",
+        Some(&json!({"email": "ann@example.com", "password": "initial password 1"})),
+    )
+    .await;
     assert_eq!(status, 200, "{signed_in}");
     assert_eq!(signed_in["must_change_password"], true);
-    let cookies: Vec<&str> = headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
-    let session_cookie = cookies.iter().find(|c| c.starts_with("burgee_session=")).unwrap();
+    let cookies: Vec<&str> = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("burgee_session="))
+        .unwrap();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(session_cookie.contains(attribute), "{session_cookie}");
     }
-    assert!(!session_cookie.contains("Secure"), "plain HTTP: {session_cookie}");
-    let session = session_cookie.trim_start_matches("burgee_session=").split(';').next().unwrap().to_owned();
+    assert!(
+        !session_cookie.contains("Secure"),
+        "plain HTTP: {session_cookie}"
+    );
+    let session = session_cookie
+        .trim_start_matches("burgee_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let csrf = signed_in["csrf_token"].as_str().unwrap().to_owned();
-    let with_csrf = Auth::Cookie { session: session.clone(), csrf: Some(csrf.clone()) };
-    let without_csrf = Auth::Cookie { session: session.clone(), csrf: None };
-    let wrong_csrf = Auth::Cookie { session: session.clone(), csrf: Some("0".repeat(64)) };
+    let with_csrf = Auth::Cookie {
+        session: session.clone(),
+        csrf: Some(csrf.clone()),
+    };
+    let without_csrf = Auth::Cookie {
+        session: session.clone(),
+        csrf: None,
+    };
+    let wrong_csrf = Auth::Cookie {
+        session: session.clone(),
+        csrf: Some("0".repeat(64)),
+    };
 
     // Before anything else, a new password.
-    let (status, _, body) = call(&server, &with_csrf, Method::GET, "/admin/v1/projects", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("password_change_required")));
+    let (status, _, body) =
+        call(&server, &with_csrf, Method::GET, "/admin/v1/projects", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("password_change_required"))
+    );
     let change = json!({"current_password": "initial password 1", "new_password": PASSWORD});
     for refused in [&without_csrf, &wrong_csrf] {
-        let (status, _, body) = call(&server, refused, Method::POST, "/admin/v1/auth/password", Some(&change)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("csrf_failed")));
+        let (status, _, body) = call(
+            &server,
+            refused,
+            Method::POST,
+            "/admin/v1/auth/password",
+            Some(&change),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("csrf_failed"))
+        );
     }
     // The right token from another site is refused too.
-    let (status, _, _) = call_with(&server, &with_csrf, Method::POST, "/admin/v1/auth/password", Some(&change), &[("sec-fetch-site", "cross-site")]).await;
+    let (status, _, _) = call_with(
+        &server,
+        &with_csrf,
+        Method::POST,
+        "/admin/v1/auth/password",
+        Some(&change),
+        &[("sec-fetch-site", "cross-site")],
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, _, body) = call(&server, &with_csrf, Method::POST, "/admin/v1/auth/password", Some(&change)).await;
+    let (status, _, body) = call(
+        &server,
+        &with_csrf,
+        Method::POST,
+        "/admin/v1/auth/password",
+        Some(&change),
+    )
+    .await;
     assert_eq!(status, 204, "{body}");
     // Reads need no CSRF token; without a grant, nothing is visible.
-    let (status, _, body) = call(&server, &without_csrf, Method::GET, "/admin/v1/projects", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (status, _, body) = call(
+        &server,
+        &without_csrf,
+        Method::GET,
+        "/admin/v1/projects",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
     let ann = created["id"].as_u64().unwrap();
     grant(&server, ann, "viewer", json!({})).await;
-    assert_eq!(call(&server, &without_csrf, Method::GET, "/admin/v1/projects", None).await.0, 200);
+    assert_eq!(
+        call(
+            &server,
+            &without_csrf,
+            Method::GET,
+            "/admin/v1/projects",
+            None
+        )
+        .await
+        .0,
+        200
+    );
 
     // Behind a trusted proxy that says https, cookies are Secure.
-    let (_, headers, _) = call_with(&server, &Auth::None, Method::POST, "/admin/v1/auth/login", Some(&json!({"email": "ann@example.com", "password": PASSWORD})), &[("x-forwarded-proto", "https"), ("x-forwarded-for", "203.0.113.9")]).await;
-    let secure = headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("burgee_session=")).unwrap();
+    let (_, headers, _) = call_with(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/auth/login",
+        Some(&json!({"email": "ann@example.com", "password": PASSWORD})),
+        &[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ],
+    )
+    .await;
+    let secure = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("burgee_session="))
+        .unwrap();
     assert!(secure.contains("; Secure"), "{secure}");
-    let logins: Vec<Value> = audit(&server).await.into_iter().filter(|e| e["action"] == "login.succeeded").collect();
+    let logins: Vec<Value> = audit(&server)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "login.succeeded")
+        .collect();
     assert_eq!(logins.last().unwrap()["source"], "203.0.113.9");
     // An untrusted peer's forwarded address is not believed (this server trusts loopback,
     // so check the first login's source instead: the peer's own address).
     assert_eq!(logins[0]["source"], "127.0.0.1");
 
     // Logout ends the session at once.
-    assert_eq!(call(&server, &with_csrf, Method::POST, "/admin/v1/auth/logout", None).await.0, 204);
-    assert_eq!(call(&server, &without_csrf, Method::GET, "/admin/v1/projects", None).await.0, 401);
+    assert_eq!(
+        call(
+            &server,
+            &with_csrf,
+            Method::POST,
+            "/admin/v1/auth/logout",
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        call(
+            &server,
+            &without_csrf,
+            Method::GET,
+            "/admin/v1/projects",
+            None
+        )
+        .await
+        .0,
+        401
+    );
 }
 
 #[tokio::test]
 async fn failed_logins_lock_out_for_a_while_and_never_tell_who_exists() {
-    let server = Server::start_in(&tempfile::tempdir().unwrap().keep(), &["--bootstrap-token", TOKEN, "--login-max-failures", "3", "--login-lockout", "3s"]);
+    let server = Server::start_in(
+        &tempfile::tempdir().unwrap().keep(),
+        &[
+            "--bootstrap-token",
+            TOKEN,
+            "--login-max-failures",
+            "3",
+            "--login-lockout",
+            "3s",
+        ],
+    );
     user(&server, "bob@example.com", PASSWORD).await;
     let attempt = |email: &'static str, password: &'static str| {
         let server = &server;
         async move {
-            let (status, headers, body) = call(server, &Auth::None, Method::POST, "/admin/v1/auth/login", Some(&json!({"email": email, "password": password, "session": "token"}))).await;
-            (status, body["error"]["code"].as_str().map(str::to_owned), headers.contains_key("retry-after"))
+            let (status, headers, body) = call(
+                server,
+                &Auth::None,
+                Method::POST,
+                "/admin/v1/auth/login",
+                Some(&json!({"email": email, "password": password, "session": "token"})),
+            )
+            .await;
+            (
+                status,
+                body["error"]["code"].as_str().map(str::to_owned),
+                headers.contains_key("retry-after"),
+            )
         }
     };
     let mut real = Vec::new();
@@ -136,16 +371,36 @@ async fn failed_logins_lock_out_for_a_while_and_never_tell_who_exists() {
     }
     // Identical answers whether or not the account exists.
     assert_eq!(real, unknown);
-    assert_eq!(real[..3].iter().map(|a| a.0).collect::<Vec<_>>(), vec![401, 401, 401]);
+    assert_eq!(
+        real[..3].iter().map(|a| a.0).collect::<Vec<_>>(),
+        vec![401, 401, 401]
+    );
     assert_eq!(real[3], (429, Some("too_many_attempts".to_owned()), true));
     // Locked even with the right password.
     assert_eq!(attempt("bob@example.com", PASSWORD).await.0, 429);
     let entries = audit(&server).await;
-    assert_eq!(entries.iter().filter(|e| e["action"] == "login.locked").count(), 2, "both accounts locked");
-    let failed = entries.iter().find(|e| e["action"] == "login.failed" && e["target"] == "account bob@example.com").unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["action"] == "login.locked")
+            .count(),
+        2,
+        "both accounts locked"
+    );
+    let failed = entries
+        .iter()
+        .find(|e| e["action"] == "login.failed" && e["target"] == "account bob@example.com")
+        .unwrap();
     assert_eq!(failed["detail"]["reason"], "wrong password");
     // The lockout is stored with the account (replicated like any change).
-    let (_, _, users) = call(&server, &Auth::admin(), Method::GET, "/admin/v1/users", None).await;
+    let (_, _, users) = call(
+        &server,
+        &Auth::admin(),
+        Method::GET,
+        "/admin/v1/users",
+        None,
+    )
+    .await;
     assert!(users["items"][0]["locked_until"].is_string(), "{users}");
     tokio::time::sleep(Duration::from_millis(3200)).await;
     assert_eq!(attempt("bob@example.com", PASSWORD).await.0, 200);
@@ -153,28 +408,94 @@ async fn failed_logins_lock_out_for_a_while_and_never_tell_who_exists() {
 
 #[tokio::test]
 async fn invitations_work_once_and_expire() {
-    let server = Server::start_in(&tempfile::tempdir().unwrap().keep(), &["--bootstrap-token", TOKEN, "--invite-lifetime", "2s"]);
+    let server = Server::start_in(
+        &tempfile::tempdir().unwrap().keep(),
+        &["--bootstrap-token", TOKEN, "--invite-lifetime", "2s"],
+    );
     let admin = Auth::admin();
-    let (status, _, invited) = call(&server, &admin, Method::POST, "/admin/v1/users", Some(&json!({"email": "cy@example.com", "name": "Cy"}))).await;
+    let (status, _, invited) = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/users",
+        Some(&json!({"email": "cy@example.com", "name": "Cy"})),
+    )
+    .await;
     assert_eq!(status, 201, "{invited}");
     let invite = invited["invite"]["token"].as_str().unwrap().to_owned();
     assert_eq!(invited["invite_pending"], true);
     // No password yet: cannot sign in.
-    let (status, _, _) = call(&server, &Auth::None, Method::POST, "/admin/v1/auth/login", Some(&json!({"email": "cy@example.com", "password": PASSWORD}))).await;
+    let (status, _, _) = call(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/auth/login",
+        Some(&json!({"email": "cy@example.com", "password": PASSWORD})),
+    )
+    .await;
     assert_eq!(status, 401);
     let weak = json!({"token": invite, "password": "short"});
-    let (status, _, body) = call(&server, &Auth::None, Method::POST, "/admin/v1/auth/accept-invite", Some(&weak)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("weak_password")));
+    let (status, _, body) = call(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/auth/accept-invite",
+        Some(&weak),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("weak_password"))
+    );
     let accept = json!({"token": invite, "password": PASSWORD});
-    assert_eq!(call(&server, &Auth::None, Method::POST, "/admin/v1/auth/accept-invite", Some(&accept)).await.0, 200);
-    assert_eq!(call(&server, &Auth::None, Method::POST, "/admin/v1/auth/accept-invite", Some(&accept)).await.0, 401);
+    assert_eq!(
+        call(
+            &server,
+            &Auth::None,
+            Method::POST,
+            "/admin/v1/auth/accept-invite",
+            Some(&accept)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &server,
+            &Auth::None,
+            Method::POST,
+            "/admin/v1/auth/accept-invite",
+            Some(&accept)
+        )
+        .await
+        .0,
+        401
+    );
     login(&server, "cy@example.com", PASSWORD).await;
     // A second invitation, left to expire.
-    let (_, _, late) = call(&server, &admin, Method::POST, "/admin/v1/users", Some(&json!({"email": "di@example.com", "name": "Di"}))).await;
+    let (_, _, late) = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/users",
+        Some(&json!({"email": "di@example.com", "name": "Di"})),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let accept = json!({"token": late["invite"]["token"], "password": PASSWORD});
-    let (status, _, body) = call(&server, &Auth::None, Method::POST, "/admin/v1/auth/accept-invite", Some(&accept)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_invite")));
+    let (status, _, body) = call(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/auth/accept-invite",
+        Some(&accept),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_invite"))
+    );
 }
 
 #[tokio::test]
@@ -183,22 +504,57 @@ async fn deactivation_stops_sessions_and_tokens_at_once() {
     let id = user(&server, "eve@example.com", PASSWORD).await;
     grant(&server, id, "admin", json!({})).await;
     let session = Auth::Bearer(login(&server, "eve@example.com", PASSWORD).await);
-    let (status, _, personal) = call(&server, &session, Method::POST, "/admin/v1/auth/tokens", Some(&json!({"name": "laptop"}))).await;
+    let (status, _, personal) = call(
+        &server,
+        &session,
+        Method::POST,
+        "/admin/v1/auth/tokens",
+        Some(&json!({"name": "laptop"})),
+    )
+    .await;
     assert_eq!(status, 201, "{personal}");
     let personal = Auth::Bearer(personal["token"].as_str().unwrap().to_owned());
     assert_eq!(whoami(&server, &personal).await, 200);
-    let (status, _, _) = call(&server, &Auth::admin(), Method::PATCH, &format!("/admin/v1/users/{id}"), Some(&json!({"active": false}))).await;
+    let (status, _, _) = call(
+        &server,
+        &Auth::admin(),
+        Method::PATCH,
+        &format!("/admin/v1/users/{id}"),
+        Some(&json!({"active": false})),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(whoami(&server, &session).await, 401);
     assert_eq!(whoami(&server, &personal).await, 401);
-    let (status, _, _) = call(&server, &Auth::None, Method::POST, "/admin/v1/auth/login", Some(&json!({"email": "eve@example.com", "password": PASSWORD}))).await;
+    let (status, _, _) = call(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/auth/login",
+        Some(&json!({"email": "eve@example.com", "password": PASSWORD})),
+    )
+    .await;
     assert_eq!(status, 401, "a deactivated account cannot sign in");
     // Reactivated: the personal token carries the user's permissions again.
-    call(&server, &Auth::admin(), Method::PATCH, &format!("/admin/v1/users/{id}"), Some(&json!({"active": true}))).await;
+    call(
+        &server,
+        &Auth::admin(),
+        Method::PATCH,
+        &format!("/admin/v1/users/{id}"),
+        Some(&json!({"active": true})),
+    )
+    .await;
     assert_eq!(whoami(&server, &personal).await, 200);
     // An admin's password reset ends every session.
     let session = Auth::Bearer(login(&server, "eve@example.com", PASSWORD).await);
-    let (status, _, _) = call(&server, &Auth::admin(), Method::POST, &format!("/admin/v1/users/{id}/reset-password"), Some(&json!({"password": "a new initial one"}))).await;
+    let (status, _, _) = call(
+        &server,
+        &Auth::admin(),
+        Method::POST,
+        &format!("/admin/v1/users/{id}/reset-password"),
+        Some(&json!({"password": "a new initial one"})),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(whoami(&server, &session).await, 401);
 }
@@ -207,35 +563,125 @@ async fn deactivation_stops_sessions_and_tokens_at_once() {
 async fn tokens_expire_rotate_and_never_exceed_their_creator() {
     let server = Server::start();
     let admin = Auth::admin();
-    call(&server, &admin, Method::POST, "/admin/v1/projects", Some(&json!({"name": "Web"}))).await;
-    call(&server, &admin, Method::POST, "/admin/v1/projects", Some(&json!({"name": "Other"}))).await;
-    let (status, _, _) = call(&server, &admin, Method::POST, "/admin/v1/roles", Some(&json!({"name": "token-keeper", "permissions": ["MANAGE_TOKENS"]}))).await;
+    call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/projects",
+        Some(&json!({"name": "Web"})),
+    )
+    .await;
+    call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/projects",
+        Some(&json!({"name": "Other"})),
+    )
+    .await;
+    let (status, _, _) = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/roles",
+        Some(&json!({"name": "token-keeper", "permissions": ["MANAGE_TOKENS"]})),
+    )
+    .await;
     assert_eq!(status, 201);
     let id = user(&server, "fay@example.com", PASSWORD).await;
     grant(&server, id, "token-keeper", json!({})).await;
     grant(&server, id, "editor", json!({"project_id": 1})).await;
     let fay = Auth::Bearer(login(&server, "fay@example.com", PASSWORD).await);
-    for too_much in [json!({"name": "t", "role": "admin"}), json!({"name": "t", "role": "editor", "project_id": 2}), json!({"name": "t", "role": "editor"}), json!({"name": "t", "permissions": ["MANAGE_USERS"]})] {
-        let (status, _, body) = call(&server, &fay, Method::POST, "/admin/v1/tokens", Some(&too_much)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{too_much}: {body}");
+    for too_much in [
+        json!({"name": "t", "role": "admin"}),
+        json!({"name": "t", "role": "editor", "project_id": 2}),
+        json!({"name": "t", "role": "editor"}),
+        json!({"name": "t", "permissions": ["MANAGE_USERS"]}),
+    ] {
+        let (status, _, body) = call(
+            &server,
+            &fay,
+            Method::POST,
+            "/admin/v1/tokens",
+            Some(&too_much),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{too_much}: {body}"
+        );
     }
-    let (status, _, scoped) = call(&server, &fay, Method::POST, "/admin/v1/tokens", Some(&json!({"name": "ci", "role": "editor", "project_id": 1, "expires_in": "2s"}))).await;
+    let (status, _, scoped) = call(
+        &server,
+        &fay,
+        Method::POST,
+        "/admin/v1/tokens",
+        Some(&json!({"name": "ci", "role": "editor", "project_id": 1, "expires_in": "2s"})),
+    )
+    .await;
     assert_eq!(status, 201, "{scoped}");
     let scoped_auth = Auth::Bearer(scoped["token"].as_str().unwrap().to_owned());
-    assert_eq!(call(&server, &scoped_auth, Method::POST, "/admin/v1/projects/1/features", Some(&json!({"name": "banner"}))).await.0, 201);
-    assert_eq!(call(&server, &scoped_auth, Method::POST, "/admin/v1/projects/2/features", Some(&json!({"name": "banner"}))).await.0, 403);
+    assert_eq!(
+        call(
+            &server,
+            &scoped_auth,
+            Method::POST,
+            "/admin/v1/projects/1/features",
+            Some(&json!({"name": "banner"}))
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        call(
+            &server,
+            &scoped_auth,
+            Method::POST,
+            "/admin/v1/projects/2/features",
+            Some(&json!({"name": "banner"}))
+        )
+        .await
+        .0,
+        403
+    );
     // The list never shows a secret.
     let (_, _, listed) = call(&server, &admin, Method::GET, "/admin/v1/tokens", None).await;
-    assert!(!listed.to_string().contains(scoped["token"].as_str().unwrap()));
+    assert!(
+        !listed
+            .to_string()
+            .contains(scoped["token"].as_str().unwrap())
+    );
     // Rotation with a grace period: both work, then only the new one.
-    let (status, _, rotated) = call(&server, &admin, Method::POST, "/admin/v1/tokens/1/rotate", Some(&json!({"grace": "2s"}))).await;
+    let (status, _, rotated) = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/tokens/1/rotate",
+        Some(&json!({"grace": "2s"})),
+    )
+    .await;
     assert_eq!(status, 201);
     let new = Auth::Bearer(rotated["token"].as_str().unwrap().to_owned());
-    assert_eq!((whoami(&server, &admin).await, whoami(&server, &new).await), (200, 200));
+    assert_eq!(
+        (whoami(&server, &admin).await, whoami(&server, &new).await),
+        (200, 200)
+    );
     tokio::time::sleep(Duration::from_millis(2200)).await;
     assert_eq!(whoami(&server, &scoped_auth).await, 401, "expired");
-    assert_eq!((whoami(&server, &admin).await, whoami(&server, &new).await), (401, 200));
-    let (status, _, _) = call(&server, &new, Method::DELETE, &format!("/admin/v1/tokens/{}", rotated["id"]), None).await;
+    assert_eq!(
+        (whoami(&server, &admin).await, whoami(&server, &new).await),
+        (401, 200)
+    );
+    let (status, _, _) = call(
+        &server,
+        &new,
+        Method::DELETE,
+        &format!("/admin/v1/tokens/{}", rotated["id"]),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
     assert_eq!(whoami(&server, &new).await, 401, "revoked");
 }
@@ -251,28 +697,69 @@ async fn the_local_socket_recovers_a_lost_admin_through_the_write_path() {
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_burgee"))
-        .args(["users", "create", "root@example.com", "--admin", "--local", "--password-stdin", "--output", "json", "--data-dir"])
+        .args([
+            "users",
+            "create",
+            "root@example.com",
+            "--admin",
+            "--local",
+            "--password-stdin",
+            "--output",
+            "json",
+            "--data-dir",
+        ])
         .arg(&data_dir)
         .env_remove("BURGEE_TOKEN")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::io::Write::write_all(cli.stdin.as_mut().unwrap(), format!("{PASSWORD}\n").as_bytes()).unwrap();
+    std::io::Write::write_all(
+        cli.stdin.as_mut().unwrap(),
+        format!("{PASSWORD}\n").as_bytes(),
+    )
+    .unwrap();
     let output = cli.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let created: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(created["must_change_password"], true);
     let session = Auth::Bearer(login(&server, "root@example.com", PASSWORD).await);
-    let (status, _, body) = call(&server, &session, Method::POST, "/admin/v1/auth/password", Some(&json!({"current_password": PASSWORD, "new_password": "a brand new secret"}))).await;
+    let (status, _, body) = call(
+        &server,
+        &session,
+        Method::POST,
+        "/admin/v1/auth/password",
+        Some(&json!({"current_password": PASSWORD, "new_password": "a brand new secret"})),
+    )
+    .await;
     assert_eq!(status, 204, "{body}");
     let entries = audit_as(&server, &session).await;
-    let created = entries.iter().find(|e| e["action"] == "user.created").unwrap();
+    let created = entries
+        .iter()
+        .find(|e| e["action"] == "user.created")
+        .unwrap();
     assert_eq!(created["actor"]["kind"], "local");
     assert_eq!(created["changes"][0]["after"]["email"], "root@example.com");
-    assert!(created["changes"][0]["after"].get("password_hash").is_none(), "no hash in the log");
+    assert!(
+        created["changes"][0]["after"]
+            .get("password_hash")
+            .is_none(),
+        "no hash in the log"
+    );
     // TCP requests never pass as local, whatever they send.
-    let (status, _, _) = call_with(&server, &Auth::None, Method::GET, "/admin/v1/users", None, &[("x-forwarded-for", "unix")]).await;
+    let (status, _, _) = call_with(
+        &server,
+        &Auth::None,
+        Method::GET,
+        "/admin/v1/users",
+        None,
+        &[("x-forwarded-for", "unix")],
+    )
+    .await;
     assert_eq!(status, 401);
 }
 
@@ -295,12 +782,22 @@ async fn the_cli_signs_in_like_kubectl() {
             .unwrap();
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), stdin.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    let (ok, _, err) = burgee(&["login", "gil@example.com", "--url", &server.base], &format!("{PASSWORD}\n"));
+    let (ok, _, err) = burgee(
+        &["login", "gil@example.com", "--url", &server.base],
+        &format!("{PASSWORD}\n"),
+    );
     assert!(ok, "{err}");
     let saved = config.path().join("cli.toml");
-    assert_eq!(std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     // The saved URL and token are used without flags.
     let (ok, out, err) = burgee(&["whoami", "--output", "json"], "");
     assert!(ok, "{err}");
@@ -308,7 +805,12 @@ async fn the_cli_signs_in_like_kubectl() {
     assert_eq!(me["user"]["email"], "gil@example.com");
     // BURGEE_TOKEN wins over the saved sign-in.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_burgee"));
-    let out = child.args(["whoami", "--output", "json"]).env("BURGEE_CONFIG_DIR", config.path()).env("BURGEE_TOKEN", TOKEN).output().unwrap();
+    let out = child
+        .args(["whoami", "--output", "json"])
+        .env("BURGEE_CONFIG_DIR", config.path())
+        .env("BURGEE_TOKEN", TOKEN)
+        .output()
+        .unwrap();
     let me: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(me["token"]["name"], "bootstrap");
     let (ok, _, err) = burgee(&["logout"], "");
@@ -316,4 +818,191 @@ async fn the_cli_signs_in_like_kubectl() {
     assert!(!saved.exists());
     let (ok, _, err) = burgee(&["whoami", "--url", &server.base], "");
     assert!(!ok && err.contains("not signed in"), "{err}");
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_or_too_old() {
+    let server = Server::start_in(
+        &tempfile::tempdir().unwrap().keep(),
+        &[
+            "--bootstrap-token",
+            TOKEN,
+            "--session-idle-timeout",
+            "2s",
+            "--session-lifetime",
+            "5s",
+        ],
+    );
+    user(&server, "ida@example.com", PASSWORD).await;
+    let idle = Auth::Bearer(login(&server, "ida@example.com", PASSWORD).await);
+    let busy = Auth::Bearer(login(&server, "ida@example.com", PASSWORD).await);
+    let started = std::time::Instant::now();
+    // Used every second, a session outlives the idle timeout, never its lifetime.
+    while started.elapsed() < Duration::from_millis(4000) {
+        assert_eq!(
+            whoami(&server, &busy).await,
+            200,
+            "at {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    assert_eq!(whoami(&server, &idle).await, 401, "idle for 4 s");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(whoami(&server, &busy).await, 401, "older than its lifetime");
+}
+
+#[tokio::test]
+async fn forwarded_headers_count_only_from_trusted_proxies() {
+    let server = Server::start();
+    user(&server, "hal@example.com", PASSWORD).await;
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-for", "203.0.113.9"),
+    ];
+    let (status, headers, _) = call_with(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/auth/login",
+        Some(&json!({"email": "hal@example.com", "password": PASSWORD})),
+        &forwarded,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let cookie = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("burgee_session="))
+        .unwrap();
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let entry = audit(&server)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e["action"] == "login.succeeded")
+        .unwrap();
+    assert_eq!(entry["source"], "127.0.0.1");
+}
+
+#[tokio::test]
+async fn server_keys_rotate_and_expire() {
+    let server = Server::start();
+    let admin = Auth::admin();
+    call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/projects",
+        Some(&json!({"name": "Web"})),
+    )
+    .await;
+    call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/1/environments",
+        Some(&json!({"name": "Live"})),
+    )
+    .await;
+    let document = |key: String| {
+        let server = &server;
+        async move {
+            common::server::client()
+                .get(server.url("/api/v1/environment-document/"))
+                .header("X-Environment-Key", key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let (_, _, first) = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/environments/1/server-keys",
+        Some(&json!({"name": "backend"})),
+    )
+    .await;
+    let first_key = first["key"].as_str().unwrap().to_owned();
+    // Rotated without an end: both keys work until the old one is revoked.
+    let (status, _, second) = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/server-keys/1/rotate",
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    let second_key = second["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            document(first_key.clone()).await,
+            document(second_key.clone()).await
+        ),
+        (200, 200)
+    );
+    assert_eq!(
+        call(
+            &server,
+            &admin,
+            Method::DELETE,
+            "/admin/v1/server-keys/1",
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        (
+            document(first_key).await,
+            document(second_key.clone()).await
+        ),
+        (403, 200)
+    );
+    // Rotated with a grace period: the old key stops by itself.
+    let (_, _, third) = call(
+        &server,
+        &admin,
+        Method::POST,
+        &format!("/admin/v1/server-keys/{}/rotate", second["id"]),
+        Some(&json!({"old_expires_in": "2s"})),
+    )
+    .await;
+    let third_key = third["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            document(second_key.clone()).await,
+            document(third_key.clone()).await
+        ),
+        (200, 200)
+    );
+    let (_, _, listed) = call(
+        &server,
+        &admin,
+        Method::GET,
+        "/admin/v1/environments/1/server-keys",
+        None,
+    )
+    .await;
+    assert!(listed["items"][1]["expires_at"].is_string(), "{listed}");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(
+        (document(second_key).await, document(third_key).await),
+        (403, 200)
+    );
+    let (status, _, _) = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/admin/v1/environments/1/server-keys",
+        Some(&json!({"name": "x", "expires_in": "0s"})),
+    )
+    .await;
+    assert_eq!(status, 400);
 }

@@ -12,7 +12,15 @@ use serde_json::{Value, json};
 
 fn resident_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Reads an export as it streams; returns its lines' count, its last line, and the largest
@@ -55,10 +63,20 @@ async fn export(server: &Server, format: &str) -> (usize, String, u64, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_entries_stream_out_in_both_formats() {
-    let total: usize = std::env::var("BURGEE_AUDIT_EXPORT_ENTRIES").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let total: usize = std::env::var("BURGEE_AUDIT_EXPORT_ENTRIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
     let server = Server::start();
     // A viewer token: each refused request is one audit entry.
-    let (_, _, viewer) = call(&server, &Auth::admin(), Method::POST, "/admin/v1/tokens", Some(&json!({"name": "viewer", "role": "viewer"}))).await;
+    let (_, _, viewer) = call(
+        &server,
+        &Auth::admin(),
+        Method::POST,
+        "/admin/v1/tokens",
+        Some(&json!({"name": "viewer", "role": "viewer"})),
+    )
+    .await;
     let viewer = viewer["token"].as_str().unwrap().to_owned();
     let http = client();
     let url = server.url("/admin/v1/projects");
@@ -68,7 +86,14 @@ async fn a_hundred_thousand_entries_stream_out_in_both_formats() {
         let (http, url, viewer) = (http.clone(), url.clone(), viewer.clone());
         tasks.push(tokio::spawn(async move {
             for _ in (worker..total).step_by(workers) {
-                let status = http.post(&url).bearer_auth(&viewer).json(&json!({"name": "x"})).send().await.unwrap().status();
+                let status = http
+                    .post(&url)
+                    .bearer_auth(&viewer)
+                    .json(&json!({"name": "x"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
                 assert_eq!(status.as_u16(), 403);
             }
         }));
@@ -76,10 +101,20 @@ async fn a_hundred_thousand_entries_stream_out_in_both_formats() {
     for task in tasks {
         task.await.unwrap();
     }
-    let (_, _, verified) = call(&server, &Auth::admin(), Method::GET, "/admin/v1/audit/verify", None).await;
+    let (_, _, verified) = call(
+        &server,
+        &Auth::admin(),
+        Method::GET,
+        "/admin/v1/audit/verify",
+        None,
+    )
+    .await;
     let entries = verified["verification"]["entries"].as_u64().unwrap() as usize;
     assert!(entries > total, "{verified}");
-    let head = verified["verification"]["head"].as_str().unwrap().to_owned();
+    let head = verified["verification"]["head"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let baseline = resident_kib(server.child.id());
 
     let (lines, last, peak, bytes) = export(&server, "jsonl").await;
@@ -88,15 +123,30 @@ async fn a_hundred_thousand_entries_stream_out_in_both_formats() {
     assert_eq!(trailer["chain_head"]["hash"], head);
     let growth = peak.saturating_sub(baseline);
     eprintln!("server resident before the exports: {} MiB", baseline >> 10);
-    eprintln!("jsonl: {entries} entries, {} MiB, server memory +{} MiB at most", bytes >> 20, growth >> 10);
+    eprintln!(
+        "jsonl: {entries} entries, {} MiB, server memory +{} MiB at most",
+        bytes >> 20,
+        growth >> 10
+    );
     // Held whole, the export alone would take more than its size.
     assert!(bytes > 20 << 20 || total < 100_000, "{bytes}");
-    assert!(growth < 48 * 1024, "the export is streamed: resident memory grew by {growth} KiB");
+    assert!(
+        growth < 48 * 1024,
+        "the export is streamed: resident memory grew by {growth} KiB"
+    );
 
     let (lines, last, peak, bytes) = export(&server, "csv").await;
-    assert_eq!(lines, entries + 2, "a header, every entry, then the chain head");
+    assert_eq!(
+        lines,
+        entries + 2,
+        "a header, every entry, then the chain head"
+    );
     assert_eq!(last, format!("#chain_head,{entries},{head}"));
     let growth = peak.saturating_sub(baseline);
-    eprintln!("csv: {} MiB, server memory +{} MiB at most", bytes >> 20, growth >> 10);
+    eprintln!(
+        "csv: {} MiB, server memory +{} MiB at most",
+        bytes >> 20,
+        growth >> 10
+    );
     assert!(growth < 48 * 1024, "resident memory grew by {growth} KiB");
 }

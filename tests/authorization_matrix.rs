@@ -22,13 +22,27 @@ const PASSWORD: &str = "matrix password 1";
 
 /// The roles as the issue defines them (kept here, apart from the code under test).
 const EDITOR: &[&str] = &[
-    "VIEW_PROJECT", "CREATE_FEATURE", "EDIT_FEATURE", "DELETE_FEATURE", "MANAGE_SEGMENTS", "VIEW_PROJECT_AUDIT_LOG",
-    "VIEW_ENVIRONMENT", "UPDATE_FEATURE_STATE", "MANAGE_SEGMENT_OVERRIDES", "VIEW_IDENTITIES", "MANAGE_IDENTITIES",
+    "VIEW_PROJECT",
+    "CREATE_FEATURE",
+    "EDIT_FEATURE",
+    "DELETE_FEATURE",
+    "MANAGE_SEGMENTS",
+    "VIEW_PROJECT_AUDIT_LOG",
+    "VIEW_ENVIRONMENT",
+    "UPDATE_FEATURE_STATE",
+    "MANAGE_SEGMENT_OVERRIDES",
+    "VIEW_IDENTITIES",
+    "MANAGE_IDENTITIES",
 ];
 const VIEWER: &[&str] = &["VIEW_PROJECT", "VIEW_ENVIRONMENT", "VIEW_IDENTITIES"];
 const ENVIRONMENT_LEVEL: &[&str] = &[
-    "VIEW_ENVIRONMENT", "MANAGE_ENVIRONMENT", "UPDATE_FEATURE_STATE", "MANAGE_SEGMENT_OVERRIDES", "VIEW_IDENTITIES",
-    "MANAGE_IDENTITIES", "MANAGE_SERVER_KEYS",
+    "VIEW_ENVIRONMENT",
+    "MANAGE_ENVIRONMENT",
+    "UPDATE_FEATURE_STATE",
+    "MANAGE_SEGMENT_OVERRIDES",
+    "VIEW_IDENTITIES",
+    "MANAGE_IDENTITIES",
+    "MANAGE_SERVER_KEYS",
 ];
 
 /// The kinds of caller, narrowest grant first (so a scoped caller meets the fixture's
@@ -63,26 +77,38 @@ fn expect(kind: Kind, need: Need) -> Expect {
         Need::Signed => (None, false),
         Need::Organisation(p) => (Some((p.key(), "organisation")), false),
         Need::Anywhere(p) => (Some((p.key(), "anywhere")), false),
-        Need::Project(p, _) | Need::FeatureProject(p, _) | Need::SegmentProject(p, _) => (Some((p.key(), "project")), true),
-        Need::Environment(p, _) | Need::KeyEnvironment(p, _) => (Some((p.key(), "environment")), false),
+        Need::Project(p, _) | Need::FeatureProject(p, _) | Need::SegmentProject(p, _) => {
+            (Some((p.key(), "project")), true)
+        }
+        Need::Environment(p, _) | Need::KeyEnvironment(p, _) => {
+            (Some((p.key(), "environment")), false)
+        }
     };
     let _ = project_level_target;
     let allowed = match kind {
-        Deactivated | Revoked | Expired | ServerKey | ClientKey | Unknown | Anonymous => return Expect::Unauthenticated,
+        Deactivated | Revoked | Expired | ServerKey | ClientKey | Unknown | Anonymous => {
+            return Expect::Unauthenticated;
+        }
         AdminUser | AdminToken => true,
         _ if permission.is_none() => true,
         Editor | Viewer => {
             let set = if kind == Editor { EDITOR } else { VIEWER };
             permission.is_some_and(|(p, _)| set.contains(&p))
         }
-        ProjectEditor => permission.is_some_and(|(p, at)| at != "organisation" && EDITOR.contains(&p)),
+        ProjectEditor => {
+            permission.is_some_and(|(p, at)| at != "organisation" && EDITOR.contains(&p))
+        }
         EnvironmentEditor => permission.is_some_and(|(p, at)| match at {
             "organisation" => false,
             "project" => p == "VIEW_PROJECT",
             _ => (EDITOR.contains(&p) && ENVIRONMENT_LEVEL.contains(&p)) || p == "VIEW_PROJECT",
         }),
     };
-    if allowed { Expect::Allowed } else { Expect::Forbidden }
+    if allowed {
+        Expect::Allowed
+    } else {
+        Expect::Forbidden
+    }
 }
 
 /// What the fixture made: credentials and the ids routes act on.
@@ -105,19 +131,56 @@ async fn build_fixture(server: &Server) -> Fixture {
     };
     let mut ids = BTreeMap::new();
     post("/admin/v1/projects", json!({"name": "Web"})).await;
-    let staging = post("/admin/v1/projects/1/environments", json!({"name": "Staging"})).await;
-    post("/admin/v1/projects/1/environments", json!({"name": "Production"})).await;
+    let staging = post(
+        "/admin/v1/projects/1/environments",
+        json!({"name": "Staging"}),
+    )
+    .await;
+    post(
+        "/admin/v1/projects/1/environments",
+        json!({"name": "Production"}),
+    )
+    .await;
     post("/admin/v1/projects", json!({"name": "Other"})).await;
-    post("/admin/v1/projects/2/environments", json!({"name": "Elsewhere"})).await;
+    post(
+        "/admin/v1/projects/2/environments",
+        json!({"name": "Elsewhere"}),
+    )
+    .await;
     post("/admin/v1/projects/1/features", json!({"name": "banner"})).await;
     post("/admin/v1/projects/1/segments", json!({"name": "pros", "rules": [{"type": "ALL", "conditions": [{"property": "plan", "operator": "EQUAL", "value": "pro"}]}]})).await;
-    let (status, _, _) = call(server, &admin, Method::PUT, "/admin/v1/environments/1/features/1/segment-overrides/1", Some(&json!({"enabled": true}))).await;
+    let (status, _, _) = call(
+        server,
+        &admin,
+        Method::PUT,
+        "/admin/v1/environments/1/features/1/segment-overrides/1",
+        Some(&json!({"enabled": true})),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _, _) = call(server, &admin, Method::PUT, "/admin/v1/environments/1/identities/alice/traits", Some(&json!({"traits": {"plan": "pro"}}))).await;
+    let (status, _, _) = call(
+        server,
+        &admin,
+        Method::PUT,
+        "/admin/v1/environments/1/identities/alice/traits",
+        Some(&json!({"traits": {"plan": "pro"}})),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _, _) = call(server, &admin, Method::PUT, "/admin/v1/environments/1/identities/alice/overrides/1", Some(&json!({"enabled": true}))).await;
+    let (status, _, _) = call(
+        server,
+        &admin,
+        Method::PUT,
+        "/admin/v1/environments/1/identities/alice/overrides/1",
+        Some(&json!({"enabled": true})),
+    )
+    .await;
     assert_eq!(status, 200);
-    let key = post("/admin/v1/environments/1/server-keys", json!({"name": "sdk"})).await;
+    let key = post(
+        "/admin/v1/environments/1/server-keys",
+        json!({"name": "sdk"}),
+    )
+    .await;
 
     let mut credentials = BTreeMap::new();
     let mut passwords = BTreeMap::new();
@@ -125,8 +188,18 @@ async fn build_fixture(server: &Server) -> Fixture {
         (Kind::AdminUser, "admin@example.com", "admin", json!({})),
         (Kind::Editor, "editor@example.com", "editor", json!({})),
         (Kind::Viewer, "viewer@example.com", "viewer", json!({})),
-        (Kind::ProjectEditor, "project@example.com", "editor", json!({"project_id": 1})),
-        (Kind::EnvironmentEditor, "environment@example.com", "editor", json!({"environment_id": 1})),
+        (
+            Kind::ProjectEditor,
+            "project@example.com",
+            "editor",
+            json!({"project_id": 1}),
+        ),
+        (
+            Kind::EnvironmentEditor,
+            "environment@example.com",
+            "editor",
+            json!({"environment_id": 1}),
+        ),
         (Kind::Deactivated, "gone@example.com", "admin", json!({})),
     ];
     for (kind, email, role, scope) in people {
@@ -137,38 +210,123 @@ async fn build_fixture(server: &Server) -> Fixture {
         passwords.insert(kind, PASSWORD.to_owned());
     }
     // The deactivated user's personal token, made while they were active.
-    let (_, _, personal) = call(server, &credentials[&Kind::Deactivated], Method::POST, "/admin/v1/auth/tokens", Some(&json!({"name": "old laptop"}))).await;
-    credentials.insert(Kind::Deactivated, Auth::Bearer(personal["token"].as_str().unwrap().to_owned()));
+    let (_, _, personal) = call(
+        server,
+        &credentials[&Kind::Deactivated],
+        Method::POST,
+        "/admin/v1/auth/tokens",
+        Some(&json!({"name": "old laptop"})),
+    )
+    .await;
+    credentials.insert(
+        Kind::Deactivated,
+        Auth::Bearer(personal["token"].as_str().unwrap().to_owned()),
+    );
     let gone = ids["gone@example.com"];
-    let (status, _, _) = call(server, &admin, Method::PATCH, &format!("/admin/v1/users/{gone}"), Some(&json!({"active": false}))).await;
+    let (status, _, _) = call(
+        server,
+        &admin,
+        Method::PATCH,
+        &format!("/admin/v1/users/{gone}"),
+        Some(&json!({"active": false})),
+    )
+    .await;
     assert_eq!(status, 200);
     // Targets of the people routes.
     let subject = user(server, "subject@example.com", PASSWORD).await;
     ids.insert("subject", subject);
     post("/admin/v1/teams", json!({"name": "Ops"})).await;
-    let (status, _, _) = call(server, &admin, Method::PUT, &format!("/admin/v1/teams/1/members/{subject}"), None).await;
+    let (status, _, _) = call(
+        server,
+        &admin,
+        Method::PUT,
+        &format!("/admin/v1/teams/1/members/{subject}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
-    let role = post("/admin/v1/roles", json!({"name": "flipper", "permissions": ["UPDATE_FEATURE_STATE"]})).await;
+    let role = post(
+        "/admin/v1/roles",
+        json!({"name": "flipper", "permissions": ["UPDATE_FEATURE_STATE"]}),
+    )
+    .await;
     ids.insert("role", role["id"].as_u64().unwrap());
-    let subject_grant = post("/admin/v1/grants", json!({"user_id": subject, "role": "viewer", "project_id": 2})).await;
+    let subject_grant = post(
+        "/admin/v1/grants",
+        json!({"user_id": subject, "role": "viewer", "project_id": 2}),
+    )
+    .await;
     ids.insert("grant", subject_grant["id"].as_u64().unwrap());
-    let victim = post("/admin/v1/tokens", json!({"name": "victim", "role": "viewer"})).await;
+    let victim = post(
+        "/admin/v1/tokens",
+        json!({"name": "victim", "role": "viewer"}),
+    )
+    .await;
     ids.insert("token", victim["id"].as_u64().unwrap());
-    let (_, _, mine) = call(server, &credentials[&Kind::AdminUser], Method::POST, "/admin/v1/auth/tokens", Some(&json!({"name": "mine"}))).await;
+    let (_, _, mine) = call(
+        server,
+        &credentials[&Kind::AdminUser],
+        Method::POST,
+        "/admin/v1/auth/tokens",
+        Some(&json!({"name": "mine"})),
+    )
+    .await;
     ids.insert("personal", mine["id"].as_u64().unwrap());
-    let revoked = post("/admin/v1/tokens", json!({"name": "revoked", "role": "admin"})).await;
-    let (status, _, _) = call(server, &admin, Method::DELETE, &format!("/admin/v1/tokens/{}", revoked["id"]), None).await;
+    let revoked = post(
+        "/admin/v1/tokens",
+        json!({"name": "revoked", "role": "admin"}),
+    )
+    .await;
+    let (status, _, _) = call(
+        server,
+        &admin,
+        Method::DELETE,
+        &format!("/admin/v1/tokens/{}", revoked["id"]),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
-    credentials.insert(Kind::Revoked, Auth::Bearer(revoked["token"].as_str().unwrap().to_owned()));
-    let expired = post("/admin/v1/tokens", json!({"name": "expired", "role": "admin", "expires_in": "1s"})).await;
-    credentials.insert(Kind::Expired, Auth::Bearer(expired["token"].as_str().unwrap().to_owned()));
+    credentials.insert(
+        Kind::Revoked,
+        Auth::Bearer(revoked["token"].as_str().unwrap().to_owned()),
+    );
+    let expired = post(
+        "/admin/v1/tokens",
+        json!({"name": "expired", "role": "admin", "expires_in": "1s"}),
+    )
+    .await;
+    credentials.insert(
+        Kind::Expired,
+        Auth::Bearer(expired["token"].as_str().unwrap().to_owned()),
+    );
     credentials.insert(Kind::AdminToken, admin.clone());
-    credentials.insert(Kind::ServerKey, Auth::Bearer(key["key"].as_str().unwrap().to_owned()));
-    credentials.insert(Kind::ClientKey, Auth::Bearer(staging["client_key"].as_str().unwrap().to_owned()));
-    credentials.insert(Kind::Unknown, Auth::Bearer("bgt_no-such-token-anywhere-at-all".into()));
+    credentials.insert(
+        Kind::ServerKey,
+        Auth::Bearer(key["key"].as_str().unwrap().to_owned()),
+    );
+    credentials.insert(
+        Kind::ClientKey,
+        Auth::Bearer(staging["client_key"].as_str().unwrap().to_owned()),
+    );
+    credentials.insert(
+        Kind::Unknown,
+        Auth::Bearer("bgt_no-such-token-anywhere-at-all".into()),
+    );
     credentials.insert(Kind::Anonymous, Auth::None);
-    let (_, _, document) = call(server, &admin, Method::GET, "/admin/v1/environments/1/document", None).await;
-    Fixture { credentials, passwords, ids, document }
+    let (_, _, document) = call(
+        server,
+        &admin,
+        Method::GET,
+        "/admin/v1/environments/1/document",
+        None,
+    )
+    .await;
+    Fixture {
+        credentials,
+        passwords,
+        ids,
+        document,
+    }
 }
 
 /// The route's path with the fixture's ids.
@@ -187,7 +345,11 @@ fn concrete(path: &str, method: &str, fixture: &Fixture) -> String {
     } else {
         "1".into()
     };
-    let member = if method == "put" { id("editor@example.com") } else { id("subject") };
+    let member = if method == "put" {
+        id("editor@example.com")
+    } else {
+        id("subject")
+    };
     path.replace("{id}", &first)
         .replace("{feature_id}", "1")
         .replace("{segment_id}", "1")
@@ -200,31 +362,55 @@ fn body(method: &str, path: &str, n: usize, fixture: &Fixture, kind: Kind) -> Op
     let subject = fixture.ids["subject"];
     let password = fixture.passwords.get(&kind).cloned().unwrap_or_default();
     Some(match (method, path) {
-        ("post", "/admin/v1/auth/password") => json!({"current_password": password, "new_password": format!("a new password {n}")}),
+        ("post", "/admin/v1/auth/password") => {
+            json!({"current_password": password, "new_password": format!("a new password {n}")})
+        }
         ("post", "/admin/v1/auth/tokens") => json!({"name": format!("personal {n}")}),
         ("patch", "/admin/v1/organisation") => json!({"name": format!("Acme {n}")}),
-        ("post", "/admin/v1/users") => json!({"email": format!("new{n}@example.com"), "name": "New", "password": "initial password 99"}),
+        ("post", "/admin/v1/users") => {
+            json!({"email": format!("new{n}@example.com"), "name": "New", "password": "initial password 99"})
+        }
         ("patch", "/admin/v1/users/{id}") => json!({"name": format!("Subject {n}")}),
-        ("post", "/admin/v1/users/{id}/reset-password") => json!({"password": format!("reset password {n}")}),
-        ("post", "/admin/v1/teams") | ("patch", "/admin/v1/teams/{id}") => json!({"name": format!("Team {n}")}),
-        ("post", "/admin/v1/roles") => json!({"name": format!("role {n}"), "permissions": ["VIEW_PROJECT"]}),
-        ("patch", "/admin/v1/roles/{id}") => json!({"description": format!("changed {n}")}),
-        ("post", "/admin/v1/grants") => json!({"user_id": subject, "role": "editor", "environment_id": 1 + (n % 3)}),
+        ("post", "/admin/v1/users/{id}/reset-password") => {
+            json!({"password": format!("reset password {n}")})
+        }
+        ("post", "/admin/v1/teams") | ("patch", "/admin/v1/teams/{id}") => {
+            json!({"name": format!("Team {n}")})
+        }
+        ("post", "/admin/v1/roles") => {
+            json!({"name": format!("role {n}"), "permissions": ["VIEW_PROJECT"]})
+        }
+        (
+            "patch",
+            "/admin/v1/roles/{id}" | "/admin/v1/features/{id}" | "/admin/v1/segments/{id}",
+        ) => {
+            json!({"description": format!("changed {n}")})
+        }
+        ("post", "/admin/v1/grants") => {
+            json!({"user_id": subject, "role": "editor", "environment_id": 1 + (n % 3)})
+        }
         ("post", "/admin/v1/tokens") => json!({"name": format!("token {n}"), "role": "viewer"}),
-        ("post", "/admin/v1/tokens/{id}/rotate") => json!({}),
+        ("post", "/admin/v1/tokens/{id}/rotate" | "/admin/v1/server-keys/{id}/rotate") => json!({}),
         ("post", "/admin/v1/projects") => json!({"name": format!("Project {n}")}),
         ("patch", "/admin/v1/projects/{id}") => json!({"name": format!("Web {n}")}),
         ("post", "/admin/v1/projects/{id}/environments") => json!({"name": format!("Env {n}")}),
         ("patch", "/admin/v1/environments/{id}") => json!({"name": format!("Staging {n}")}),
-        ("patch", "/admin/v1/environments/{id}/features/{feature_id}/state") => json!({"enabled": n % 2 == 0}),
-        ("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides") => json!({"segment_ids": [1]}),
-        ("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}") => json!({"enabled": n % 2 == 0}),
+        ("patch", "/admin/v1/environments/{id}/features/{feature_id}/state")
+        | (
+            "put",
+            "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}"
+            | "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}",
+        ) => json!({"enabled": n.is_multiple_of(2)}),
+        ("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides") => {
+            json!({"segment_ids": [1]})
+        }
         ("post", "/admin/v1/projects/{id}/features") => json!({"name": format!("feature {n}")}),
-        ("patch", "/admin/v1/features/{id}") => json!({"description": format!("changed {n}")}),
-        ("post", "/admin/v1/projects/{id}/segments") => json!({"name": format!("segment {n}"), "rules": []}),
-        ("patch", "/admin/v1/segments/{id}") => json!({"description": format!("changed {n}")}),
-        ("put", "/admin/v1/environments/{id}/identities/{identifier}/traits") => json!({"traits": {"n": n}}),
-        ("put", "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}") => json!({"enabled": n % 2 == 0}),
+        ("post", "/admin/v1/projects/{id}/segments") => {
+            json!({"name": format!("segment {n}"), "rules": []})
+        }
+        ("put", "/admin/v1/environments/{id}/identities/{identifier}/traits") => {
+            json!({"traits": {"n": n}})
+        }
         ("post", "/admin/v1/environments/{id}/server-keys") => json!({"name": format!("key {n}")}),
         ("post", "/admin/v1/import/flagsmith") => {
             let mut document = fixture.document.clone();
@@ -244,7 +430,8 @@ async fn snapshot(server: &Server, fixture: &Fixture) -> Vec<(String, u16, Value
             continue;
         }
         let concrete = concrete(path, method, fixture);
-        let (status, _, mut value) = call(server, &Auth::admin(), Method::GET, &concrete, None).await;
+        let (status, _, mut value) =
+            call(server, &Auth::admin(), Method::GET, &concrete, None).await;
         strip(&mut value);
         reads.push((concrete, status, value));
     }
@@ -264,7 +451,14 @@ fn strip(value: &mut Value) {
 }
 
 async fn audit_length(server: &Server) -> u64 {
-    let (status, _, answer) = call(server, &Auth::admin(), Method::GET, "/admin/v1/audit/verify", None).await;
+    let (status, _, answer) = call(
+        server,
+        &Auth::admin(),
+        Method::GET,
+        "/admin/v1/audit/verify",
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(answer["ok"], true, "{answer}");
     answer["verification"]["entries"].as_u64().unwrap()
@@ -309,11 +503,22 @@ async fn every_admin_route_for_every_kind_of_caller() {
                 continue;
             }
             n += 1;
-            let (status, _, answer) = call(&server, auth, http_method.clone(), &target, body(method, path, n, &fixture, *kind).as_ref()).await;
+            let (status, _, answer) = call(
+                &server,
+                auth,
+                http_method.clone(),
+                &target,
+                body(method, path, n, &fixture, *kind).as_ref(),
+            )
+            .await;
             cells += 1;
             match expected {
                 Expect::Forbidden => {
-                    assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("forbidden")), "{kind:?} {method} {path}: {answer}");
+                    assert_eq!(
+                        (status, answer["error"]["code"].as_str()),
+                        (403, Some("forbidden")),
+                        "{kind:?} {method} {path}: {answer}"
+                    );
                     forbidden += 1;
                     *counts.entry("403").or_default() += 1;
                 }
@@ -324,20 +529,41 @@ async fn every_admin_route_for_every_kind_of_caller() {
                 Expect::Allowed => unreachable!(),
             }
         }
-        assert_eq!(snapshot(&server, &fixture).await, before, "a refused {method} {path} changed state");
-        assert_eq!(audit_length(&server).await, audit_before + forbidden, "{method} {path}: one audit entry per 403");
+        assert_eq!(
+            snapshot(&server, &fixture).await,
+            before,
+            "a refused {method} {path} changed state"
+        );
+        assert_eq!(
+            audit_length(&server).await,
+            audit_before + forbidden,
+            "{method} {path}: one audit entry per 403"
+        );
         let mut succeeded = false;
         let mut answers = Vec::new();
         for kind in allowed {
             n += 1;
-            let (status, _, answer) = call(&server, &fixture.credentials[&kind], http_method.clone(), &target, body(method, path, n, &fixture, kind).as_ref()).await;
+            let (status, _, answer) = call(
+                &server,
+                &fixture.credentials[&kind],
+                http_method.clone(),
+                &target,
+                body(method, path, n, &fixture, kind).as_ref(),
+            )
+            .await;
             cells += 1;
             *counts.entry("allowed").or_default() += 1;
-            assert!(status != 401 && status != 403 && status < 500, "{kind:?} {method} {path}: {status} {answer}");
+            assert!(
+                status != 401 && status != 403 && status < 500,
+                "{kind:?} {method} {path}: {status} {answer}"
+            );
             succeeded |= (200..300).contains(&status);
             answers.push((kind, status, answer));
         }
-        assert!(succeeded, "{method} {path}: no allowed caller succeeded: {answers:?}");
+        assert!(
+            succeeded,
+            "{method} {path}: no allowed caller succeeded: {answers:?}"
+        );
     }
     eprintln!("authorisation matrix: {cells} cells ({counts:?})");
     assert!(cells > 900, "{cells}");

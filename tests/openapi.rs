@@ -85,7 +85,10 @@ async fn every_route_is_documented_and_every_operation_served() {
                 == Some(burgee::api::auth::routes::Need::Public);
             if public {
                 // Served without credentials: an empty request is refused as such.
-                assert!([400, 401, 415].contains(&status), "{method} {path}: {status}");
+                assert!(
+                    [400, 401, 415].contains(&status),
+                    "{method} {path}: {status}"
+                );
                 continue;
             }
             let expected = if path.starts_with("/admin/") {
@@ -118,6 +121,10 @@ fn every_admin_operation_declares_its_permission() {
         .iter()
         .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
-    assert_eq!(declared.len(), burgee::api::auth::routes::ROUTES.len(), "a route is declared twice");
+    assert_eq!(
+        declared.len(),
+        burgee::api::auth::routes::ROUTES.len(),
+        "a route is declared twice"
+    );
     assert_eq!(documented, declared);
 }

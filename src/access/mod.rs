@@ -119,13 +119,15 @@ impl Access {
             Scope::Project(_) => &[Level::Project, Level::Environment],
             Scope::Environment(_) => &[Level::Environment],
         };
-        set.at_levels(levels).iter().all(|p| match (p.level(), target) {
-            // An organisation-wide grant of a project permission needs it organisation-wide.
-            (Level::Project | Level::Environment, Target::Organisation) => {
-                self.organisation.contains(p)
-            }
-            _ => self.allows(catalog, p, target),
-        })
+        set.at_levels(levels)
+            .iter()
+            .all(|p| match (p.level(), target) {
+                // An organisation-wide grant of a project permission needs it organisation-wide.
+                (Level::Project | Level::Environment, Target::Organisation) => {
+                    self.organisation.contains(p)
+                }
+                _ => self.allows(catalog, p, target),
+            })
     }
 
     /// Whether anything at all is granted.

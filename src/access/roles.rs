@@ -30,7 +30,9 @@ impl BuiltinRole {
     pub fn about(self) -> &'static str {
         match self {
             Self::Admin => "everything",
-            Self::Editor => "change features, states, segments, overrides and identities; not users, keys, tokens or settings",
+            Self::Editor => {
+                "change features, states, segments, overrides and identities; not users, keys, tokens or settings"
+            }
             Self::Viewer => "read only",
         }
     }

@@ -17,19 +17,28 @@ fn catalog() -> Catalog {
         updated_at: 0,
         created_at: 0,
     };
-    let mut catalog = Catalog::default();
-    catalog.environments = Arc::new(BTreeMap::from([(10, env(10, 1)), (11, env(11, 1)), (20, env(20, 2))]));
-    catalog.roles = Arc::new(BTreeMap::from([(
-        5,
-        RoleRecord {
-            id: 5,
-            name: "flipper".into(),
-            description: None,
-            permissions: PermSet::of(&[Permission::UpdateFeatureState, Permission::ViewEnvironment, Permission::CreateProject]),
-            created_at: 0,
-        },
-    )]));
-    catalog
+    Catalog {
+        environments: Arc::new(BTreeMap::from([
+            (10, env(10, 1)),
+            (11, env(11, 1)),
+            (20, env(20, 2)),
+        ])),
+        roles: Arc::new(BTreeMap::from([(
+            5,
+            RoleRecord {
+                id: 5,
+                name: "flipper".into(),
+                description: None,
+                permissions: PermSet::of(&[
+                    Permission::UpdateFeatureState,
+                    Permission::ViewEnvironment,
+                    Permission::CreateProject,
+                ]),
+                created_at: 0,
+            },
+        )])),
+        ..Catalog::default()
+    }
 }
 
 fn grant(role: RoleRef, scope: Scope) -> Assignment {
@@ -42,9 +51,20 @@ const VIEWER: RoleRef = RoleRef::Builtin(BuiltinRole::Viewer);
 #[test]
 fn admin_on_the_organisation_may_do_everything() {
     let c = catalog();
-    let access = Access::of(&c, [grant(RoleRef::Builtin(BuiltinRole::Admin), Scope::Organisation)]);
+    let access = Access::of(
+        &c,
+        [grant(
+            RoleRef::Builtin(BuiltinRole::Admin),
+            Scope::Organisation,
+        )],
+    );
     for p in Permission::ALL {
-        for target in [Target::Organisation, Target::Project(1), Target::Environment(11), Target::Anywhere] {
+        for target in [
+            Target::Organisation,
+            Target::Project(1),
+            Target::Environment(11),
+            Target::Anywhere,
+        ] {
             assert!(access.allows(&c, *p, target), "{p:?} {target:?}");
         }
     }
@@ -53,7 +73,13 @@ fn admin_on_the_organisation_may_do_everything() {
 #[test]
 fn editor_on_staging_and_viewer_on_production() {
     let c = catalog();
-    let access = Access::of(&c, [grant(EDITOR, Scope::Environment(10)), grant(VIEWER, Scope::Environment(11))]);
+    let access = Access::of(
+        &c,
+        [
+            grant(EDITOR, Scope::Environment(10)),
+            grant(VIEWER, Scope::Environment(11)),
+        ],
+    );
     assert!(access.allows(&c, Permission::UpdateFeatureState, Target::Environment(10)));
     assert!(!access.allows(&c, Permission::UpdateFeatureState, Target::Environment(11)));
     assert!(access.allows(&c, Permission::ViewEnvironment, Target::Environment(11)));
@@ -82,7 +108,13 @@ fn a_project_grant_covers_its_environments_only() {
 #[test]
 fn custom_roles_and_the_union_of_grants() {
     let c = catalog();
-    let access = Access::of(&c, [grant(RoleRef::Custom(5), Scope::Project(2)), grant(VIEWER, Scope::Project(1))]);
+    let access = Access::of(
+        &c,
+        [
+            grant(RoleRef::Custom(5), Scope::Project(2)),
+            grant(VIEWER, Scope::Project(1)),
+        ],
+    );
     assert!(access.allows(&c, Permission::UpdateFeatureState, Target::Environment(20)));
     assert!(access.allows(&c, Permission::ViewEnvironment, Target::Environment(10)));
     // The role's organisation permission does not apply at a project grant.
@@ -100,7 +132,10 @@ fn covers_is_the_no_escalation_rule() {
     assert!(editor_p1.covers(&c, grant(EDITOR, Scope::Project(1))));
     assert!(!editor_p1.covers(&c, grant(EDITOR, Scope::Project(2))));
     assert!(!editor_p1.covers(&c, grant(VIEWER, Scope::Organisation)));
-    assert!(!editor_p1.covers(&c, grant(RoleRef::Builtin(BuiltinRole::Admin), Scope::Environment(10))));
+    assert!(!editor_p1.covers(
+        &c,
+        grant(RoleRef::Builtin(BuiltinRole::Admin), Scope::Environment(10))
+    ));
     let explicit = RoleRef::Explicit(PermSet::of(&[Permission::UpdateFeatureState]));
     assert!(editor_p1.covers(&c, grant(explicit, Scope::Environment(11))));
 }

@@ -262,8 +262,9 @@ fn operations() -> Vec<Operation> {
         op("put", "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}", "Identities", "Create or change an identity override").ok(200, "the identity").body(identity_override_body()),
         op("delete", "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}", "Identities", "Remove an identity override"),
         op("get", "/admin/v1/environments/{id}/server-keys", "Keys", "List server-side keys").paged(),
-        op("post", "/admin/v1/environments/{id}/server-keys", "Keys", "Create a server-side key (shown once)").body(object(json!({"name": name()}), &[])),
+        op("post", "/admin/v1/environments/{id}/server-keys", "Keys", "Create a server-side key (shown once), optionally expiring").body(object(json!({"name": name(), "expires_in": duration()}), &[])),
         op("delete", "/admin/v1/server-keys/{id}", "Keys", "Revoke a server-side key"),
+        op("post", "/admin/v1/server-keys/{id}/rotate", "Keys", "A new key (shown once) beside the old one, which works until revoked or `old_expires_in`").body(object(json!({"old_expires_in": duration()}), &[])),
         op("post", "/admin/v1/setup", "Access", "First start: create the first admin user with the setup token (once)").body(object(json!({"setup_token": secret(), "email": email(), "name": name(), "password": password()}), &["setup_token", "email", "name", "password"])),
         op("post", "/admin/v1/auth/login", "Access", "Sign in: a session cookie (browser) or a bearer session (`\"session\": \"token\"`, the CLI)").ok(200, "signed in").body(object(json!({"email": {"type": "string", "maxLength": 254}, "password": {"type": "string", "maxLength": 1024}, "session": {"enum": ["cookie", "token"]}}), &["email", "password"])),
         op("post", "/admin/v1/auth/accept-invite", "Access", "Accept an invitation by choosing a password").ok(200, "the user").body(object(json!({"token": secret(), "password": password()}), &["token", "password"])),
@@ -361,7 +362,11 @@ pub fn document() -> Value {
             Api::Admin => {
                 let public = crate::api::auth::routes::need(operation.method, operation.path)
                     == Some(crate::api::auth::routes::Need::Public);
-                entry["security"] = if public { json!([]) } else { json!([{"token": []}]) };
+                entry["security"] = if public {
+                    json!([])
+                } else {
+                    json!([{"token": []}])
+                };
             }
             Api::Sdk => entry["security"] = json!([{"environmentKey": []}]),
             Api::Operations => {}

@@ -14,6 +14,9 @@ pub use snapshot::{EnvironmentSnapshot, FeatureView};
 
 use crate::store::Catalog;
 
+/// What a server-side key opens: its environment, and when it stops working.
+type ServerKeyEntry = (u32, Option<i64>);
+
 /// Who an SDK key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
@@ -27,7 +30,8 @@ pub struct Snapshots {
     environments: ArcSwap<HashMap<u32, Arc<EnvironmentSnapshot>>>,
     client_keys: ArcSwap<HashMap<String, u32>>,
     /// SHA-256 of active server keys → environment.
-    server_keys: ArcSwap<HashMap<[u8; 32], u32>>,
+    /// Server-side keys by hash: (environment, expiry).
+    server_keys: ArcSwap<HashMap<[u8; 32], ServerKeyEntry>>,
     /// The catalog maps the key indexes were built from: most batches (identify calls)
     /// change neither, and then the indexes are not rebuilt.
     indexed: std::sync::Mutex<Option<KeySources>>,
@@ -91,7 +95,7 @@ impl crate::store::Views for Snapshots {
                 .server_keys
                 .values()
                 .filter(|k| k.active)
-                .map(|k| (k.key_hash, k.environment_id))
+                .map(|k| (k.key_hash, (k.environment_id, k.expires_at)))
                 .collect(),
         ));
     }
@@ -102,7 +106,11 @@ impl Snapshots {
     pub fn by_key(&self, key: &str) -> Option<(Arc<EnvironmentSnapshot>, KeyKind)> {
         let (id, kind) = if key.starts_with("ser.") {
             let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-            (*self.server_keys.load().get(&hash)?, KeyKind::Server)
+            let (id, expires_at) = *self.server_keys.load().get(&hash)?;
+            if expires_at.is_some_and(|at| at <= crate::clock::now_millis()) {
+                return None;
+            }
+            (id, KeyKind::Server)
         } else {
             (*self.client_keys.load().get(key)?, KeyKind::Client)
         };

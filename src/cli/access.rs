@@ -35,10 +35,24 @@ fn read_secret(prompt: &str) -> anyhow::Result<Secret> {
 pub fn login(connection: &Connection, email: &str) -> anyhow::Result<()> {
     let password = read_secret("password")?;
     let client = Client::anonymous(connection)?;
-    let answer = client.call(Method::POST, "/admin/v1/auth/login", Some(&json!({"email": email, "password": password.expose(), "session": "token"})))?;
-    let token = answer["token"].as_str().context("the server sent no token")?;
-    let path = profile::save(&Profile { url: client.base().to_owned(), token: Secret::new(token) })?;
-    eprintln!("signed in to {} as {email} until {} (saved in {})", client.base(), answer["expires_at"].as_str().unwrap_or("?"), path.display());
+    let answer = client.call(
+        Method::POST,
+        "/admin/v1/auth/login",
+        Some(&json!({"email": email, "password": password.expose(), "session": "token"})),
+    )?;
+    let token = answer["token"]
+        .as_str()
+        .context("the server sent no token")?;
+    let path = profile::save(&Profile {
+        url: client.base().to_owned(),
+        token: Secret::new(token),
+    })?;
+    eprintln!(
+        "signed in to {} as {email} until {} (saved in {})",
+        client.base(),
+        answer["expires_at"].as_str().unwrap_or("?"),
+        path.display()
+    );
     if answer["must_change_password"] == json!(true) {
         eprintln!("choose your own password now: burgee password");
     }
@@ -58,12 +72,29 @@ pub fn whoami(connection: &Connection) -> anyhow::Result<()> {
     match connection.output {
         Output::Json => println!("{me}"),
         Output::Table => {
-            let who = me["user"]["email"].as_str().or(me["token"]["name"].as_str()).unwrap_or("the local admin socket");
-            println!("{} ({})", super::client::printable(who), me["kind"].as_str().unwrap_or("?"));
-            println!("organisation permissions: {}", me["permissions"]["organisation"]);
+            let who = me["user"]["email"]
+                .as_str()
+                .or(me["token"]["name"].as_str())
+                .unwrap_or("the local admin socket");
+            println!(
+                "{} ({})",
+                super::client::printable(who),
+                me["kind"].as_str().unwrap_or("?")
+            );
+            println!(
+                "organisation permissions: {}",
+                me["permissions"]["organisation"]
+            );
             for scope in ["projects", "environments"] {
                 for grant in me["permissions"][scope].as_array().into_iter().flatten() {
-                    println!("{scope} {}: {}", grant["project_id"].as_u64().or(grant["environment_id"].as_u64()).unwrap_or(0), grant["permissions"]);
+                    println!(
+                        "{scope} {}: {}",
+                        grant["project_id"]
+                            .as_u64()
+                            .or(grant["environment_id"].as_u64())
+                            .unwrap_or(0),
+                        grant["permissions"]
+                    );
                 }
             }
         }
@@ -74,17 +105,34 @@ pub fn whoami(connection: &Connection) -> anyhow::Result<()> {
 pub fn password(connection: &Connection) -> anyhow::Result<()> {
     let current = read_secret("current password")?;
     let new = read_secret("new password")?;
-    Client::new(connection)?.call(Method::POST, "/admin/v1/auth/password", Some(&json!({"current_password": current.expose(), "new_password": new.expose()})))?;
+    Client::new(connection)?.call(
+        Method::POST,
+        "/admin/v1/auth/password",
+        Some(&json!({"current_password": current.expose(), "new_password": new.expose()})),
+    )?;
     eprintln!("password changed; your other sessions ended");
     Ok(())
 }
 
-pub fn setup(connection: &Connection, setup_token_file: Option<&std::path::Path>, email: &str, name: &str) -> anyhow::Result<()> {
-    let file = setup_token_file.map_or_else(|| connection.data_dir().join(crate::server::SETUP_TOKEN_FILE), std::path::Path::to_path_buf);
-    let token = Secret::from_file(&file).with_context(|| format!("reading the setup token from {}", file.display()))?;
+pub fn setup(
+    connection: &Connection,
+    setup_token_file: Option<&std::path::Path>,
+    email: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let file = setup_token_file.map_or_else(
+        || connection.data_dir().join(crate::server::SETUP_TOKEN_FILE),
+        std::path::Path::to_path_buf,
+    );
+    let token = Secret::from_file(&file)
+        .with_context(|| format!("reading the setup token from {}", file.display()))?;
     let password = read_secret("password for the first admin")?;
     let user = Client::anonymous(connection)?.call(Method::POST, "/admin/v1/setup", Some(&json!({"setup_token": token.expose(), "email": email, "name": name, "password": password.expose()})))?;
-    eprintln!("created the first admin user {}; sign in with: burgee login --url {} {email}", user["email"].as_str().unwrap_or(email), connection.base_url());
+    eprintln!(
+        "created the first admin user {}; sign in with: burgee login --url {} {email}",
+        user["email"].as_str().unwrap_or(email),
+        connection.base_url()
+    );
     Ok(())
 }
 
@@ -112,7 +160,9 @@ pub enum UsersCommand {
         #[arg(long)]
         activate: bool,
     },
-    Delete { user: String },
+    Delete {
+        user: String,
+    },
     /// A new invitation, or with --password-stdin a new initial password.
     ResetPassword {
         user: String,
@@ -123,17 +173,32 @@ pub enum UsersCommand {
 
 fn user_id(client: &Client, user: &str) -> anyhow::Result<Value> {
     let users = client.all("/admin/v1/users")?;
-    if let Some(found) = users.iter().find(|u| u["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(user))) {
+    if let Some(found) = users.iter().find(|u| {
+        u["email"]
+            .as_str()
+            .is_some_and(|e| e.eq_ignore_ascii_case(user))
+    }) {
         return Ok(found["id"].clone());
     }
     Ok(pick(&users, "user", user)?["id"].clone())
 }
 
-const USER_COLUMNS: &[&str] = &["id", "email", "name", "active", "must_change_password", "invite_pending"];
+const USER_COLUMNS: &[&str] = &[
+    "id",
+    "email",
+    "name",
+    "active",
+    "must_change_password",
+    "invite_pending",
+];
 
 fn show_invite(output: Output, answer: &Value) {
     if output == Output::Table && answer["invite"].is_object() {
-        println!("invitation token (shown once; expires {}): {}", answer["invite"]["expires_at"].as_str().unwrap_or("?"), answer["invite"]["token"].as_str().unwrap_or_default());
+        println!(
+            "invitation token (shown once; expires {}): {}",
+            answer["invite"]["expires_at"].as_str().unwrap_or("?"),
+            answer["invite"]["token"].as_str().unwrap_or_default()
+        );
     }
 }
 
@@ -141,7 +206,12 @@ pub fn users(connection: &Connection, command: &UsersCommand) -> anyhow::Result<
     let client = Client::new(connection)?;
     let output = connection.output;
     match command {
-        UsersCommand::Create { email, name, admin, password_stdin } => {
+        UsersCommand::Create {
+            email,
+            name,
+            admin,
+            password_stdin,
+        } => {
             let mut body = json!({"email": email, "name": name.clone().unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_owned()), "admin": admin});
             if *password_stdin {
                 body["password"] = json!(read_secret("initial password")?.expose());
@@ -154,7 +224,12 @@ pub fn users(connection: &Connection, command: &UsersCommand) -> anyhow::Result<
             let users = client.all("/admin/v1/users")?;
             print(output, &json!(users), USER_COLUMNS, &users);
         }
-        UsersCommand::Update { user, name, deactivate, activate } => {
+        UsersCommand::Update {
+            user,
+            name,
+            deactivate,
+            activate,
+        } => {
             let id = user_id(&client, user)?;
             let mut body = json!({});
             if let Some(name) = name {
@@ -170,13 +245,20 @@ pub fn users(connection: &Connection, command: &UsersCommand) -> anyhow::Result<
             let id = user_id(&client, user)?;
             client.call(Method::DELETE, &format!("/admin/v1/users/{id}"), None)?;
         }
-        UsersCommand::ResetPassword { user, password_stdin } => {
+        UsersCommand::ResetPassword {
+            user,
+            password_stdin,
+        } => {
             let id = user_id(&client, user)?;
             let mut body = json!({});
             if *password_stdin {
                 body["password"] = json!(read_secret("new initial password")?.expose());
             }
-            let user = client.call(Method::POST, &format!("/admin/v1/users/{id}/reset-password"), Some(&body))?;
+            let user = client.call(
+                Method::POST,
+                &format!("/admin/v1/users/{id}/reset-password"),
+                Some(&body),
+            )?;
             print(output, &user, USER_COLUMNS, std::slice::from_ref(&user));
             show_invite(output, &user);
         }
@@ -202,7 +284,11 @@ pub fn teams(connection: &Connection, command: &TeamsCommand) -> anyhow::Result<
     let client = Client::new(connection)?;
     let columns = &["id", "name", "members"];
     let answer = match command {
-        TeamsCommand::Create { name } => client.call(Method::POST, "/admin/v1/teams", Some(&json!({"name": name})))?,
+        TeamsCommand::Create { name } => client.call(
+            Method::POST,
+            "/admin/v1/teams",
+            Some(&json!({"name": name})),
+        )?,
         TeamsCommand::List => {
             let teams = client.all("/admin/v1/teams")?;
             print(connection.output, &json!(teams), columns, &teams);
@@ -210,7 +296,11 @@ pub fn teams(connection: &Connection, command: &TeamsCommand) -> anyhow::Result<
         }
         TeamsCommand::Rename { team, name } => {
             let id = team_id(&client, team)?;
-            client.call(Method::PATCH, &format!("/admin/v1/teams/{id}"), Some(&json!({"name": name})))?
+            client.call(
+                Method::PATCH,
+                &format!("/admin/v1/teams/{id}"),
+                Some(&json!({"name": name})),
+            )?
         }
         TeamsCommand::Delete { team } => {
             let id = team_id(&client, team)?;
@@ -219,15 +309,28 @@ pub fn teams(connection: &Connection, command: &TeamsCommand) -> anyhow::Result<
         }
         TeamsCommand::AddMember { team, user } => {
             let (id, user) = (team_id(&client, team)?, user_id(&client, user)?);
-            client.call(Method::PUT, &format!("/admin/v1/teams/{id}/members/{user}"), None)?
+            client.call(
+                Method::PUT,
+                &format!("/admin/v1/teams/{id}/members/{user}"),
+                None,
+            )?
         }
         TeamsCommand::RemoveMember { team, user } => {
             let (id, user) = (team_id(&client, team)?, user_id(&client, user)?);
-            client.call(Method::DELETE, &format!("/admin/v1/teams/{id}/members/{user}"), None)?;
+            client.call(
+                Method::DELETE,
+                &format!("/admin/v1/teams/{id}/members/{user}"),
+                None,
+            )?;
             return Ok(());
         }
     };
-    print(connection.output, &answer, columns, std::slice::from_ref(&answer));
+    print(
+        connection.output,
+        &answer,
+        columns,
+        std::slice::from_ref(&answer),
+    );
     Ok(())
 }
 
@@ -245,7 +348,9 @@ pub enum RolesCommand {
         #[arg(long)]
         description: Option<String>,
     },
-    Delete { role: String },
+    Delete {
+        role: String,
+    },
 }
 
 pub fn roles(connection: &Connection, command: &RolesCommand) -> anyhow::Result<()> {
@@ -254,22 +359,54 @@ pub fn roles(connection: &Connection, command: &RolesCommand) -> anyhow::Result<
         RolesCommand::List => {
             let roles = client.get("/admin/v1/roles")?;
             let items = roles["items"].as_array().cloned().unwrap_or_default();
-            print(connection.output, &roles, &["id", "name", "builtin", "permissions"], &items);
+            print(
+                connection.output,
+                &roles,
+                &["id", "name", "builtin", "permissions"],
+                &items,
+            );
         }
         RolesCommand::Permissions => {
             let all = client.get("/admin/v1/permissions")?;
             let items = all["items"].as_array().cloned().unwrap_or_default();
-            print(connection.output, &all, &["key", "level", "description"], &items);
+            print(
+                connection.output,
+                &all,
+                &["key", "level", "description"],
+                &items,
+            );
         }
-        RolesCommand::Create { name, permissions, description } => {
-            let role = client.call(Method::POST, "/admin/v1/roles", Some(&json!({"name": name, "permissions": permissions, "description": description})))?;
-            print(connection.output, &role, &["id", "name", "permissions"], std::slice::from_ref(&role));
+        RolesCommand::Create {
+            name,
+            permissions,
+            description,
+        } => {
+            let role = client.call(
+                Method::POST,
+                "/admin/v1/roles",
+                Some(
+                    &json!({"name": name, "permissions": permissions, "description": description}),
+                ),
+            )?;
+            print(
+                connection.output,
+                &role,
+                &["id", "name", "permissions"],
+                std::slice::from_ref(&role),
+            );
         }
         RolesCommand::Delete { role } => {
             let roles = client.get("/admin/v1/roles")?;
             let items = roles["items"].as_array().cloned().unwrap_or_default();
             let id = pick(&items, "role", role)?["id"].clone();
-            client.call(Method::DELETE, &format!("/admin/v1/roles/{}", id.as_str().map_or_else(|| id.to_string(), str::to_owned)), None)?;
+            client.call(
+                Method::DELETE,
+                &format!(
+                    "/admin/v1/roles/{}",
+                    id.as_str().map_or_else(|| id.to_string(), str::to_owned)
+                ),
+                None,
+            )?;
         }
     }
     Ok(())
@@ -318,12 +455,22 @@ pub enum GrantsCommand {
         #[command(flatten)]
         scope: ScopeArgs,
     },
-    Delete { id: u32 },
+    Delete {
+        id: u32,
+    },
 }
 
 pub fn grants(connection: &Connection, command: &GrantsCommand) -> anyhow::Result<()> {
     let client = Client::new(connection)?;
-    let columns = &["id", "user_id", "team_id", "role", "scope", "project_id", "environment_id"];
+    let columns = &[
+        "id",
+        "user_id",
+        "team_id",
+        "role",
+        "scope",
+        "project_id",
+        "environment_id",
+    ];
     match command {
         GrantsCommand::List { user, team } => {
             let query = match (user, team) {
@@ -334,7 +481,12 @@ pub fn grants(connection: &Connection, command: &GrantsCommand) -> anyhow::Resul
             let grants = client.all(&format!("/admin/v1/grants{query}"))?;
             print(connection.output, &json!(grants), columns, &grants);
         }
-        GrantsCommand::Create { user, team, role, scope } => {
+        GrantsCommand::Create {
+            user,
+            team,
+            role,
+            scope,
+        } => {
             let mut body = json!({"role": role});
             match (user, team) {
                 (Some(u), None) => body["user_id"] = user_id(&client, u)?,
@@ -343,7 +495,12 @@ pub fn grants(connection: &Connection, command: &GrantsCommand) -> anyhow::Resul
             }
             scope.fill(&client, &mut body)?;
             let grant = client.call(Method::POST, "/admin/v1/grants", Some(&body))?;
-            print(connection.output, &grant, columns, std::slice::from_ref(&grant));
+            print(
+                connection.output,
+                &grant,
+                columns,
+                std::slice::from_ref(&grant),
+            );
         }
         GrantsCommand::Delete { id } => {
             client.call(Method::DELETE, &format!("/admin/v1/grants/{id}"), None)?;
@@ -390,16 +547,34 @@ pub enum TokensCommand {
 
 pub fn tokens(connection: &Connection, command: &TokensCommand) -> anyhow::Result<()> {
     let client = Client::new(connection)?;
-    let columns = &["id", "name", "prefix", "personal", "expires_at", "last_used_at"];
-    let base = |personal: bool| if personal { "/admin/v1/auth/tokens" } else { "/admin/v1/tokens" };
-    let shown = |token: &Value| {
-        match connection.output {
-            Output::Json => println!("{token}"),
-            Output::Table => println!("{}", token["token"].as_str().unwrap_or_default()),
+    let columns = &[
+        "id",
+        "name",
+        "prefix",
+        "personal",
+        "expires_at",
+        "last_used_at",
+    ];
+    let base = |personal: bool| {
+        if personal {
+            "/admin/v1/auth/tokens"
+        } else {
+            "/admin/v1/tokens"
         }
     };
+    let shown = |token: &Value| match connection.output {
+        Output::Json => println!("{token}"),
+        Output::Table => println!("{}", token["token"].as_str().unwrap_or_default()),
+    };
     match command {
-        TokensCommand::Create { name, role, permissions, scope, expires_in, personal } => {
+        TokensCommand::Create {
+            name,
+            role,
+            permissions,
+            scope,
+            expires_in,
+            personal,
+        } => {
             let mut body = json!({"name": name});
             if let Some(expires_in) = expires_in {
                 body["expires_in"] = json!(expires_in);
@@ -422,8 +597,14 @@ pub fn tokens(connection: &Connection, command: &TokensCommand) -> anyhow::Resul
             client.call(Method::DELETE, &format!("{}/{id}", base(*personal)), None)?;
         }
         TokensCommand::Rotate { id, grace } => {
-            let body = grace.as_ref().map_or_else(|| json!({}), |g| json!({"grace": g}));
-            shown(&client.call(Method::POST, &format!("/admin/v1/tokens/{id}/rotate"), Some(&body))?);
+            let body = grace
+                .as_ref()
+                .map_or_else(|| json!({}), |g| json!({"grace": g}));
+            shown(&client.call(
+                Method::POST,
+                &format!("/admin/v1/tokens/{id}/rotate"),
+                Some(&body),
+            )?);
         }
     }
     Ok(())

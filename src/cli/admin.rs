@@ -44,6 +44,23 @@ pub enum KeysCommand {
         server: bool,
         #[arg(long)]
         name: Option<String>,
+        /// e.g. 90d; without it, the key works until revoked.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// Server-side keys of an environment (never the keys themselves).
+    List {
+        #[arg(long, value_name = "CLIENT_KEY")]
+        environment: String,
+    },
+    /// A new key beside the old one, which keeps working until revoked or --old-expires-in.
+    Rotate {
+        id: u32,
+        #[arg(long)]
+        old_expires_in: Option<String>,
+    },
+    Revoke {
+        id: u32,
     },
 }
 
@@ -190,23 +207,56 @@ pub fn export(connection: &Connection, command: &ExportCommand) -> anyhow::Resul
 }
 
 pub fn keys(connection: &Connection, command: &KeysCommand) -> anyhow::Result<()> {
-    let KeysCommand::Create {
-        environment,
-        server,
-        name,
-    } = command;
-    if !server {
-        bail!(
-            "only server-side keys can be created (--server); the client key is the environment's own"
-        );
-    }
     let client = Client::new(connection)?;
-    let env = client.environment(environment)?;
-    let key = client.call(
-        Method::POST,
-        &format!("/admin/v1/environments/{}/server-keys", env["id"]),
-        Some(&json!({"name": name})),
-    )?;
+    let key = match command {
+        KeysCommand::Create {
+            environment,
+            server,
+            name,
+            expires_in,
+        } => {
+            if !server {
+                bail!(
+                    "only server-side keys can be created (--server); the client key is the environment's own"
+                );
+            }
+            let env = client.environment(environment)?;
+            let mut body = json!({"name": name});
+            if let Some(expires_in) = expires_in {
+                body["expires_in"] = json!(expires_in);
+            }
+            client.call(
+                Method::POST,
+                &format!("/admin/v1/environments/{}/server-keys", env["id"]),
+                Some(&body),
+            )?
+        }
+        KeysCommand::Rotate { id, old_expires_in } => {
+            let body = old_expires_in
+                .as_ref()
+                .map_or_else(|| json!({}), |d| json!({"old_expires_in": d}));
+            client.call(
+                Method::POST,
+                &format!("/admin/v1/server-keys/{id}/rotate"),
+                Some(&body),
+            )?
+        }
+        KeysCommand::List { environment } => {
+            let env = client.environment(environment)?;
+            let keys = client.all(&format!("/admin/v1/environments/{}/server-keys", env["id"]))?;
+            super::client::print(
+                connection.output,
+                &json!(keys),
+                &["id", "name", "prefix", "active", "expires_at", "created_at"],
+                &keys,
+            );
+            return Ok(());
+        }
+        KeysCommand::Revoke { id } => {
+            client.call(Method::DELETE, &format!("/admin/v1/server-keys/{id}"), None)?;
+            return Ok(());
+        }
+    };
     match connection.output {
         super::client::Output::Json => println!("{key}"),
         super::client::Output::Table => println!("{}", key["key"].as_str().unwrap_or_default()),

@@ -34,7 +34,9 @@ pub fn run(connection: &Connection, command: &AuditCommand) -> anyhow::Result<Ex
         AuditCommand::Verify { offline } => {
             let result = if *offline {
                 let path = connection.data_dir().join("state.redb");
-                let db = redb::Database::open(&path).with_context(|| format!("opening {} (is the server stopped?)", path.display()))?;
+                let db = redb::Database::open(&path).with_context(|| {
+                    format!("opening {} (is the server stopped?)", path.display())
+                })?;
                 json!(crate::store::audit::verify(&db)?)
             } else {
                 Client::new(connection)?.get("/admin/v1/audit/verify")?["verification"].clone()
@@ -43,18 +45,36 @@ pub fn run(connection: &Connection, command: &AuditCommand) -> anyhow::Result<Ex
             match connection.output {
                 Output::Json => println!("{}", json!({"ok": ok, "verification": result})),
                 Output::Table => {
-                    println!("entries {} to {} ({} in all)", result["first_seq"], result["last_seq"], result["entries"]);
-                    println!("chain head: {}", result["head"].as_str().unwrap_or_default());
+                    println!(
+                        "entries {} to {} ({} in all)",
+                        result["first_seq"], result["last_seq"], result["entries"]
+                    );
+                    println!(
+                        "chain head: {}",
+                        result["head"].as_str().unwrap_or_default()
+                    );
                     if ok {
                         println!("the chain verifies");
                     } else {
-                        println!("BROKEN at entry {}: {}", result["first_bad"]["seq"], result["first_bad"]["reason"].as_str().unwrap_or_default());
+                        println!(
+                            "BROKEN at entry {}: {}",
+                            result["first_bad"]["seq"],
+                            result["first_bad"]["reason"].as_str().unwrap_or_default()
+                        );
                     }
                 }
             }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
-        AuditCommand::Export { since, until, format } => {
+        AuditCommand::Export {
+            since,
+            until,
+            format,
+        } => {
             let mut query = format!("?format={format}");
             for (name, value) in [("since", since), ("until", until)] {
                 if let Some(value) = value {
@@ -62,7 +82,10 @@ pub fn run(connection: &Connection, command: &AuditCommand) -> anyhow::Result<Ex
                 }
             }
             let client = Client::new(connection)?;
-            client.download(&format!("/admin/v1/audit/export{query}"), &mut std::io::stdout().lock())?;
+            client.download(
+                &format!("/admin/v1/audit/export{query}"),
+                &mut std::io::stdout().lock(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }

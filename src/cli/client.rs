@@ -96,7 +96,10 @@ impl Client {
         let base = if connection.local {
             let socket = connection.data_dir().join(ADMIN_SOCKET);
             if !socket.exists() {
-                bail!("no admin socket at {}: is the server running with this --data-dir, and are you its user?", socket.display());
+                bail!(
+                    "no admin socket at {}: is the server running with this --data-dir, and are you its user?",
+                    socket.display()
+                );
             }
             http = http.unix_socket(socket);
             "http://localhost".to_owned()
@@ -125,7 +128,10 @@ impl Client {
             request = request.bearer_auth(token.expose());
         }
         self.runtime.block_on(async {
-            let mut response = request.send().await.with_context(|| format!("cannot reach {}", self.base))?;
+            let mut response = request
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {}", self.base))?;
             if !response.status().is_success() {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();

@@ -214,19 +214,45 @@ pub fn run() -> ExitCode {
             command,
             connection,
         } => admin::segments(&connection, &command).map(|()| ExitCode::SUCCESS),
-        Command::Login { email, connection } => access::login(&connection, &email).map(|()| ExitCode::SUCCESS),
+        Command::Login { email, connection } => {
+            access::login(&connection, &email).map(|()| ExitCode::SUCCESS)
+        }
         Command::Logout { connection } => access::logout(&connection).map(|()| ExitCode::SUCCESS),
         Command::Whoami { connection } => access::whoami(&connection).map(|()| ExitCode::SUCCESS),
-        Command::Password { connection } => access::password(&connection).map(|()| ExitCode::SUCCESS),
-        Command::Setup { email, name, setup_token_file, connection } => {
-            access::setup(&connection, setup_token_file.as_deref(), &email, &name).map(|()| ExitCode::SUCCESS)
+        Command::Password { connection } => {
+            access::password(&connection).map(|()| ExitCode::SUCCESS)
         }
-        Command::Users { command, connection } => access::users(&connection, &command).map(|()| ExitCode::SUCCESS),
-        Command::Teams { command, connection } => access::teams(&connection, &command).map(|()| ExitCode::SUCCESS),
-        Command::Roles { command, connection } => access::roles(&connection, &command).map(|()| ExitCode::SUCCESS),
-        Command::Grants { command, connection } => access::grants(&connection, &command).map(|()| ExitCode::SUCCESS),
-        Command::Tokens { command, connection } => access::tokens(&connection, &command).map(|()| ExitCode::SUCCESS),
-        Command::Audit { command, connection } => audit::run(&connection, &command),
+        Command::Setup {
+            email,
+            name,
+            setup_token_file,
+            connection,
+        } => access::setup(&connection, setup_token_file.as_deref(), &email, &name)
+            .map(|()| ExitCode::SUCCESS),
+        Command::Users {
+            command,
+            connection,
+        } => access::users(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Teams {
+            command,
+            connection,
+        } => access::teams(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Roles {
+            command,
+            connection,
+        } => access::roles(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Grants {
+            command,
+            connection,
+        } => access::grants(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Tokens {
+            command,
+            connection,
+        } => access::tokens(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Audit {
+            command,
+            connection,
+        } => audit::run(&connection, &command),
     };
     match outcome {
         Ok(code) => code,

@@ -20,7 +20,9 @@ pub fn path() -> Option<PathBuf> {
     let dir = std::env::var_os("BURGEE_CONFIG_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CONFIG_HOME").map(|d| PathBuf::from(d).join("burgee")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config").join("burgee")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config").join("burgee"))
+        })?;
     Some(dir.join("cli.toml"))
 }
 
@@ -37,8 +39,12 @@ pub fn load() -> anyhow::Result<Option<Profile>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let stored: Stored = toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(Profile { url: stored.url, token: Secret::new(stored.token) }))
+    let stored: Stored =
+        toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(Profile {
+        url: stored.url,
+        token: Secret::new(stored.token),
+    }))
 }
 
 pub fn save(profile: &Profile) -> anyhow::Result<PathBuf> {
@@ -46,10 +52,21 @@ pub fn save(profile: &Profile) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
     let path = path().context("no home directory for the CLI's config: set BURGEE_CONFIG_DIR")?;
     if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
-    let text = toml::to_string(&Stored { url: profile.url.clone(), token: profile.token.expose().to_owned() })?;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+    let text = toml::to_string(&Stored {
+        url: profile.url.clone(),
+        token: profile.token.expose().to_owned(),
+    })?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
     file.write_all(text.as_bytes())?;
     Ok(path)
 }

@@ -17,11 +17,15 @@ impl Cidr {
         };
         match (self.network, address) {
             (IpAddr::V4(net), IpAddr::V4(addr)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(addr) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(addr)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(addr) & mask
             }
             _ => false,
@@ -31,7 +35,9 @@ impl Cidr {
 
 pub fn parse_cidr(text: &str) -> Result<Cidr, String> {
     let text = text.trim();
-    let (address, prefix) = text.split_once('/').map_or((text, None), |(a, p)| (a, Some(p)));
+    let (address, prefix) = text
+        .split_once('/')
+        .map_or((text, None), |(a, p)| (a, Some(p)));
     let network: IpAddr = address
         .parse()
         .map_err(|_| format!("{text:?} is not an address or CIDR range (10.0.0.0/8, fd00::/8)"))?;
@@ -57,11 +63,19 @@ mod tests {
         assert!(net.contains("10.1.200.3".parse().unwrap()));
         assert!(!net.contains("10.2.0.1".parse().unwrap()));
         assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
-        assert!(parse_cidr("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            parse_cidr("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         let one = parse_cidr("127.0.0.1").unwrap();
         assert!(one.contains("127.0.0.1".parse().unwrap()));
         assert!(!one.contains("127.0.0.2".parse().unwrap()));
-        assert!(parse_cidr("fd00::/8").unwrap().contains("fd12::1".parse().unwrap()));
+        assert!(
+            parse_cidr("fd00::/8")
+                .unwrap()
+                .contains("fd12::1".parse().unwrap())
+        );
         for bad in ["10.0.0.0/33", "nope", "fd00::/129", "1.2.3.4/x"] {
             assert!(parse_cidr(bad).is_err(), "{bad}");
         }

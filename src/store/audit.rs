@@ -57,7 +57,8 @@ impl AuditRecord {
     pub fn compute_hash(&self) -> Result<[u8; 32], StoreError> {
         let mut unsealed = self.clone();
         unsealed.hash = [0; 32];
-        let bytes = postcard::to_stdvec(&unsealed).map_err(|e| StoreError::Encode(e.to_string()))?;
+        let bytes =
+            postcard::to_stdvec(&unsealed).map_err(|e| StoreError::Encode(e.to_string()))?;
         let mut hasher = Sha256::new();
         hasher.update(b"burgee-audit-1");
         hasher.update(&bytes);
@@ -136,11 +137,23 @@ pub fn verify(db: &redb::Database) -> Result<Verification, StoreError> {
             }
         };
         if seq != expected_seq || entry.seq != seq {
-            bad(seq, format!("expected entry {expected_seq} here"), &mut result);
+            bad(
+                seq,
+                format!("expected entry {expected_seq} here"),
+                &mut result,
+            );
         } else if entry.prev_hash != expected_prev {
-            bad(seq, "it does not link to the entry before it".into(), &mut result);
+            bad(
+                seq,
+                "it does not link to the entry before it".into(),
+                &mut result,
+            );
         } else if entry.compute_hash()? != entry.hash {
-            bad(seq, "its content does not match its hash".into(), &mut result);
+            bad(
+                seq,
+                "its content does not match its hash".into(),
+                &mut result,
+            );
         }
         expected_prev = entry.hash;
         expected_seq = seq + 1;
@@ -173,13 +186,11 @@ pub fn read_from(
     let table = txn.open_table(tables::AUDIT)?;
     let mut out = Vec::new();
     // A filter that matches little must not make one page read the whole log.
-    let mut scanned = 0usize;
-    for row in table.range(from_seq..)? {
+    for (scanned, row) in table.range(from_seq..)?.enumerate() {
         let (key, value) = row?;
         if out.len() == limit || scanned == MAX_SCAN {
             return Ok((out, Some(key.value())));
         }
-        scanned += 1;
         let entry: AuditRecord = decode(value.value())?;
         if keep(&entry) {
             out.push(entry);

@@ -128,11 +128,19 @@ impl Catalog {
                 Change::State(id, v) => put(&mut self.states, *id, v.as_ref()),
                 Change::ServerKey(id, v) => put(&mut self.server_keys, *id, v.as_ref()),
                 Change::Token(id, v) => {
-                    self.reindex(self.tokens.get(id).map(|t| t.token_hash), v.as_ref().map(|t| t.token_hash), Credential::Token(*id));
+                    self.reindex(
+                        self.tokens.get(id).map(|t| t.token_hash),
+                        v.as_ref().map(|t| t.token_hash),
+                        Credential::Token(*id),
+                    );
                     put(&mut self.tokens, *id, v.as_ref());
                 }
                 Change::Session(id, v) => {
-                    self.reindex(self.sessions.get(id).map(|t| t.token_hash), v.as_ref().map(|t| t.token_hash), Credential::Session(*id));
+                    self.reindex(
+                        self.sessions.get(id).map(|t| t.token_hash),
+                        v.as_ref().map(|t| t.token_hash),
+                        Credential::Session(*id),
+                    );
                     put(&mut self.sessions, *id, v.as_ref());
                 }
                 Change::User(id, v) => put(&mut self.users, *id, v.as_ref()),

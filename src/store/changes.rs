@@ -5,15 +5,15 @@
 
 use redb::{Table, WriteTransaction};
 
+use super::audit::AuditRecord;
 use super::codec::encode;
 use super::error::StoreError;
-use super::audit::AuditRecord;
 use super::people::{
     ApiTokenRecord, GrantRecord, RoleRecord, SessionRecord, TeamRecord, UserRecord,
 };
 use super::records::{
-    EnvironmentRecord, FeatureRecord, FeatureStateRecord, IdentityRecord,
-    OrganisationRecord, ProjectRecord, SegmentRecord, ServerKeyRecord, StoredValue,
+    EnvironmentRecord, FeatureRecord, FeatureStateRecord, IdentityRecord, OrganisationRecord,
+    ProjectRecord, SegmentRecord, ServerKeyRecord, StoredValue,
 };
 use super::tables;
 

@@ -9,10 +9,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::people::{InviteRecord, SetupRecord, TokenAccess};
-use crate::access::{PermSet, RoleRef, Scope, Subject};
 use super::records::{
     EnvironmentSettingsRecord, RuleRecord, StoredFeatureKind, StoredValue, VariantWeightRecord,
 };
+use crate::access::{PermSet, RoleRef, Scope, Subject};
 
 /// The version of the command format; a node refuses envelopes from a newer one.
 pub const COMMAND_FORMAT: u16 = 1;
@@ -321,6 +321,15 @@ pub enum Command {
         name: String,
         key_hash: [u8; 32],
         prefix: String,
+        expires_at: Option<i64>,
+    },
+    /// A new key beside an old one; the old one works until `old_expires_at`, or until it is
+    /// revoked when that is `None`.
+    RotateServerKey {
+        id: u32,
+        key_hash: [u8; 32],
+        prefix: String,
+        old_expires_at: Option<i64>,
     },
     RevokeServerKey {
         id: u32,

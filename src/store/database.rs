@@ -11,8 +11,8 @@ use super::codec::{decode, encode};
 use super::error::StoreError;
 use super::people::ApiTokenRecord;
 use super::records::{
-    EnvironmentRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord,
-    ProjectRecord, SegmentRecord, ServerKeyRecord,
+    EnvironmentRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord, ProjectRecord,
+    SegmentRecord, ServerKeyRecord,
 };
 use super::tables;
 
@@ -116,7 +116,13 @@ fn prepare(db: &Database) -> Result<(), StoreError> {
         txn.open_table(tables::IDENTITIES)?;
         txn.open_table(tables::TRAITS)?;
         txn.open_table(tables::PURGES)?;
-        for table in [tables::USERS, tables::TEAMS, tables::ROLES, tables::GRANTS, tables::SESSIONS] {
+        for table in [
+            tables::USERS,
+            tables::TEAMS,
+            tables::ROLES,
+            tables::GRANTS,
+            tables::SESSIONS,
+        ] {
             txn.open_table(table)?;
         }
         txn.open_table(tables::AUDIT)?;

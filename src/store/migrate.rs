@@ -9,11 +9,12 @@ use super::catalog::{AuditHead, Counters, Meta};
 use super::codec::{decode, encode};
 use super::error::StoreError;
 use super::people::{ApiTokenRecord, TokenAccess};
+use super::records::ServerKeyRecord;
 use super::tables;
 use crate::access::{Assignment, BuiltinRole, RoleRef, Scope};
 
-/// Format 1: admin tokens had one role (organisation admin); meta had fewer counters and no
-/// audit chain.
+/// Format 1: admin tokens had one role (organisation admin), server keys no expiry, and
+/// meta fewer counters and no audit chain.
 pub fn from_format_1(txn: &WriteTransaction) -> Result<(), StoreError> {
     #[derive(Deserialize)]
     enum LegacyTokenRole {
@@ -77,6 +78,38 @@ pub fn from_format_1(txn: &WriteTransaction) -> Result<(), StoreError> {
             setup: None,
         };
         meta_table.insert("meta", encode(&meta)?.as_slice())?;
+    }
+    #[derive(Deserialize)]
+    struct LegacyServerKey {
+        id: u32,
+        environment_id: u32,
+        name: String,
+        key_hash: [u8; 32],
+        prefix: String,
+        active: bool,
+        created_at: i64,
+    }
+    let mut keys = txn.open_table(tables::SERVER_KEYS)?;
+    let mut upgraded = Vec::new();
+    for row in keys.iter()? {
+        let (id, value) = row?;
+        let old: LegacyServerKey = decode(value.value())?;
+        upgraded.push((
+            id.value(),
+            ServerKeyRecord {
+                id: old.id,
+                environment_id: old.environment_id,
+                name: old.name,
+                key_hash: old.key_hash,
+                prefix: old.prefix,
+                active: old.active,
+                expires_at: None,
+                created_at: old.created_at,
+            },
+        ));
+    }
+    for (id, key) in upgraded {
+        keys.insert(id, encode(&key)?.as_slice())?;
     }
     let mut tokens = txn.open_table(tables::API_TOKENS)?;
     let mut rewritten = Vec::new();

@@ -19,11 +19,11 @@ mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod health;
-pub mod people;
 mod migrate;
+pub mod people;
 mod purge;
-pub mod retention;
 pub mod records;
+pub mod retention;
 mod shared;
 pub mod state_machine;
 mod tables;

@@ -229,6 +229,8 @@ pub struct ServerKeyRecord {
     /// The first characters, to recognise a key in lists.
     pub prefix: String,
     pub active: bool,
+    /// When it stops working (milliseconds), if ever; rotation sets the old key's.
+    pub expires_at: Option<i64>,
     pub created_at: i64,
 }
 

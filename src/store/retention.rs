@@ -22,7 +22,14 @@ pub async fn run(store: Store, retention: Duration) {
 pub async fn prune(store: &Store, retention_ms: i64) {
     let before = crate::clock::now_millis().saturating_sub(retention_ms);
     loop {
-        let envelope = Envelope::now(Actor::System, "audit-retention", Command::PruneAudit { before, max_rows: STEP_ROWS });
+        let envelope = Envelope::now(
+            Actor::System,
+            "audit-retention",
+            Command::PruneAudit {
+                before,
+                max_rows: STEP_ROWS,
+            },
+        );
         match store.execute(envelope).await {
             Ok(Ok(Applied::Removed { more: true, .. })) => {}
             Ok(Ok(_)) => return,

@@ -12,7 +12,10 @@ pub enum Auth {
     None,
     Bearer(String),
     /// A browser session: the cookie, and the CSRF token to echo (or not).
-    Cookie { session: String, csrf: Option<String> },
+    Cookie {
+        session: String,
+        csrf: Option<String>,
+    },
 }
 
 impl Auth {
@@ -22,11 +25,24 @@ impl Auth {
 }
 
 /// One admin call: status, headers and JSON body (`null` when empty).
-pub async fn call(server: &Server, auth: &Auth, method: Method, path: &str, body: Option<&Value>) -> (u16, reqwest::header::HeaderMap, Value) {
+pub async fn call(
+    server: &Server,
+    auth: &Auth,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     call_with(server, auth, method, path, body, &[]).await
 }
 
-pub async fn call_with(server: &Server, auth: &Auth, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Value) {
+pub async fn call_with(
+    server: &Server,
+    auth: &Auth,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let mut request = client().request(method, server.url(path));
     match auth {
         Auth::None => {}
@@ -48,7 +64,11 @@ pub async fn call_with(server: &Server, auth: &Auth, method: Method, path: &str,
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
-    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, headers, value)
 }
 
@@ -57,17 +77,38 @@ pub async fn call_with(server: &Server, auth: &Auth, method: Method, path: &str,
 pub async fn user(server: &Server, email: &str, password: &str) -> u64 {
     let admin = Auth::admin();
     let initial = format!("{password}-initial");
-    let (status, _, user) = call(server, &admin, Method::POST, "/admin/v1/users", Some(&json!({"email": email, "name": email, "password": initial}))).await;
+    let (status, _, user) = call(
+        server,
+        &admin,
+        Method::POST,
+        "/admin/v1/users",
+        Some(&json!({"email": email, "name": email, "password": initial})),
+    )
+    .await;
     assert_eq!(status, 201, "{user}");
     let session = login(server, email, &initial).await;
-    let (status, _, body) = call(server, &Auth::Bearer(session), Method::POST, "/admin/v1/auth/password", Some(&json!({"current_password": initial, "new_password": password}))).await;
+    let (status, _, body) = call(
+        server,
+        &Auth::Bearer(session),
+        Method::POST,
+        "/admin/v1/auth/password",
+        Some(&json!({"current_password": initial, "new_password": password})),
+    )
+    .await;
     assert_eq!(status, 204, "{body}");
     user["id"].as_u64().unwrap()
 }
 
 /// A bearer session for `email`.
 pub async fn login(server: &Server, email: &str, password: &str) -> String {
-    let (status, _, body) = call(server, &Auth::None, Method::POST, "/admin/v1/auth/login", Some(&json!({"email": email, "password": password, "session": "token"}))).await;
+    let (status, _, body) = call(
+        server,
+        &Auth::None,
+        Method::POST,
+        "/admin/v1/auth/login",
+        Some(&json!({"email": email, "password": password, "session": "token"})),
+    )
+    .await;
     assert_eq!(status, 200, "login {email}: {body}");
     body["token"].as_str().unwrap().to_owned()
 }
@@ -78,7 +119,14 @@ pub async fn grant(server: &Server, user_id: u64, role: &str, scope: Value) {
     if let (Value::Object(b), Value::Object(s)) = (&mut body, scope) {
         b.extend(s);
     }
-    let (status, _, answer) = call(server, &Auth::admin(), Method::POST, "/admin/v1/grants", Some(&body)).await;
+    let (status, _, answer) = call(
+        server,
+        &Auth::admin(),
+        Method::POST,
+        "/admin/v1/grants",
+        Some(&body),
+    )
+    .await;
     assert_eq!(status, 201, "{answer}");
 }
 

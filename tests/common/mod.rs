@@ -60,10 +60,10 @@ pub fn strip_json_comments(text: &str) -> String {
     out
 }
 
-#[allow(dead_code)] // not every test binary evaluates contexts
-pub mod engine;
 #[allow(dead_code)] // not every test binary starts servers
 pub mod access;
+#[allow(dead_code)] // not every test binary evaluates contexts
+pub mod engine;
 pub mod server;
 
 /// Whether a test whose tool, data or SDK is missing must fail rather than skip: under CI

@@ -44,7 +44,11 @@ impl Server {
         command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
         command.arg(data_dir).args(extra);
         command.stderr(std::fs::File::create(log).unwrap());
-        Self::launch(command, data_dir, &[("BURGEE_LOG", "debug,h2=info,hyper=info")])
+        Self::launch(
+            command,
+            data_dir,
+            &[("BURGEE_LOG", "debug,h2=info,hyper=info")],
+        )
     }
 
     /// A fresh server run under `strace`, which logs the given system calls to `trace`.

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
             get(list).post(create),
         )
         .route("/admin/v1/server-keys/{id}", delete(revoke))
+        .route("/admin/v1/server-keys/{id}/rotate", post(rotate))
 }
 
 #[derive(Deserialize)]
@@ -28,6 +29,53 @@ pub fn router() -> Router<AppState> {
 struct NewKey {
     #[serde(default, deserialize_with = "super::body::given")]
     name: Option<String>,
+    /// e.g. `90d`; without it, the key works until revoked.
+    #[serde(default, deserialize_with = "super::body::given")]
+    expires_in: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    /// How long the old key keeps working (e.g. `24h`); without it, until it is revoked.
+    #[serde(default, deserialize_with = "super::body::given")]
+    old_expires_in: Option<String>,
+}
+
+fn new_key() -> Result<(String, [u8; 32], String), ApiError> {
+    let key = format!("ser.{}", random_text(40)?);
+    let hash = secret_hash(&key);
+    let prefix = key.chars().take(8).collect();
+    Ok((key, hash, prefix))
+}
+
+fn shown_once(state: &AppState, key_id: u32, key: &str) -> Result<Value, ApiError> {
+    let catalog = state.store.catalog();
+    let record = find(&catalog.server_keys, "server key", key_id)?;
+    let mut view = views::server_key(record);
+    // The only time the key is shown.
+    view["key"] = json!(key);
+    Ok(view)
+}
+
+async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+    Body(body): Body<Rotation>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (key, key_hash, prefix) = new_key()?;
+    let old_expires_at = super::tokens::expiry(body.old_expires_in.as_deref())?;
+    let command = Command::RotateServerKey {
+        id,
+        key_hash,
+        prefix,
+        old_expires_at,
+    };
+    let key_id = created_id(&execute(&state, &caller, command).await?)?;
+    let mut view = shown_once(&state, key_id, &key)?;
+    view["replaces"] = json!(id);
+    Ok(created(view))
 }
 
 async fn list(
@@ -53,20 +101,16 @@ async fn create(
     Path(id): Path<u32>,
     Body(body): Body<NewKey>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let key = format!("ser.{}", random_text(40)?);
+    let (key, key_hash, prefix) = new_key()?;
     let command = Command::CreateServerKey {
         environment_id: id,
         name: body.name.unwrap_or_else(|| "server key".to_owned()),
-        key_hash: secret_hash(&key),
-        prefix: key.chars().take(8).collect(),
+        key_hash,
+        prefix,
+        expires_at: super::tokens::expiry(body.expires_in.as_deref())?,
     };
     let key_id = created_id(&execute(&state, &caller, command).await?)?;
-    let catalog = state.store.catalog();
-    let record = find(&catalog.server_keys, "server key", key_id)?;
-    let mut view = views::server_key(record);
-    // The only time the key is shown.
-    view["key"] = json!(key);
-    Ok(created(view))
+    Ok(created(shown_once(&state, key_id, &key)?))
 }
 
 async fn revoke(

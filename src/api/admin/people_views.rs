@@ -7,7 +7,9 @@ use super::ApiError;
 use crate::access::{BuiltinRole, PermSet, RoleRef, Scope, Subject};
 use crate::cache::document::iso_timestamp;
 use crate::store::Catalog;
-use crate::store::people::{ApiTokenRecord, GrantRecord, RoleRecord, TeamRecord, TokenAccess, UserRecord};
+use crate::store::people::{
+    ApiTokenRecord, GrantRecord, RoleRecord, TeamRecord, TokenAccess, UserRecord,
+};
 
 pub fn user(u: &UserRecord) -> Value {
     json!({
@@ -38,7 +40,9 @@ pub fn builtin_role(r: BuiltinRole) -> Value {
 pub fn role_ref(role: RoleRef, catalog: &Catalog) -> Value {
     match role {
         RoleRef::Builtin(b) => json!({"role": b.name()}),
-        RoleRef::Custom(id) => json!({"role": catalog.roles.get(&id).map(|r| r.name.as_str()), "role_id": id}),
+        RoleRef::Custom(id) => {
+            json!({"role": catalog.roles.get(&id).map(|r| r.name.as_str()), "role_id": id})
+        }
         RoleRef::Explicit(set) => json!({"permissions": set.keys()}),
     }
 }
@@ -63,7 +67,10 @@ pub fn grant(g: &GrantRecord, catalog: &Catalog) -> Value {
         Subject::User(id) => json!({"user_id": id}),
         Subject::Team(id) => json!({"team_id": id}),
     };
-    let mut view = merged(merged(json!({"id": g.id}), subject), merged(role_ref(g.role, catalog), scope(g.scope)));
+    let mut view = merged(
+        merged(json!({"id": g.id}), subject),
+        merged(role_ref(g.role, catalog), scope(g.scope)),
+    );
     view["created_at"] = json!(iso_timestamp(g.created_at));
     view
 }
@@ -71,7 +78,11 @@ pub fn grant(g: &GrantRecord, catalog: &Catalog) -> Value {
 pub fn token(t: &ApiTokenRecord, catalog: &Catalog) -> Value {
     let access = match &t.access {
         TokenAccess::Owner => json!("owner"),
-        TokenAccess::Assignments(list) => json!(list.iter().map(|a| merged(role_ref(a.role, catalog), scope(a.scope))).collect::<Vec<_>>()),
+        TokenAccess::Assignments(list) => json!(
+            list.iter()
+                .map(|a| merged(role_ref(a.role, catalog), scope(a.scope)))
+                .collect::<Vec<_>>()
+        ),
     };
     json!({
         "id": t.id,
@@ -96,16 +107,25 @@ pub fn parse_role(name: &str, catalog: &Catalog) -> Result<RoleRef, ApiError> {
         .values()
         .find(|r| r.name == name || r.id.to_string() == name)
         .map(|r| RoleRef::Custom(r.id))
-        .ok_or_else(|| ApiError::bad_request(format!("no role is named {name:?}; GET /admin/v1/roles lists them")))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "no role is named {name:?}; GET /admin/v1/roles lists them"
+            ))
+        })
 }
 
 /// The scope of `project_id` / `environment_id` (neither: the organisation).
-pub fn parse_scope(project_id: Option<u32>, environment_id: Option<u32>) -> Result<Scope, ApiError> {
+pub fn parse_scope(
+    project_id: Option<u32>,
+    environment_id: Option<u32>,
+) -> Result<Scope, ApiError> {
     match (project_id, environment_id) {
         (None, None) => Ok(Scope::Organisation),
         (Some(p), None) => Ok(Scope::Project(p)),
         (None, Some(e)) => Ok(Scope::Environment(e)),
-        (Some(_), Some(_)) => Err(ApiError::bad_request("give project_id or environment_id, not both")),
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "give project_id or environment_id, not both",
+        )),
     }
 }
 

@@ -18,7 +18,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/v1/permissions", get(permissions))
         .route("/admin/v1/roles", get(list_roles).post(create_role))
-        .route("/admin/v1/roles/{id}", get(read_role).patch(update_role).delete(delete_role))
+        .route(
+            "/admin/v1/roles/{id}",
+            get(read_role).patch(update_role).delete(delete_role),
+        )
         .route("/admin/v1/grants", get(list_grants).post(create_grant))
         .route("/admin/v1/grants/{id}", delete(delete_grant))
 }
@@ -29,23 +32,36 @@ async fn permissions(_caller: Caller) -> Json<Value> {
         Level::Project => "project",
         Level::Environment => "environment",
     };
-    Json(json!({"items": Permission::ALL.iter().map(|p| json!({"key": p.key(), "level": level(p.level()), "description": p.about()})).collect::<Vec<_>>()}))
+    Json(
+        json!({"items": Permission::ALL.iter().map(|p| json!({"key": p.key(), "level": level(p.level()), "description": p.about()})).collect::<Vec<_>>()}),
+    )
 }
 
 async fn list_roles(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
     let catalog = state.store.catalog();
-    let mut items: Vec<Value> = BuiltinRole::ALL.into_iter().map(people_views::builtin_role).collect();
+    let mut items: Vec<Value> = BuiltinRole::ALL
+        .into_iter()
+        .map(people_views::builtin_role)
+        .collect();
     items.extend(catalog.roles.values().map(people_views::custom_role));
     Json(json!({"items": items}))
 }
 
-async fn read_role(State(state): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn read_role(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     if let Some(builtin) = BuiltinRole::from_name(&id) {
         return Ok(Json(people_views::builtin_role(builtin)));
     }
     let catalog = state.store.catalog();
     let id: u32 = id.parse().map_err(|_| ApiError::not_found("role", &id))?;
-    Ok(Json(people_views::custom_role(find(&catalog.roles, "role", id)?)))
+    Ok(Json(people_views::custom_role(find(
+        &catalog.roles,
+        "role",
+        id,
+    )?)))
 }
 
 #[derive(Deserialize)]
@@ -57,11 +73,30 @@ struct NewRole {
     permissions: Vec<String>,
 }
 
-async fn create_role(State(state): State<AppState>, caller: Caller, Body(body): Body<NewRole>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<NewRole>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let permissions = parse_permissions(&body.permissions)?;
-    let id = created_id(&execute(&state, &caller, Command::CreateRole { name: body.name, description: body.description, permissions }).await?)?;
+    let id = created_id(
+        &execute(
+            &state,
+            &caller,
+            Command::CreateRole {
+                name: body.name,
+                description: body.description,
+                permissions,
+            },
+        )
+        .await?,
+    )?;
     let catalog = state.store.catalog();
-    Ok(created(people_views::custom_role(find(&catalog.roles, "role", id)?)))
+    Ok(created(people_views::custom_role(find(
+        &catalog.roles,
+        "role",
+        id,
+    )?)))
 }
 
 #[derive(Deserialize)]
@@ -77,20 +112,54 @@ struct RoleChanges {
 
 fn custom_id(id: &str) -> Result<u32, ApiError> {
     if BuiltinRole::from_name(id).is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "builtin_role", "built-in roles cannot be changed; create a custom role"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "builtin_role",
+            "built-in roles cannot be changed; create a custom role",
+        ));
     }
     id.parse().map_err(|_| ApiError::not_found("role", id))
 }
 
-async fn update_role(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Body(body): Body<RoleChanges>) -> Result<Json<Value>, ApiError> {
+async fn update_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<RoleChanges>,
+) -> Result<Json<Value>, ApiError> {
     let numeric = custom_id(&id)?;
-    let permissions = body.permissions.as_deref().map(parse_permissions).transpose()?;
-    execute(&state, &caller, Command::UpdateRole { id: numeric, name: body.name, description: body.description, permissions }).await?;
+    let permissions = body
+        .permissions
+        .as_deref()
+        .map(parse_permissions)
+        .transpose()?;
+    execute(
+        &state,
+        &caller,
+        Command::UpdateRole {
+            id: numeric,
+            name: body.name,
+            description: body.description,
+            permissions,
+        },
+    )
+    .await?;
     read_role(State(state), caller, Path(id)).await
 }
 
-async fn delete_role(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    execute(&state, &caller, Command::DeleteRole { id: custom_id(&id)? }).await?;
+async fn delete_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    execute(
+        &state,
+        &caller,
+        Command::DeleteRole {
+            id: custom_id(&id)?,
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -107,19 +176,30 @@ struct GrantFilter {
     cursor: Option<String>,
 }
 
-async fn list_grants(State(state): State<AppState>, _caller: Caller, Query(filter): Query<GrantFilter>) -> Result<Json<Value>, ApiError> {
+async fn list_grants(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(filter): Query<GrantFilter>,
+) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    let page = Page { limit: filter.limit, cursor: filter.cursor.clone() };
-    Ok(Json(page.of(
-        catalog
+    let page = Page {
+        limit: filter.limit,
+        cursor: filter.cursor.clone(),
+    };
+    Ok(Json(
+        page.of(catalog
             .grants
             .values()
             .filter(|g| match g.subject {
-                Subject::User(id) => filter.team_id.is_none() && filter.user_id.is_none_or(|u| u == id),
-                Subject::Team(id) => filter.user_id.is_none() && filter.team_id.is_none_or(|t| t == id),
+                Subject::User(id) => {
+                    filter.team_id.is_none() && filter.user_id.is_none_or(|u| u == id)
+                }
+                Subject::Team(id) => {
+                    filter.user_id.is_none() && filter.team_id.is_none_or(|t| t == id)
+                }
             })
-            .map(|g| (by_id(g.id), people_views::grant(g, &catalog))),
-    )?))
+            .map(|g| (by_id(g.id), people_views::grant(g, &catalog))))?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -136,20 +216,39 @@ struct NewGrant {
     environment_id: Option<u32>,
 }
 
-async fn create_grant(State(state): State<AppState>, caller: Caller, Body(body): Body<NewGrant>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<NewGrant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let catalog = state.store.catalog();
     let subject = match (body.user_id, body.team_id) {
         (Some(u), None) => Subject::User(u),
         (None, Some(t)) => Subject::Team(t),
-        _ => return Err(ApiError::bad_request("a grant is for one user_id or one team_id")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "a grant is for one user_id or one team_id",
+            ));
+        }
     };
-    let command = Command::CreateGrant { subject, role: parse_role(&body.role, &catalog)?, scope: parse_scope(body.project_id, body.environment_id)? };
+    let command = Command::CreateGrant {
+        subject,
+        role: parse_role(&body.role, &catalog)?,
+        scope: parse_scope(body.project_id, body.environment_id)?,
+    };
     let id = created_id(&execute(&state, &caller, command).await?)?;
     let catalog = state.store.catalog();
-    Ok(created(people_views::grant(find(&catalog.grants, "grant", id)?, &catalog)))
+    Ok(created(people_views::grant(
+        find(&catalog.grants, "grant", id)?,
+        &catalog,
+    )))
 }
 
-async fn delete_grant(State(state): State<AppState>, caller: Caller, Path(id): Path<u32>) -> Result<StatusCode, ApiError> {
+async fn delete_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<StatusCode, ApiError> {
     execute(&state, &caller, Command::DeleteGrant { id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

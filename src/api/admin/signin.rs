@@ -32,20 +32,32 @@ pub fn router() -> Router<AppState> {
 impl From<PasswordError> for ApiError {
     fn from(error: PasswordError) -> Self {
         match error {
-            PasswordError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string()),
-            PasswordError::Failed(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+            PasswordError::Busy => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string())
+            }
+            PasswordError::Failed(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                error.to_string(),
+            ),
         }
     }
 }
 
 /// A password as given, checked against the rules, hashed.
 pub async fn new_password_hash(password: &Secret, email: &str) -> Result<String, ApiError> {
-    password::check_strength(password.expose(), email).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "weak_password", m))?;
+    password::check_strength(password.expose(), email)
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "weak_password", m))?;
     Ok(password::hash(password).await?)
 }
 
 /// Runs a command for someone not signed in.
-async fn run_anonymous(state: &AppState, client: &ClientInfo, request: &str, command: Command) -> Result<crate::store::Applied, ApiError> {
+async fn run_anonymous(
+    state: &AppState,
+    client: &ClientInfo,
+    request: &str,
+    command: Command,
+) -> Result<crate::store::Applied, ApiError> {
     crate::store::state_machine::precheck(&command)?;
     let envelope = Envelope::now(Actor::Anonymous, request, command).from_origin(client.0.origin());
     Ok(state.store.execute(envelope).await??)
@@ -60,13 +72,21 @@ struct Setup {
     password: Secret,
 }
 
-async fn setup(State(state): State<AppState>, client: ClientInfo, Body(body): Body<Setup>) -> Result<Response, ApiError> {
+async fn setup(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Body(body): Body<Setup>,
+) -> Result<Response, ApiError> {
     let catalog = state.store.catalog();
     let hash = secret_hash(body.setup_token.expose());
     let now = crate::clock::now_millis();
-    let valid = catalog.meta.setup.as_ref().is_some_and(|s| subtle::ConstantTimeEq::ct_eq(&s.token_hash[..], &hash[..]).into() && s.expires_at > now);
+    let valid = catalog.meta.setup.as_ref().is_some_and(|s| {
+        subtle::ConstantTimeEq::ct_eq(&s.token_hash[..], &hash[..]).into() && s.expires_at > now
+    });
     if !valid {
-        return Err(ApiError::unauthorized("the setup token is not valid: it was used already, has expired, or this instance was set up with --bootstrap-token"));
+        return Err(ApiError::unauthorized(
+            "the setup token is not valid: it was used already, has expired, or this instance was set up with --bootstrap-token",
+        ));
     }
     let user = NewUser {
         email: body.email.clone(),
@@ -76,7 +96,18 @@ async fn setup(State(state): State<AppState>, client: ClientInfo, Body(body): Bo
         invite: None,
         admin: true,
     };
-    let id = created_id(&run_anonymous(&state, &client, "setup", Command::CompleteSetup { token_hash: hash, user }).await?)?;
+    let id = created_id(
+        &run_anonymous(
+            &state,
+            &client,
+            "setup",
+            Command::CompleteSetup {
+                token_hash: hash,
+                user,
+            },
+        )
+        .await?,
+    )?;
     let catalog = state.store.catalog();
     let user = super::find(&catalog.users, "user", id)?;
     Ok((StatusCode::CREATED, Json(people_views::user(user))).into_response())
@@ -101,22 +132,34 @@ enum SessionKind {
 }
 
 fn wrong_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the e-mail address or the password is wrong")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the e-mail address or the password is wrong",
+    )
 }
 
 fn locked(until: i64) -> Response {
     let now = crate::clock::now_millis();
     let seconds = ((until - now).max(0) / 1000 + 1).to_string();
-    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed logins: try again later")
-        .with_details(json!({"retry_after_seconds": seconds.parse::<u64>().unwrap_or(1)}))
-        .into_response();
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        "too many failed logins: try again later",
+    )
+    .with_details(json!({"retry_after_seconds": seconds.parse::<u64>().unwrap_or(1)}))
+    .into_response();
     if let Ok(value) = HeaderValue::from_str(&seconds) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
 }
 
-async fn login(State(state): State<AppState>, client: ClientInfo, Body(body): Body<Login>) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Body(body): Body<Login>,
+) -> Result<Response, ApiError> {
     let email = body.email.trim().to_lowercase();
     let address = client.0.address.map(|a| a.to_string());
     let now = crate::clock::now_millis();
@@ -126,10 +169,18 @@ async fn login(State(state): State<AppState>, client: ClientInfo, Body(body): Bo
     }
     let catalog = state.store.catalog();
     let user = catalog.user_by_email(&email).cloned();
-    if let Some(until) = user.as_ref().and_then(|u| u.locked_until).filter(|u| *u > now) {
+    if let Some(until) = user
+        .as_ref()
+        .and_then(|u| u.locked_until)
+        .filter(|u| *u > now)
+    {
         return Ok(locked(until));
     }
-    let matches = password::verify(&body.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
+    let matches = password::verify(
+        &body.password,
+        user.as_ref().and_then(|u| u.password_hash.clone()),
+    )
+    .await?;
     let active = user.as_ref().is_some_and(|u| u.active);
     let Some(user) = user.clone().filter(|_| matches && active) else {
         let reason = match (&user, matches) {
@@ -138,19 +189,46 @@ async fn login(State(state): State<AppState>, client: ClientInfo, Body(body): Bo
             (Some(_), true) => "deactivated account",
             (Some(_), false) => "wrong password",
         };
-        let lock_until = state.limiter.failed(&email, address.as_deref(), crate::clock::now_millis());
-        let event = SecurityEvent::LoginFailed { email, user_id: user.as_ref().map(|u| u.id), lock_until, reason: reason.into() };
+        let lock_until =
+            state
+                .limiter
+                .failed(&email, address.as_deref(), crate::clock::now_millis());
+        let event = SecurityEvent::LoginFailed {
+            email,
+            user_id: user.as_ref().map(|u| u.id),
+            lock_until,
+            reason: reason.into(),
+        };
         run_anonymous(&state, &client, "login", Command::RecordEvent(event)).await?;
         metrics::counter!("burgee_logins_total", "outcome" => if lock_until.is_some() { "locked" } else { "failed" }).increment(1);
         return Err(wrong_credentials());
     };
     state.limiter.succeeded(&email);
     metrics::counter!("burgee_logins_total", "outcome" => "succeeded").increment(1);
-    let secret = format!("bgs_{}", crate::secrets::random_text(43).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?);
+    let secret = format!(
+        "bgs_{}",
+        crate::secrets::random_text(43).map_err(|e| ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string()
+        ))?
+    );
     let lifetime = i64::try_from(state.settings.session_lifetime.as_millis()).unwrap_or(i64::MAX);
     let expires_at = crate::clock::now_millis().saturating_add(lifetime);
-    let command = Command::CreateSession { user_id: user.id, token_hash: secret_hash(&secret), expires_at };
-    let envelope = Envelope::now(Actor::User { id: user.id, email: user.email.clone() }, "login", command).from_origin(client.0.origin());
+    let command = Command::CreateSession {
+        user_id: user.id,
+        token_hash: secret_hash(&secret),
+        expires_at,
+    };
+    let envelope = Envelope::now(
+        Actor::User {
+            id: user.id,
+            email: user.email.clone(),
+        },
+        "login",
+        command,
+    )
+    .from_origin(client.0.origin());
     state.store.execute(envelope).await??;
     let mut answer = json!({
         "user": people_views::user(&user),
@@ -167,7 +245,9 @@ async fn login(State(state): State<AppState>, client: ClientInfo, Body(body): Bo
     let max_age = lifetime / 1000;
     let mut response = Json(answer).into_response();
     for cookie in [
-        format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"),
+        format!(
+            "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        ),
         // Readable by the page's script, which echoes it in the CSRF header.
         format!("{CSRF_COOKIE}={csrf}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}"),
     ] {
@@ -185,30 +265,62 @@ struct AcceptInvite {
     password: Secret,
 }
 
-async fn accept_invite(State(state): State<AppState>, client: ClientInfo, Body(body): Body<AcceptInvite>) -> Result<Json<Value>, ApiError> {
+async fn accept_invite(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Body(body): Body<AcceptInvite>,
+) -> Result<Json<Value>, ApiError> {
     let hash = secret_hash(body.token.expose());
     let now = crate::clock::now_millis();
     let catalog = state.store.catalog();
     let user = catalog
         .users
         .values()
-        .find(|u| u.active && u.invite.as_ref().is_some_and(|i| i.token_hash == hash && i.expires_at > now))
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_invite", "the invitation is not valid (it may have expired or been used)"))?;
+        .find(|u| {
+            u.active
+                && u.invite
+                    .as_ref()
+                    .is_some_and(|i| i.token_hash == hash && i.expires_at > now)
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_invite",
+                "the invitation is not valid (it may have expired or been used)",
+            )
+        })?;
     let password_hash = new_password_hash(&body.password, &user.email).await?;
     let id = user.id;
-    run_anonymous(&state, &client, "accept-invite", Command::AcceptInvite { invite_hash: hash, password_hash }).await?;
+    run_anonymous(
+        &state,
+        &client,
+        "accept-invite",
+        Command::AcceptInvite {
+            invite_hash: hash,
+            password_hash,
+        },
+    )
+    .await?;
     let catalog = state.store.catalog();
-    Ok(Json(people_views::user(super::find(&catalog.users, "user", id)?)))
+    Ok(Json(people_views::user(super::find(
+        &catalog.users,
+        "user",
+        id,
+    )?)))
 }
 
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let Principal::Session { id, .. } = caller.principal else {
-        return Err(ApiError::bad_request("an API token is revoked, not logged out: DELETE /admin/v1/tokens/{id}"));
+        return Err(ApiError::bad_request(
+            "an API token is revoked, not logged out: DELETE /admin/v1/tokens/{id}",
+        ));
     };
     super::execute(&state, &caller, Command::EndSession { id }).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     for name in [SESSION_COOKIE, CSRF_COOKIE] {
-        if let Ok(value) = HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0; SameSite=Strict")) {
+        if let Ok(value) =
+            HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0; SameSite=Strict"))
+        {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
@@ -250,9 +362,15 @@ struct PasswordChange {
     new_password: Secret,
 }
 
-async fn change_password(State(state): State<AppState>, caller: Caller, Body(body): Body<PasswordChange>) -> Result<StatusCode, ApiError> {
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
     let Principal::Session { id, user_id } = caller.principal else {
-        return Err(ApiError::bad_request("a password is changed by its signed-in user"));
+        return Err(ApiError::bad_request(
+            "a password is changed by its signed-in user",
+        ));
     };
     let catalog = state.store.catalog();
     let user = super::find(&catalog.users, "user", user_id)?.clone();
@@ -260,9 +378,22 @@ async fn change_password(State(state): State<AppState>, caller: Caller, Body(bod
         return Err(wrong_credentials());
     }
     if body.new_password == body.current_password {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "weak_password", "the new password must differ from the current one"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "weak_password",
+            "the new password must differ from the current one",
+        ));
     }
     let password_hash = new_password_hash(&body.new_password, &user.email).await?;
-    super::execute(&state, &caller, Command::ChangePassword { user_id, password_hash, keep_session: Some(id) }).await?;
+    super::execute(
+        &state,
+        &caller,
+        Command::ChangePassword {
+            user_id,
+            password_hash,
+            keep_session: Some(id),
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

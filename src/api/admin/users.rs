@@ -19,7 +19,10 @@ use crate::store::people::InviteRecord;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/v1/users", get(list).post(create))
-        .route("/admin/v1/users/{id}", get(read).patch(update).delete(remove))
+        .route(
+            "/admin/v1/users/{id}",
+            get(read).patch(update).delete(remove),
+        )
         .route("/admin/v1/users/{id}/reset-password", post(reset))
 }
 
@@ -37,9 +40,19 @@ struct NewUserBody {
 
 /// A new invitation: the secret (shown once) and its record.
 fn invite(state: &AppState) -> Result<(String, InviteRecord), ApiError> {
-    let secret = format!("bgi_{}", random_text(43).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?);
+    let secret = format!(
+        "bgi_{}",
+        random_text(43).map_err(|e| ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string()
+        ))?
+    );
     let lifetime = i64::try_from(state.settings.invite_lifetime.as_millis()).unwrap_or(i64::MAX);
-    let record = InviteRecord { token_hash: secret_hash(&secret), expires_at: crate::clock::now_millis().saturating_add(lifetime) };
+    let record = InviteRecord {
+        token_hash: secret_hash(&secret),
+        expires_at: crate::clock::now_millis().saturating_add(lifetime),
+    };
     Ok((secret, record))
 }
 
@@ -47,17 +60,34 @@ fn invite_view(secret: &str, record: &InviteRecord) -> Value {
     json!({"token": secret, "expires_at": iso_timestamp(record.expires_at), "accept": "POST /admin/v1/auth/accept-invite {\"token\", \"password\"}"})
 }
 
-async fn list(State(state): State<AppState>, _caller: Caller, Query(page): Query<Page>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
-    Ok(Json(page.of(catalog.users.values().map(|u| (by_id(u.id), people_views::user(u))))?))
+    Ok(Json(
+        page.of(catalog
+            .users
+            .values()
+            .map(|u| (by_id(u.id), people_views::user(u))))?,
+    ))
 }
 
-async fn read(State(state): State<AppState>, _caller: Caller, Path(id): Path<u32>) -> Result<Json<Value>, ApiError> {
+async fn read(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     Ok(Json(people_views::user(find(&catalog.users, "user", id)?)))
 }
 
-async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body<NewUserBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<NewUserBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (password_hash, invitation) = match &body.password {
         Some(password) => (Some(new_password_hash(password, &body.email).await?), None),
         None => (None, Some(invite(&state)?)),
@@ -88,12 +118,30 @@ struct Changes {
     active: Option<bool>,
 }
 
-async fn update(State(state): State<AppState>, caller: Caller, Path(id): Path<u32>, Body(body): Body<Changes>) -> Result<Json<Value>, ApiError> {
-    execute(&state, &caller, Command::UpdateUser { id, name: body.name, active: body.active }).await?;
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+    Body(body): Body<Changes>,
+) -> Result<Json<Value>, ApiError> {
+    execute(
+        &state,
+        &caller,
+        Command::UpdateUser {
+            id,
+            name: body.name,
+            active: body.active,
+        },
+    )
+    .await?;
     read(State(state), caller, Path(id)).await
 }
 
-async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<u32>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+) -> Result<StatusCode, ApiError> {
     execute(&state, &caller, Command::DeleteUser { id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -106,14 +154,23 @@ struct Reset {
     password: Option<Secret>,
 }
 
-async fn reset(State(state): State<AppState>, caller: Caller, Path(id): Path<u32>, Body(body): Body<Reset>) -> Result<Json<Value>, ApiError> {
+async fn reset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u32>,
+    Body(body): Body<Reset>,
+) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     let email = find(&catalog.users, "user", id)?.email.clone();
     let (password_hash, invitation) = match &body.password {
         Some(password) => (Some(new_password_hash(password, &email).await?), None),
         None => (None, Some(invite(&state)?)),
     };
-    let command = Command::ResetPassword { user_id: id, password_hash, invite: invitation.as_ref().map(|(_, r)| r.clone()) };
+    let command = Command::ResetPassword {
+        user_id: id,
+        password_hash,
+        invite: invitation.as_ref().map(|(_, r)| r.clone()),
+    };
     execute(&state, &caller, command).await?;
     let catalog = state.store.catalog();
     let mut view = people_views::user(find(&catalog.users, "user", id)?);

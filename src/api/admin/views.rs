@@ -98,6 +98,7 @@ pub fn server_key(k: &ServerKeyRecord) -> Value {
         "name": k.name,
         "prefix": k.prefix,
         "active": k.active,
+        "expires_at": k.expires_at.map(iso_timestamp),
         "created_at": iso_timestamp(k.created_at),
     })
 }

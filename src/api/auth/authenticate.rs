@@ -31,7 +31,9 @@ pub enum Refusal {
 
 /// The CSRF token of a session: derived from its secret, so nothing more is stored.
 pub fn csrf_token(session_secret: &str) -> String {
-    let digest = Sha256::new_with_prefix(b"burgee-csrf:").chain_update(session_secret.as_bytes()).finalize();
+    let digest = Sha256::new_with_prefix(b"burgee-csrf:")
+        .chain_update(session_secret.as_bytes())
+        .finalize();
     crate::store::audit::hex(&digest.into())
 }
 
@@ -39,7 +41,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("Token ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("Token "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
 }
@@ -64,14 +69,26 @@ pub fn authenticate(parts: &Parts, state: &AppState, client: &Client) -> Result<
         Some(secret) => (secret, false),
         None => match cookie(&parts.headers, SESSION_COOKIE) {
             Some(secret) => (secret, true),
-            None => return Err(Refusal::Unauthenticated("sign in, or send an API token: Authorization: Bearer <token>")),
+            None => {
+                return Err(Refusal::Unauthenticated(
+                    "sign in, or send an API token: Authorization: Bearer <token>",
+                ));
+            }
         },
     };
     if secret.starts_with("ser.") || catalog.environment_by_client_key(secret).is_some() {
-        return Err(Refusal::Unauthenticated("environment keys are for the SDK API; the admin API needs a user or an API token"));
+        return Err(Refusal::Unauthenticated(
+            "environment keys are for the SDK API; the admin API needs a user or an API token",
+        ));
     }
-    let invalid = Refusal::Unauthenticated("the credential is not valid (unknown, revoked, expired or deactivated)");
-    let credential = catalog.credentials.get(&crate::secrets::secret_hash(secret)).copied().ok_or(invalid)?;
+    let invalid = Refusal::Unauthenticated(
+        "the credential is not valid (unknown, revoked, expired or deactivated)",
+    );
+    let credential = catalog
+        .credentials
+        .get(&crate::secrets::secret_hash(secret))
+        .copied()
+        .ok_or(invalid)?;
     let origin = Origin {
         address: client.address.map(|a| a.to_string()),
         user_agent: client.user_agent.clone(),
@@ -98,7 +115,10 @@ pub fn authenticate(parts: &Parts, state: &AppState, client: &Client) -> Result<
             }
             state.usage.token_used(id, now);
             Ok(Caller {
-                actor: Actor::Token { id, name: token.name.clone() },
+                actor: Actor::Token {
+                    id,
+                    name: token.name.clone(),
+                },
                 principal: Principal::Token { id },
                 request_id,
                 origin,
@@ -107,19 +127,34 @@ pub fn authenticate(parts: &Parts, state: &AppState, client: &Client) -> Result<
         }
         Credential::Session(id) => {
             let session = catalog.sessions.get(&id).ok_or(invalid)?;
-            let idle_ms = i64::try_from(state.settings.session_idle_timeout.as_millis()).unwrap_or(i64::MAX);
-            let last_seen = state.usage.session_seen(id).unwrap_or(0).max(session.last_seen_at);
+            let idle_ms =
+                i64::try_from(state.settings.session_idle_timeout.as_millis()).unwrap_or(i64::MAX);
+            let last_seen = state
+                .usage
+                .session_seen(id)
+                .unwrap_or(0)
+                .max(session.last_seen_at);
             if session.expires_at <= now || last_seen.saturating_add(idle_ms) <= now {
                 return Err(invalid);
             }
-            let user = catalog.users.get(&session.user_id).filter(|u| u.active).ok_or(invalid)?;
+            let user = catalog
+                .users
+                .get(&session.user_id)
+                .filter(|u| u.active)
+                .ok_or(invalid)?;
             if from_cookie && !safe(&parts.method) && !csrf_ok(&parts.headers, secret) {
                 return Err(Refusal::Csrf);
             }
             state.usage.session_used(id, now);
             Ok(Caller {
-                actor: Actor::User { id: user.id, email: user.email.clone() },
-                principal: Principal::Session { id, user_id: user.id },
+                actor: Actor::User {
+                    id: user.id,
+                    email: user.email.clone(),
+                },
+                principal: Principal::Session {
+                    id,
+                    user_id: user.id,
+                },
                 request_id,
                 origin,
                 access: Arc::new(user_access(&catalog, user.id)),
@@ -143,7 +178,10 @@ fn csrf_ok(headers: &HeaderMap, secret: &str) -> bool {
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "cross-site");
-    let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let given = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let expected = csrf_token(secret);
     !cross_site && subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()).into()
 }

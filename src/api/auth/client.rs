@@ -34,7 +34,11 @@ pub fn client(parts: &Parts, trusted: &[Cidr], tls: bool) -> Client {
     });
     let trusted_peer = peer.is_some_and(|p| trusted.iter().any(|c| c.contains(p)));
     if !trusted_peer {
-        return Client { address: peer, https: tls, user_agent };
+        return Client {
+            address: peer,
+            https: tls,
+            user_agent,
+        };
     }
     // The right-most address that is not itself a trusted proxy is the client.
     let forwarded = header(headers, "x-forwarded-for").and_then(|list| {
@@ -43,9 +47,16 @@ pub fn client(parts: &Parts, trusted: &[Cidr], tls: bool) -> Client {
             .filter_map(|a| a.trim().parse::<IpAddr>().ok())
             .find(|a| !trusted.iter().any(|c| c.contains(*a)))
     });
-    let https = header(headers, "x-forwarded-proto")
-        .map_or(tls, |p| p.split(',').next().is_some_and(|p| p.trim().eq_ignore_ascii_case("https")));
-    Client { address: forwarded.or(peer), https, user_agent }
+    let https = header(headers, "x-forwarded-proto").map_or(tls, |p| {
+        p.split(',')
+            .next()
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+    });
+    Client {
+        address: forwarded.or(peer),
+        https,
+        user_agent,
+    }
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -58,7 +69,10 @@ pub struct ClientInfo(pub Client);
 impl axum::extract::FromRequestParts<crate::api::AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &crate::api::AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::api::AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Self(client(parts, &state.settings.trusted_proxies, false)))
     }
 }

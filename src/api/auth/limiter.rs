@@ -36,12 +36,18 @@ impl Limiter {
     }
 
     fn keys(account: &str, address: Option<&str>) -> (String, Option<String>) {
-        (format!("account:{account}"), address.map(|a| format!("address:{a}")))
+        (
+            format!("account:{account}"),
+            address.map(|a| format!("address:{a}")),
+        )
     }
 
     /// Until when the account or the address is locked, if it is.
     pub fn locked(&self, account: &str, address: Option<&str>, now: i64) -> Option<i64> {
-        let counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (account, address) = Self::keys(account, address);
         [Some(account), address]
             .into_iter()
@@ -53,7 +59,10 @@ impl Limiter {
 
     /// Counts a failure; returns when the account becomes locked, if this failure locks it.
     pub fn failed(&self, account: &str, address: Option<&str>, now: i64) -> Option<i64> {
-        let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if counters.len() >= MAX_KEYS {
             let horizon = now - self.lockout_ms.max(60_000);
             counters.retain(|_, c| c.last_at > horizon || c.locked_until.is_some_and(|u| u > now));
@@ -63,7 +72,10 @@ impl Limiter {
         }
         let (account, address) = Self::keys(account, address);
         let mut account_locked = None;
-        for (key, limit) in [(Some(account), self.max_failures), (address, self.max_failures * ADDRESS_FACTOR)] {
+        for (key, limit) in [
+            (Some(account), self.max_failures),
+            (address, self.max_failures * ADDRESS_FACTOR),
+        ] {
             let Some(key) = key else { continue };
             let is_account = key.starts_with("account:");
             let counter = counters.entry(key).or_default();
@@ -85,7 +97,10 @@ impl Limiter {
 
     /// A successful login clears the account's count.
     pub fn succeeded(&self, account: &str) {
-        let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         counters.remove(&Self::keys(account, None).0);
     }
 }

@@ -30,8 +30,13 @@ pub use crate::secrets::secret_hash;
 /// The credential a request came with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
-    Token { id: u32 },
-    Session { id: u32, user_id: u32 },
+    Token {
+        id: u32,
+    },
+    Session {
+        id: u32,
+        user_id: u32,
+    },
     /// The local admin socket.
     Local,
 }

@@ -32,7 +32,9 @@ fn permits() -> &'static Arc<Semaphore> {
     PERMITS.get_or_init(|| Arc::new(Semaphore::new(MAX_CONCURRENT)))
 }
 
-async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+async fn bounded<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
     let permit = tokio::time::timeout(WAIT, Arc::clone(permits()).acquire_owned())
         .await
         .map_err(|_| PasswordError::Busy)?

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::Caller;
 use super::authenticate::{Refusal, authenticate};
 use super::client::client;
-use super::Caller;
 use crate::access::{Permission as P, Target};
 use crate::api::AppState;
 use crate::api::admin::ApiError;
@@ -62,14 +62,26 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("get", "/admin/v1/users/{id}", Org(P::ManageUsers)),
     ("patch", "/admin/v1/users/{id}", Org(P::ManageUsers)),
     ("delete", "/admin/v1/users/{id}", Org(P::ManageUsers)),
-    ("post", "/admin/v1/users/{id}/reset-password", Org(P::ManageUsers)),
+    (
+        "post",
+        "/admin/v1/users/{id}/reset-password",
+        Org(P::ManageUsers),
+    ),
     ("get", "/admin/v1/teams", Org(P::ManageTeams)),
     ("post", "/admin/v1/teams", Org(P::ManageTeams)),
     ("get", "/admin/v1/teams/{id}", Org(P::ManageTeams)),
     ("patch", "/admin/v1/teams/{id}", Org(P::ManageTeams)),
     ("delete", "/admin/v1/teams/{id}", Org(P::ManageTeams)),
-    ("put", "/admin/v1/teams/{id}/members/{user_id}", Org(P::ManageTeams)),
-    ("delete", "/admin/v1/teams/{id}/members/{user_id}", Org(P::ManageTeams)),
+    (
+        "put",
+        "/admin/v1/teams/{id}/members/{user_id}",
+        Org(P::ManageTeams),
+    ),
+    (
+        "delete",
+        "/admin/v1/teams/{id}/members/{user_id}",
+        Org(P::ManageTeams),
+    ),
     ("get", "/admin/v1/roles", Signed),
     ("post", "/admin/v1/roles", Org(P::ManageUsers)),
     ("get", "/admin/v1/roles/{id}", Signed),
@@ -87,43 +99,196 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("get", "/admin/v1/audit/export", Org(P::ViewAuditLog)),
     ("get", "/admin/v1/projects", Anywhere(P::ViewProject)),
     ("post", "/admin/v1/projects", Org(P::CreateProject)),
-    ("get", "/admin/v1/projects/{id}", Project(P::ViewProject, "id")),
-    ("patch", "/admin/v1/projects/{id}", Project(P::ManageProject, "id")),
-    ("delete", "/admin/v1/projects/{id}", Project(P::ManageProject, "id")),
-    ("get", "/admin/v1/projects/{id}/environments", Project(P::ViewProject, "id")),
-    ("post", "/admin/v1/projects/{id}/environments", Project(P::CreateEnvironment, "id")),
-    ("get", "/admin/v1/environments", Anywhere(P::ViewEnvironment)),
-    ("get", "/admin/v1/environments/{id}", Env(P::ViewEnvironment, "id")),
-    ("patch", "/admin/v1/environments/{id}", Env(P::ManageEnvironment, "id")),
-    ("delete", "/admin/v1/environments/{id}", Env(P::ManageEnvironment, "id")),
-    ("get", "/admin/v1/environments/{id}/document", Env(P::ViewEnvironment, "id")),
-    ("get", "/admin/v1/environments/{id}/feature-states", Env(P::ViewEnvironment, "id")),
-    ("patch", "/admin/v1/environments/{id}/features/{feature_id}/state", Env(P::UpdateFeatureState, "id")),
-    ("get", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", Env(P::ViewEnvironment, "id")),
-    ("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", Env(P::ManageSegmentOverrides, "id")),
-    ("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", Env(P::ManageSegmentOverrides, "id")),
-    ("delete", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", Env(P::ManageSegmentOverrides, "id")),
-    ("get", "/admin/v1/projects/{id}/features", Project(P::ViewProject, "id")),
-    ("post", "/admin/v1/projects/{id}/features", Project(P::CreateFeature, "id")),
-    ("get", "/admin/v1/features/{id}", FeatureProject(P::ViewProject, "id")),
-    ("patch", "/admin/v1/features/{id}", FeatureProject(P::EditFeature, "id")),
-    ("delete", "/admin/v1/features/{id}", FeatureProject(P::DeleteFeature, "id")),
-    ("get", "/admin/v1/projects/{id}/segments", Project(P::ViewProject, "id")),
-    ("post", "/admin/v1/projects/{id}/segments", Project(P::ManageSegments, "id")),
-    ("get", "/admin/v1/segments/{id}", SegmentProject(P::ViewProject, "id")),
-    ("patch", "/admin/v1/segments/{id}", SegmentProject(P::ManageSegments, "id")),
-    ("delete", "/admin/v1/segments/{id}", SegmentProject(P::ManageSegments, "id")),
-    ("get", "/admin/v1/environments/{id}/identities", Env(P::ViewIdentities, "id")),
-    ("delete", "/admin/v1/environments/{id}/identities", Env(P::ManageIdentities, "id")),
-    ("get", "/admin/v1/environments/{id}/identities/{identifier}", Env(P::ViewIdentities, "id")),
-    ("delete", "/admin/v1/environments/{id}/identities/{identifier}", Env(P::ManageIdentities, "id")),
-    ("put", "/admin/v1/environments/{id}/identities/{identifier}/traits", Env(P::ManageIdentities, "id")),
-    ("put", "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}", Env(P::ManageIdentities, "id")),
-    ("delete", "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}", Env(P::ManageIdentities, "id")),
-    ("get", "/admin/v1/environments/{id}/server-keys", Env(P::ManageServerKeys, "id")),
-    ("post", "/admin/v1/environments/{id}/server-keys", Env(P::ManageServerKeys, "id")),
-    ("delete", "/admin/v1/server-keys/{id}", KeyEnvironment(P::ManageServerKeys, "id")),
-    ("post", "/admin/v1/import/flagsmith", Org(P::ImportEnvironments)),
+    (
+        "get",
+        "/admin/v1/projects/{id}",
+        Project(P::ViewProject, "id"),
+    ),
+    (
+        "patch",
+        "/admin/v1/projects/{id}",
+        Project(P::ManageProject, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/projects/{id}",
+        Project(P::ManageProject, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/projects/{id}/environments",
+        Project(P::ViewProject, "id"),
+    ),
+    (
+        "post",
+        "/admin/v1/projects/{id}/environments",
+        Project(P::CreateEnvironment, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/environments",
+        Anywhere(P::ViewEnvironment),
+    ),
+    (
+        "get",
+        "/admin/v1/environments/{id}",
+        Env(P::ViewEnvironment, "id"),
+    ),
+    (
+        "patch",
+        "/admin/v1/environments/{id}",
+        Env(P::ManageEnvironment, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/environments/{id}",
+        Env(P::ManageEnvironment, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/environments/{id}/document",
+        Env(P::ViewEnvironment, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/environments/{id}/feature-states",
+        Env(P::ViewEnvironment, "id"),
+    ),
+    (
+        "patch",
+        "/admin/v1/environments/{id}/features/{feature_id}/state",
+        Env(P::UpdateFeatureState, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides",
+        Env(P::ViewEnvironment, "id"),
+    ),
+    (
+        "put",
+        "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides",
+        Env(P::ManageSegmentOverrides, "id"),
+    ),
+    (
+        "put",
+        "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}",
+        Env(P::ManageSegmentOverrides, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}",
+        Env(P::ManageSegmentOverrides, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/projects/{id}/features",
+        Project(P::ViewProject, "id"),
+    ),
+    (
+        "post",
+        "/admin/v1/projects/{id}/features",
+        Project(P::CreateFeature, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/features/{id}",
+        FeatureProject(P::ViewProject, "id"),
+    ),
+    (
+        "patch",
+        "/admin/v1/features/{id}",
+        FeatureProject(P::EditFeature, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/features/{id}",
+        FeatureProject(P::DeleteFeature, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/projects/{id}/segments",
+        Project(P::ViewProject, "id"),
+    ),
+    (
+        "post",
+        "/admin/v1/projects/{id}/segments",
+        Project(P::ManageSegments, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/segments/{id}",
+        SegmentProject(P::ViewProject, "id"),
+    ),
+    (
+        "patch",
+        "/admin/v1/segments/{id}",
+        SegmentProject(P::ManageSegments, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/segments/{id}",
+        SegmentProject(P::ManageSegments, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/environments/{id}/identities",
+        Env(P::ViewIdentities, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/environments/{id}/identities",
+        Env(P::ManageIdentities, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/environments/{id}/identities/{identifier}",
+        Env(P::ViewIdentities, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/environments/{id}/identities/{identifier}",
+        Env(P::ManageIdentities, "id"),
+    ),
+    (
+        "put",
+        "/admin/v1/environments/{id}/identities/{identifier}/traits",
+        Env(P::ManageIdentities, "id"),
+    ),
+    (
+        "put",
+        "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}",
+        Env(P::ManageIdentities, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/environments/{id}/identities/{identifier}/overrides/{feature_id}",
+        Env(P::ManageIdentities, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/environments/{id}/server-keys",
+        Env(P::ManageServerKeys, "id"),
+    ),
+    (
+        "post",
+        "/admin/v1/environments/{id}/server-keys",
+        Env(P::ManageServerKeys, "id"),
+    ),
+    (
+        "delete",
+        "/admin/v1/server-keys/{id}",
+        KeyEnvironment(P::ManageServerKeys, "id"),
+    ),
+    (
+        "post",
+        "/admin/v1/server-keys/{id}/rotate",
+        KeyEnvironment(P::ManageServerKeys, "id"),
+    ),
+    (
+        "post",
+        "/admin/v1/import/flagsmith",
+        Org(P::ImportEnvironments),
+    ),
 ];
 
 /// The need of a route, if the table lists it.
@@ -135,23 +300,67 @@ pub fn need(method: &str, path: &str) -> Option<Need> {
 }
 
 /// Routes a user who must change their password may still use.
-const BEFORE_PASSWORD_CHANGE: &[&str] = &["/admin/v1/auth/whoami", "/admin/v1/auth/logout", "/admin/v1/auth/password"];
+const BEFORE_PASSWORD_CHANGE: &[&str] = &[
+    "/admin/v1/auth/whoami",
+    "/admin/v1/auth/logout",
+    "/admin/v1/auth/password",
+];
 
 /// The permission and target a need asks for, given the path's parameters. An id that does
 /// not parse or names nothing asks for the permission organisation-wide (so a refusal does
 /// not reveal what exists; an admin then gets the handler's 404).
 fn requirement(need: Need, params: &RawPathParams, catalog: &Catalog) -> Option<(P, Target)> {
-    let id = |name: &str| params.iter().find(|(k, _)| *k == name).and_then(|(_, v)| v.parse::<u32>().ok());
+    let id = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+    };
     let or_org = |target: Option<Target>| target.unwrap_or(Target::Organisation);
     Some(match need {
         Need::Public | Need::Signed => return None,
         Need::Organisation(p) => (p, Target::Organisation),
         Need::Anywhere(p) => (p, Target::Anywhere),
-        Need::Project(p, name) => (p, or_org(id(name).filter(|i| catalog.projects.contains_key(i)).map(Target::Project))),
-        Need::Environment(p, name) => (p, or_org(id(name).filter(|i| catalog.environments.contains_key(i)).map(Target::Environment))),
-        Need::FeatureProject(p, name) => (p, or_org(id(name).and_then(|i| catalog.features.get(&i)).map(|f| Target::Project(f.project_id)))),
-        Need::SegmentProject(p, name) => (p, or_org(id(name).and_then(|i| catalog.segments.get(&i)).map(|s| Target::Project(s.project_id)))),
-        Need::KeyEnvironment(p, name) => (p, or_org(id(name).and_then(|i| catalog.server_keys.get(&i)).map(|k| Target::Environment(k.environment_id)))),
+        Need::Project(p, name) => (
+            p,
+            or_org(
+                id(name)
+                    .filter(|i| catalog.projects.contains_key(i))
+                    .map(Target::Project),
+            ),
+        ),
+        Need::Environment(p, name) => (
+            p,
+            or_org(
+                id(name)
+                    .filter(|i| catalog.environments.contains_key(i))
+                    .map(Target::Environment),
+            ),
+        ),
+        Need::FeatureProject(p, name) => (
+            p,
+            or_org(
+                id(name)
+                    .and_then(|i| catalog.features.get(&i))
+                    .map(|f| Target::Project(f.project_id)),
+            ),
+        ),
+        Need::SegmentProject(p, name) => (
+            p,
+            or_org(
+                id(name)
+                    .and_then(|i| catalog.segments.get(&i))
+                    .map(|s| Target::Project(s.project_id)),
+            ),
+        ),
+        Need::KeyEnvironment(p, name) => (
+            p,
+            or_org(
+                id(name)
+                    .and_then(|i| catalog.server_keys.get(&i))
+                    .map(|k| Target::Environment(k.environment_id)),
+            ),
+        ),
     })
 }
 
@@ -168,9 +377,19 @@ pub async fn authorize(
     let Some(need) = need(&method, &path) else {
         if ROUTES.iter().any(|(_, p, _)| *p == path) {
             // Another method of a declared path: never served without a declared need.
-            return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{path} does not take {}", method.to_ascii_uppercase())).into_response();
+            return ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{path} does not take {}", method.to_ascii_uppercase()),
+            )
+            .into_response();
         }
-        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "undeclared_route", format!("{method} {path} declares no permission")).into_response();
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "undeclared_route",
+            format!("{method} {path} declares no permission"),
+        )
+        .into_response();
     };
     if need == Need::Public {
         return next.run(request).await;
@@ -178,20 +397,42 @@ pub async fn authorize(
     let (mut parts, body) = request.into_parts();
     let client = client(&parts, &state.settings.trusted_proxies, false);
     let local = parts.extensions.get::<LocalSocket>().is_some();
-    let authenticated = if local { Ok(local_caller(&parts)) } else { authenticate(&parts, &state, &client) };
+    let authenticated = if local {
+        Ok(local_caller(&parts))
+    } else {
+        authenticate(&parts, &state, &client)
+    };
     let caller = match authenticated {
         Ok(caller) => caller,
-        Err(Refusal::Unauthenticated(message)) => return ApiError::unauthorized(message).into_response(),
+        Err(Refusal::Unauthenticated(message)) => {
+            return ApiError::unauthorized(message).into_response();
+        }
         Err(Refusal::Csrf) => {
-            return ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", format!("a signed-in browser must send the {} header on changes", super::authenticate::CSRF_HEADER)).into_response();
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                format!(
+                    "a signed-in browser must send the {} header on changes",
+                    super::authenticate::CSRF_HEADER
+                ),
+            )
+            .into_response();
         }
     };
     let catalog = state.store.catalog();
     if let super::Principal::Session { user_id, .. } = caller.principal
-        && catalog.users.get(&user_id).is_some_and(|u| u.must_change_password)
+        && catalog
+            .users
+            .get(&user_id)
+            .is_some_and(|u| u.must_change_password)
         && !BEFORE_PASSWORD_CHANGE.contains(&path.as_str())
     {
-        return ApiError::new(StatusCode::FORBIDDEN, "password_change_required", "choose a new password first: POST /admin/v1/auth/password").into_response();
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            "choose a new password first: POST /admin/v1/auth/password",
+        )
+        .into_response();
     }
     if let Some((permission, target)) = requirement(need, &params, &catalog)
         && !caller.can(&catalog, permission, target)
@@ -211,25 +452,48 @@ fn local_caller(parts: &axum::http::request::Parts) -> Caller {
     Caller {
         actor: crate::store::command::Actor::Local,
         principal: super::Principal::Local,
-        request_id: parts.headers.get(crate::api::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
-        origin: crate::store::command::Origin { address: Some("local socket".into()), user_agent: None },
+        request_id: parts
+            .headers
+            .get(crate::api::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        origin: crate::store::command::Origin {
+            address: Some("local socket".into()),
+            user_agent: None,
+        },
         access: std::sync::Arc::new(crate::access::Access::everything()),
     }
 }
 
 /// A 403, recorded in the audit log (its only state change).
-async fn denied(state: &AppState, caller: &Caller, method: &str, path: &str, permission: P) -> Response {
+async fn denied(
+    state: &AppState,
+    caller: &Caller,
+    method: &str,
+    path: &str,
+    permission: P,
+) -> Response {
     metrics::counter!("burgee_access_denied_total", "permission" => permission.key()).increment(1);
     let event = SecurityEvent::AccessDenied {
         method: method.to_ascii_uppercase(),
         path: path.to_owned(),
         permission: permission.key().to_owned(),
     };
-    let envelope = Envelope::now(caller.actor.clone(), caller.request_id.clone(), Command::RecordEvent(event)).from_origin(caller.origin.clone());
+    let envelope = Envelope::now(
+        caller.actor.clone(),
+        caller.request_id.clone(),
+        Command::RecordEvent(event),
+    )
+    .from_origin(caller.origin.clone());
     match state.store.execute(envelope).await {
-        Ok(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs the permission {}", permission.key()))
-            .with_details(serde_json::json!({"permission": permission.key()}))
-            .into_response(),
+        Ok(_) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this needs the permission {}", permission.key()),
+        )
+        .with_details(serde_json::json!({"permission": permission.key()}))
+        .into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
 }

@@ -25,18 +25,27 @@ struct Seen {
 
 impl Usage {
     pub fn session_used(&self, id: u32, at: i64) {
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         seen.sessions.insert(id, at);
     }
 
     pub fn token_used(&self, id: u32, at: i64) {
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         seen.tokens.insert(id, at);
     }
 
     /// The latest use of a session this node saw.
     pub fn session_seen(&self, id: u32) -> Option<i64> {
-        let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         seen.sessions.get(&id).copied()
     }
 
@@ -44,20 +53,32 @@ impl Usage {
     pub async fn flush(&self, store: &Store) {
         let catalog = store.catalog();
         let (sessions, tokens) = {
-            let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            seen.sessions.retain(|id, _| catalog.sessions.contains_key(id));
+            let mut seen = self
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            seen.sessions
+                .retain(|id, _| catalog.sessions.contains_key(id));
             seen.tokens.retain(|id, _| catalog.tokens.contains_key(id));
             let sessions: Vec<(u32, i64)> = seen
                 .sessions
                 .iter()
-                .filter(|(id, at)| catalog.sessions.get(id).is_some_and(|s| **at >= s.last_seen_at + RECORD_EVERY_MS))
+                .filter(|(id, at)| {
+                    catalog
+                        .sessions
+                        .get(id)
+                        .is_some_and(|s| **at >= s.last_seen_at + RECORD_EVERY_MS)
+                })
                 .map(|(id, at)| (*id, *at))
                 .collect();
             let tokens: Vec<(u32, i64)> = seen
                 .tokens
                 .iter()
                 .filter(|(id, at)| {
-                    catalog.tokens.get(id).is_some_and(|t| t.last_used_at.is_none_or(|last| **at >= last + RECORD_EVERY_MS))
+                    catalog.tokens.get(id).is_some_and(|t| {
+                        t.last_used_at
+                            .is_none_or(|last| **at >= last + RECORD_EVERY_MS)
+                    })
                 })
                 .map(|(id, at)| (*id, *at))
                 .collect();
@@ -66,7 +87,11 @@ impl Usage {
         if sessions.is_empty() && tokens.is_empty() {
             return;
         }
-        let envelope = Envelope::now(Actor::System, "record-use", Command::RecordUse { sessions, tokens });
+        let envelope = Envelope::now(
+            Actor::System,
+            "record-use",
+            Command::RecordUse { sessions, tokens },
+        );
         if let Err(error) = store.execute(envelope).await {
             tracing::debug!(%error, "recording credential use failed; it is retried");
         }

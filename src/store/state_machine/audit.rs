@@ -21,19 +21,34 @@ use crate::store::tables;
 pub fn audited(envelope: &Envelope) -> bool {
     match &envelope.command {
         Command::Identify { .. } => !matches!(envelope.actor, Actor::EnvironmentKey { .. }),
-        Command::PurgeEnvironment { .. } | Command::RecordUse { .. } | Command::PruneAudit { .. } => false,
+        Command::PurgeEnvironment { .. }
+        | Command::RecordUse { .. }
+        | Command::PruneAudit { .. } => false,
         _ => true,
     }
 }
 
 impl Tx<'_> {
     /// Appends the entry recording `envelope`, whose changes are in `self.changes`.
-    pub(super) fn audit(&mut self, envelope: &Envelope, before: &Catalog, applied: &Applied) -> Result<(), Fault> {
+    pub(super) fn audit(
+        &mut self,
+        envelope: &Envelope,
+        before: &Catalog,
+        applied: &Applied,
+    ) -> Result<(), Fault> {
         let (action, target) = describe(&envelope.command, applied);
         let changes = record_changes(before, &self.changes);
         let (project_id, environment_id) = self.place(&envelope.command, &changes, before);
         let detail = detail(&envelope.command, applied);
-        self.append_entry(envelope, action, target, changes, project_id, environment_id, detail)
+        self.append_entry(
+            envelope,
+            action,
+            target,
+            changes,
+            project_id,
+            environment_id,
+            detail,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -51,7 +66,9 @@ impl Tx<'_> {
             Actor::System => ("system", None, "burgee".to_owned()),
             Actor::Token { id, name } => ("token", Some(*id), name.clone()),
             Actor::User { id, email } => ("user", Some(*id), email.clone()),
-            Actor::EnvironmentKey { environment_id } => ("environment_key", Some(*environment_id), String::new()),
+            Actor::EnvironmentKey { environment_id } => {
+                ("environment_key", Some(*environment_id), String::new())
+            }
             Actor::Local => ("local", None, "local admin socket".to_owned()),
             Actor::Anonymous => ("anonymous", None, String::new()),
         };
@@ -76,32 +93,60 @@ impl Tx<'_> {
         entry.seal(&self.work.meta.audit)?;
         self.work.meta.audit.seq = entry.seq;
         self.work.meta.audit.hash = entry.hash;
-        self.changes.push(Change::Audit(entry.seq, Some(Box::new(entry))));
+        self.changes
+            .push(Change::Audit(entry.seq, Some(Box::new(entry))));
         Ok(())
     }
 
     /// The project and environment an entry belongs to (for filters and per-project views).
-    fn place(&self, command: &Command, changes: &[AuditChange], before: &Catalog) -> (Option<u32>, Option<u32>) {
+    fn place(
+        &self,
+        command: &Command,
+        changes: &[AuditChange],
+        before: &Catalog,
+    ) -> (Option<u32>, Option<u32>) {
         let environment = command_environment(command).or_else(|| {
-            changes.iter().find(|c| c.kind == "environment").and_then(|c| c.id.parse().ok())
+            changes
+                .iter()
+                .find(|c| c.kind == "environment")
+                .and_then(|c| c.id.parse().ok())
         });
         let project_of_env = |id: u32| {
-            self.work.environments.get(&id).or_else(|| before.environments.get(&id)).map(|e| e.project_id)
+            self.work
+                .environments
+                .get(&id)
+                .or_else(|| before.environments.get(&id))
+                .map(|e| e.project_id)
         };
-        let project = environment.and_then(project_of_env).or_else(|| match command {
-            Command::UpdateProject { id, .. } | Command::DeleteProject { id } => Some(*id),
-            Command::CreateFeature(new) => Some(new.project_id),
-            Command::CreateSegment { project_id, .. } | Command::CreateEnvironment { project_id, .. } => Some(*project_id),
-            Command::UpdateFeature { id, .. } | Command::DeleteFeature { id } => before.features.get(id).map(|f| f.project_id),
-            Command::UpdateSegment { id, .. } | Command::DeleteSegment { id } => before.segments.get(id).map(|s| s.project_id),
-            _ => changes.iter().find(|c| c.kind == "project").and_then(|c| c.id.parse().ok()),
-        });
+        let project = environment
+            .and_then(project_of_env)
+            .or_else(|| match command {
+                Command::UpdateProject { id, .. } | Command::DeleteProject { id } => Some(*id),
+                Command::CreateFeature(new) => Some(new.project_id),
+                Command::CreateSegment { project_id, .. }
+                | Command::CreateEnvironment { project_id, .. } => Some(*project_id),
+                Command::UpdateFeature { id, .. } | Command::DeleteFeature { id } => {
+                    before.features.get(id).map(|f| f.project_id)
+                }
+                Command::UpdateSegment { id, .. } | Command::DeleteSegment { id } => {
+                    before.segments.get(id).map(|s| s.project_id)
+                }
+                _ => changes
+                    .iter()
+                    .find(|c| c.kind == "project")
+                    .and_then(|c| c.id.parse().ok()),
+            });
         (project, environment)
     }
 
     /// Removes entries older than `before` (at most `max_rows`) and appends a checkpoint
     /// that carries the hash the remaining chain starts from.
-    pub(super) fn prune_audit(&mut self, envelope: &Envelope, before: i64, max_rows: u32) -> Result<Applied, Fault> {
+    pub(super) fn prune_audit(
+        &mut self,
+        envelope: &Envelope,
+        before: i64,
+        max_rows: u32,
+    ) -> Result<Applied, Fault> {
         let table = self.txn.open_table(tables::AUDIT)?;
         let mut last: Option<(u64, [u8; 32])> = None;
         let mut removed = 0u32;
@@ -121,7 +166,10 @@ impl Tx<'_> {
         }
         drop(table);
         let Some((through, through_hash)) = last else {
-            return Ok(Applied::Removed { count: 0, more: false });
+            return Ok(Applied::Removed {
+                count: 0,
+                more: false,
+            });
         };
         let from = self.work.meta.audit.base_seq + 1;
         for seq in from..=through {
@@ -130,8 +178,19 @@ impl Tx<'_> {
         self.work.meta.audit.base_seq = through;
         self.work.meta.audit.base_hash = through_hash;
         let detail = json!({"pruned_from": from, "pruned_through": through, "pruned_through_hash": hex(&through_hash), "count": removed, "older_than": before});
-        self.append_entry(envelope, "audit.pruned".into(), "audit log".into(), Vec::new(), None, None, Some(detail))?;
-        Ok(Applied::Removed { count: removed, more })
+        self.append_entry(
+            envelope,
+            "audit.pruned".into(),
+            "audit log".into(),
+            Vec::new(),
+            None,
+            None,
+            Some(detail),
+        )?;
+        Ok(Applied::Removed {
+            count: removed,
+            more,
+        })
     }
 }
 
@@ -141,20 +200,88 @@ fn record_changes(before: &Catalog, changes: &[Change]) -> Vec<AuditChange> {
     let mut out: Vec<AuditChange> = Vec::new();
     for change in changes {
         let (kind, id, old, new) = match change {
-            Change::Organisation(id, v) => ("organisation", *id, json_of(before.organisations.get(id)), json_of(v.as_ref())),
-            Change::Project(id, v) => ("project", *id, json_of(before.projects.get(id)), json_of(v.as_ref())),
-            Change::Environment(id, v) => ("environment", *id, json_of(before.environments.get(id)), json_of(v.as_ref())),
-            Change::Feature(id, v) => ("feature", *id, json_of(before.features.get(id)), json_of(v.as_ref())),
-            Change::Segment(id, v) => ("segment", *id, json_of(before.segments.get(id)), json_of(v.as_ref())),
-            Change::State(id, v) => ("feature_state", *id, json_of(before.states.get(id)), json_of(v.as_ref())),
-            Change::ServerKey(id, v) => ("server_key", *id, json_of(before.server_keys.get(id)), json_of(v.as_ref())),
-            Change::Token(id, v) => ("token", *id, json_of(before.tokens.get(id)), json_of(v.as_ref())),
-            Change::User(id, v) => ("user", *id, json_of(before.users.get(id)), json_of(v.as_ref())),
-            Change::Team(id, v) => ("team", *id, json_of(before.teams.get(id)), json_of(v.as_ref())),
-            Change::Role(id, v) => ("role", *id, json_of(before.roles.get(id)), json_of(v.as_ref())),
-            Change::Grant(id, v) => ("grant", *id, json_of(before.grants.get(id)), json_of(v.as_ref())),
-            Change::Session(id, v) => ("session", *id, json_of(before.sessions.get(id)), json_of(v.as_ref())),
-            Change::Purge(..) | Change::Identity { .. } | Change::Trait { .. } | Change::Audit(..) => continue,
+            Change::Organisation(id, v) => (
+                "organisation",
+                *id,
+                json_of(before.organisations.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Project(id, v) => (
+                "project",
+                *id,
+                json_of(before.projects.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Environment(id, v) => (
+                "environment",
+                *id,
+                json_of(before.environments.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Feature(id, v) => (
+                "feature",
+                *id,
+                json_of(before.features.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Segment(id, v) => (
+                "segment",
+                *id,
+                json_of(before.segments.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::State(id, v) => (
+                "feature_state",
+                *id,
+                json_of(before.states.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::ServerKey(id, v) => (
+                "server_key",
+                *id,
+                json_of(before.server_keys.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Token(id, v) => (
+                "token",
+                *id,
+                json_of(before.tokens.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::User(id, v) => (
+                "user",
+                *id,
+                json_of(before.users.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Team(id, v) => (
+                "team",
+                *id,
+                json_of(before.teams.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Role(id, v) => (
+                "role",
+                *id,
+                json_of(before.roles.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Grant(id, v) => (
+                "grant",
+                *id,
+                json_of(before.grants.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Session(id, v) => (
+                "session",
+                *id,
+                json_of(before.sessions.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::Purge(..)
+            | Change::Identity { .. }
+            | Change::Trait { .. }
+            | Change::Audit(..) => continue,
         };
         let (old, new) = (old.map(bookkeeping_removed), new.map(bookkeeping_removed));
         let id = id.to_string();
@@ -163,14 +290,21 @@ fn record_changes(before: &Catalog, changes: &[Change]) -> Vec<AuditChange> {
             seen.after = new.map(|v| v.to_string());
             continue;
         }
-        out.push(AuditChange { kind: kind.to_owned(), id, before: old.map(|v| v.to_string()), after: new.map(|v| v.to_string()) });
+        out.push(AuditChange {
+            kind: kind.to_owned(),
+            id,
+            before: old.map(|v| v.to_string()),
+            after: new.map(|v| v.to_string()),
+        });
     }
     out.retain(|c| c.before != c.after);
     out
 }
 
 fn json_of<T: serde::Serialize>(record: Option<&T>) -> Option<Value> {
-    record.and_then(|r| serde_json::to_value(r).ok()).map(redacted)
+    record
+        .and_then(|r| serde_json::to_value(r).ok())
+        .map(redacted)
 }
 
 /// Secrets' hashes and password hashes never go into the log.
@@ -223,22 +357,39 @@ fn describe(command: &Command, applied: &Applied) -> (String, String) {
     };
     let (action, target) = match command {
         Command::Initialize { .. } => ("instance.initialised", "instance".to_owned()),
-        Command::CompleteSetup { user, .. } => ("setup.completed", format!("user {created} ({})", user.email)),
+        Command::CompleteSetup { user, .. } => (
+            "setup.completed",
+            format!("user {created} ({})", user.email),
+        ),
         Command::CreateApiToken(t) => ("token.created", format!("token {created} ({})", t.name)),
         Command::RevokeApiToken { id } => ("token.revoked", format!("token {id}")),
         Command::RotateApiToken { id, .. } => ("token.rotated", format!("token {id}")),
         Command::CreateUser(u) => ("user.created", format!("user {created} ({})", u.email)),
-        Command::UpdateUser { id, active: Some(false), .. } => ("user.deactivated", format!("user {id}")),
+        Command::UpdateUser {
+            id,
+            active: Some(false),
+            ..
+        } => ("user.deactivated", format!("user {id}")),
         Command::UpdateUser { id, .. } => ("user.updated", format!("user {id}")),
         Command::DeleteUser { id } => ("user.deleted", format!("user {id}")),
-        Command::ChangePassword { user_id, .. } => ("user.password_changed", format!("user {user_id}")),
-        Command::ResetPassword { user_id, .. } => ("user.password_reset", format!("user {user_id}")),
+        Command::ChangePassword { user_id, .. } => {
+            ("user.password_changed", format!("user {user_id}"))
+        }
+        Command::ResetPassword { user_id, .. } => {
+            ("user.password_reset", format!("user {user_id}"))
+        }
         Command::AcceptInvite { .. } => ("user.invite_accepted", "user".to_owned()),
         Command::CreateTeam { name } => ("team.created", format!("team {created} ({name})")),
         Command::UpdateTeam { id, .. } => ("team.updated", format!("team {id}")),
         Command::DeleteTeam { id } => ("team.deleted", format!("team {id}")),
-        Command::AddTeamMember { team_id, user_id } => ("team.member_added", format!("team {team_id} user {user_id}")),
-        Command::RemoveTeamMember { team_id, user_id } => ("team.member_removed", format!("team {team_id} user {user_id}")),
+        Command::AddTeamMember { team_id, user_id } => (
+            "team.member_added",
+            format!("team {team_id} user {user_id}"),
+        ),
+        Command::RemoveTeamMember { team_id, user_id } => (
+            "team.member_removed",
+            format!("team {team_id} user {user_id}"),
+        ),
         Command::CreateRole { name, .. } => ("role.created", format!("role {created} ({name})")),
         Command::UpdateRole { id, .. } => ("role.updated", format!("role {id}")),
         Command::DeleteRole { id } => ("role.deleted", format!("role {id}")),
@@ -246,36 +397,96 @@ fn describe(command: &Command, applied: &Applied) -> (String, String) {
         Command::DeleteGrant { id } => ("grant.deleted", format!("grant {id}")),
         Command::CreateSession { user_id, .. } => ("login.succeeded", format!("user {user_id}")),
         Command::EndSession { id } => ("logout", format!("session {id}")),
-        Command::RecordEvent(SecurityEvent::LoginFailed { email, lock_until, .. }) => {
-            (if lock_until.is_some() { "login.locked" } else { "login.failed" }, format!("account {email}"))
+        Command::RecordEvent(SecurityEvent::LoginFailed {
+            email, lock_until, ..
+        }) => (
+            if lock_until.is_some() {
+                "login.locked"
+            } else {
+                "login.failed"
+            },
+            format!("account {email}"),
+        ),
+        Command::RecordEvent(SecurityEvent::AccessDenied { method, path, .. }) => {
+            ("access.denied", format!("{method} {path}"))
         }
-        Command::RecordEvent(SecurityEvent::AccessDenied { method, path, .. }) => ("access.denied", format!("{method} {path}")),
         Command::UpdateOrganisation { .. } => ("organisation.updated", "organisation".to_owned()),
-        Command::CreateProject { name, .. } => ("project.created", format!("project {created} ({name})")),
+        Command::CreateProject { name, .. } => {
+            ("project.created", format!("project {created} ({name})"))
+        }
         Command::UpdateProject { id, .. } => ("project.updated", format!("project {id}")),
         Command::DeleteProject { id } => ("project.deleted", format!("project {id}")),
-        Command::CreateEnvironment { name, .. } => ("environment.created", format!("environment {created} ({name})")),
-        Command::UpdateEnvironment { id, .. } => ("environment.updated", format!("environment {id}")),
+        Command::CreateEnvironment { name, .. } => (
+            "environment.created",
+            format!("environment {created} ({name})"),
+        ),
+        Command::UpdateEnvironment { id, .. } => {
+            ("environment.updated", format!("environment {id}"))
+        }
         Command::DeleteEnvironment { id } => ("environment.deleted", format!("environment {id}")),
         Command::CreateFeature(f) => ("feature.created", format!("feature {created} ({})", f.name)),
         Command::UpdateFeature { id, .. } => ("feature.updated", format!("feature {id}")),
         Command::DeleteFeature { id } => ("feature.deleted", format!("feature {id}")),
-        Command::SetFeatureState { feature_id, .. } => ("feature_state.updated", format!("feature {feature_id}")),
-        Command::CreateSegment { name, .. } => ("segment.created", format!("segment {created} ({name})")),
+        Command::SetFeatureState { feature_id, .. } => {
+            ("feature_state.updated", format!("feature {feature_id}"))
+        }
+        Command::CreateSegment { name, .. } => {
+            ("segment.created", format!("segment {created} ({name})"))
+        }
         Command::UpdateSegment { id, .. } => ("segment.updated", format!("segment {id}")),
         Command::DeleteSegment { id } => ("segment.deleted", format!("segment {id}")),
-        Command::SetSegmentOverride(c) => ("segment_override.set", format!("feature {} segment {}", c.feature_id, c.segment_id)),
-        Command::DeleteSegmentOverride { feature_id, segment_id, .. } => ("segment_override.deleted", format!("feature {feature_id} segment {segment_id}")),
-        Command::ReorderSegmentOverrides { feature_id, .. } => ("segment_override.reordered", format!("feature {feature_id}")),
-        Command::SetIdentityOverride { feature_id, identifier, .. } => ("identity_override.set", format!("identity {identifier:?} feature {feature_id}")),
-        Command::DeleteIdentityOverride { feature_id, identifier, .. } => ("identity_override.deleted", format!("identity {identifier:?} feature {feature_id}")),
-        Command::CreateServerKey { name, .. } => ("server_key.created", format!("server key {created} ({name})")),
+        Command::SetSegmentOverride(c) => (
+            "segment_override.set",
+            format!("feature {} segment {}", c.feature_id, c.segment_id),
+        ),
+        Command::DeleteSegmentOverride {
+            feature_id,
+            segment_id,
+            ..
+        } => (
+            "segment_override.deleted",
+            format!("feature {feature_id} segment {segment_id}"),
+        ),
+        Command::ReorderSegmentOverrides { feature_id, .. } => (
+            "segment_override.reordered",
+            format!("feature {feature_id}"),
+        ),
+        Command::SetIdentityOverride {
+            feature_id,
+            identifier,
+            ..
+        } => (
+            "identity_override.set",
+            format!("identity {identifier:?} feature {feature_id}"),
+        ),
+        Command::DeleteIdentityOverride {
+            feature_id,
+            identifier,
+            ..
+        } => (
+            "identity_override.deleted",
+            format!("identity {identifier:?} feature {feature_id}"),
+        ),
+        Command::CreateServerKey { name, .. } => (
+            "server_key.created",
+            format!("server key {created} ({name})"),
+        ),
         Command::RevokeServerKey { id } => ("server_key.revoked", format!("server key {id}")),
-        Command::Identify { identifier, .. } => ("identity.traits_set", format!("identity {identifier:?}")),
-        Command::DeleteIdentity { identifier, .. } => ("identity.deleted", format!("identity {identifier:?}")),
+        Command::RotateServerKey { id, .. } => ("server_key.rotated", format!("server key {id}")),
+        Command::Identify { identifier, .. } => {
+            ("identity.traits_set", format!("identity {identifier:?}"))
+        }
+        Command::DeleteIdentity { identifier, .. } => {
+            ("identity.deleted", format!("identity {identifier:?}"))
+        }
         Command::DeleteIdentities { .. } => ("identity.deleted_all", "identities".to_owned()),
-        Command::ImportEnvironment(i) => ("environment.imported", format!("environment {:?}", i.name)),
-        Command::PurgeEnvironment { environment_id, .. } => ("environment.purged", format!("environment {environment_id}")),
+        Command::ImportEnvironment(i) => {
+            ("environment.imported", format!("environment {:?}", i.name))
+        }
+        Command::PurgeEnvironment { environment_id, .. } => (
+            "environment.purged",
+            format!("environment {environment_id}"),
+        ),
         Command::RecordUse { .. } => ("credentials.used", String::new()),
         Command::PruneAudit { .. } => ("audit.pruned", "audit log".to_owned()),
     };
@@ -285,9 +496,15 @@ fn describe(command: &Command, applied: &Applied) -> (String, String) {
 /// What an entry says beyond its record changes.
 fn detail(command: &Command, applied: &Applied) -> Option<Value> {
     match command {
-        Command::RecordEvent(SecurityEvent::LoginFailed { reason, lock_until, .. }) => Some(json!({"reason": reason, "locked_until": lock_until})),
-        Command::RecordEvent(SecurityEvent::AccessDenied { permission, .. }) => Some(json!({"permission": permission})),
-        Command::Identify { traits, .. } => Some(json!({"traits": traits.iter().map(|t| &t.key).collect::<Vec<_>>()})),
+        Command::RecordEvent(SecurityEvent::LoginFailed {
+            reason, lock_until, ..
+        }) => Some(json!({"reason": reason, "locked_until": lock_until})),
+        Command::RecordEvent(SecurityEvent::AccessDenied { permission, .. }) => {
+            Some(json!({"permission": permission}))
+        }
+        Command::Identify { traits, .. } => {
+            Some(json!({"traits": traits.iter().map(|t| &t.key).collect::<Vec<_>>()}))
+        }
         Command::DeleteIdentities { .. } => match applied {
             Applied::Removed { count, more } => Some(json!({"removed": count, "more": more})),
             _ => None,

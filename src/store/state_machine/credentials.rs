@@ -26,19 +26,29 @@ impl Tx<'_> {
         let owner = self.acting_user();
         if token.personal {
             if owner.is_none() || token.access != TokenAccess::Owner {
-                return Err(CommandError::Invalid("a personal token is created by a signed-in user and carries their permissions".into()).into());
+                return Err(CommandError::Invalid(
+                    "a personal token is created by a signed-in user and carries their permissions"
+                        .into(),
+                )
+                .into());
             }
         } else if let TokenAccess::Assignments(assignments) = &token.access {
             // A token never holds more than whoever creates it.
             let creator: Access = access::actor_access(&self.work, &self.actor);
-            if let Some(excess) = assignments.iter().find(|a| !creator.covers(&self.work, **a)) {
+            if let Some(excess) = assignments
+                .iter()
+                .find(|a| !creator.covers(&self.work, **a))
+            {
                 return Err(CommandError::Forbidden(format!(
                     "a token cannot hold more than its creator: {excess:?} is not yours to give"
                 ))
                 .into());
             }
         } else {
-            return Err(CommandError::Invalid("only a personal token carries its owner's permissions".into()).into());
+            return Err(CommandError::Invalid(
+                "only a personal token carries its owner's permissions".into(),
+            )
+            .into());
         }
         if token.expires_at.is_some_and(|at| at <= self.now) {
             return Err(CommandError::Invalid("the expiry must be in the future".into()).into());
@@ -62,7 +72,10 @@ impl Tx<'_> {
     }
 
     fn token(&self, id: u32) -> Result<&ApiTokenRecord, CommandError> {
-        self.work.tokens.get(&id).ok_or_else(|| CommandError::not_found("token", id))
+        self.work
+            .tokens
+            .get(&id)
+            .ok_or_else(|| CommandError::not_found("token", id))
     }
 
     pub(super) fn revoke_token(&mut self, id: u32) -> Result<Applied, Fault> {
@@ -71,7 +84,13 @@ impl Tx<'_> {
         Ok(Applied::Deleted)
     }
 
-    pub(super) fn rotate_token(&mut self, id: u32, token_hash: [u8; 32], prefix: &str, old_expires_at: Option<i64>) -> Result<Applied, Fault> {
+    pub(super) fn rotate_token(
+        &mut self,
+        id: u32,
+        token_hash: [u8; 32],
+        prefix: &str,
+        old_expires_at: Option<i64>,
+    ) -> Result<Applied, Fault> {
         let mut old = self.token(id)?.clone();
         if self.work.credentials.contains_key(&token_hash) {
             return Err(CommandError::Conflict("that secret is in use already".into()).into());
@@ -94,7 +113,12 @@ impl Tx<'_> {
         Ok(Applied::Created { id: new_id })
     }
 
-    pub(super) fn create_session(&mut self, user_id: u32, token_hash: [u8; 32], expires_at: i64) -> Result<Applied, Fault> {
+    pub(super) fn create_session(
+        &mut self,
+        user_id: u32,
+        token_hash: [u8; 32],
+        expires_at: i64,
+    ) -> Result<Applied, Fault> {
         let mut user = self.user(user_id)?.clone();
         if !user.active {
             return Err(CommandError::Invalid("the account is deactivated".into()).into());
@@ -107,7 +131,17 @@ impl Tx<'_> {
             self.record(Change::User(user_id, Some(user)));
         }
         let id = Self::next_id(&mut self.work.meta.counters.session)?;
-        self.record(Change::Session(id, Some(SessionRecord { id, user_id, token_hash, created_at: self.now, expires_at, last_seen_at: self.now })));
+        self.record(Change::Session(
+            id,
+            Some(SessionRecord {
+                id,
+                user_id,
+                token_hash,
+                created_at: self.now,
+                expires_at,
+                last_seen_at: self.now,
+            }),
+        ));
         Ok(Applied::Created { id })
     }
 
@@ -129,7 +163,12 @@ impl Tx<'_> {
             }
         }
         for (id, at) in tokens {
-            if let Some(token) = self.work.tokens.get(id).filter(|t| t.last_used_at < Some(*at)) {
+            if let Some(token) = self
+                .work
+                .tokens
+                .get(id)
+                .filter(|t| t.last_used_at < Some(*at))
+            {
                 let mut token = token.clone();
                 token.last_used_at = Some(*at);
                 self.record(Change::Token(*id, Some(token)));
@@ -139,7 +178,11 @@ impl Tx<'_> {
     }
 
     pub(super) fn record_event(&mut self, event: &SecurityEvent) -> Result<Applied, Fault> {
-        if let SecurityEvent::LoginFailed { user_id: Some(id), lock_until: Some(until), .. } = event
+        if let SecurityEvent::LoginFailed {
+            user_id: Some(id),
+            lock_until: Some(until),
+            ..
+        } = event
             && let Some(user) = self.work.users.get(id)
         {
             let mut user = user.clone();

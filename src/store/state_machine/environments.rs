@@ -124,8 +124,12 @@ impl Tx<'_> {
         name: &str,
         key_hash: [u8; 32],
         prefix: &str,
+        expires_at: Option<i64>,
     ) -> Result<Applied, Fault> {
         self.environment(environment_id)?;
+        if expires_at.is_some_and(|at| at <= self.now) {
+            return Err(CommandError::Invalid("the expiry must be in the future".into()).into());
+        }
         check_name("key", name)?;
         if self
             .work
@@ -145,10 +149,38 @@ impl Tx<'_> {
                 key_hash,
                 prefix: prefix.to_owned(),
                 active: true,
+                expires_at,
                 created_at: self.now,
             }),
         ));
         Ok(Applied::Created { id })
+    }
+
+    pub(super) fn rotate_server_key(
+        &mut self,
+        id: u32,
+        key_hash: [u8; 32],
+        prefix: &str,
+        old_expires_at: Option<i64>,
+    ) -> Result<Applied, Fault> {
+        let mut old = self
+            .work
+            .server_keys
+            .get(&id)
+            .filter(|k| k.active)
+            .cloned()
+            .ok_or_else(|| CommandError::not_found("server key", id))?;
+        let name = old.name.clone();
+        let new_id = self.create_server_key(old.environment_id, &name, key_hash, prefix, None)?;
+        if let Some(at) = old_expires_at {
+            if at <= self.now {
+                old.active = false;
+            } else {
+                old.expires_at = Some(old.expires_at.map_or(at, |e| e.min(at)));
+            }
+            self.record(Change::ServerKey(id, Some(old)));
+        }
+        Ok(new_id)
     }
 
     pub(super) fn revoke_server_key(&mut self, id: u32) -> Result<Applied, Fault> {

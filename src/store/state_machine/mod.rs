@@ -391,7 +391,14 @@ impl<'t> Tx<'t> {
                 name,
                 key_hash,
                 prefix,
-            } => self.create_server_key(*environment_id, name, *key_hash, prefix),
+                expires_at,
+            } => self.create_server_key(*environment_id, name, *key_hash, prefix, *expires_at),
+            Command::RotateServerKey {
+                id,
+                key_hash,
+                prefix,
+                old_expires_at,
+            } => self.rotate_server_key(*id, *key_hash, prefix, *old_expires_at),
             Command::RevokeServerKey { id } => self.revoke_server_key(*id),
             Command::Identify {
                 environment_id,

@@ -39,10 +39,16 @@ impl Tx<'_> {
         check_email(&email)?;
         check_name("user", &new.name)?;
         if self.work.user_by_email(&email).is_some() {
-            return Err(CommandError::Conflict(format!("a user with the address {email} exists already")).into());
+            return Err(CommandError::Conflict(format!(
+                "a user with the address {email} exists already"
+            ))
+            .into());
         }
         if new.password_hash.is_none() && new.invite.is_none() {
-            return Err(CommandError::Invalid("a new user needs an initial password or an invitation".into()).into());
+            return Err(CommandError::Invalid(
+                "a new user needs an initial password or an invitation".into(),
+            )
+            .into());
         }
         let id = Self::next_id(&mut self.work.meta.counters.user)?;
         self.record(Change::User(
@@ -60,12 +66,20 @@ impl Tx<'_> {
             }),
         ));
         if new.admin {
-            self.add_grant(Subject::User(id), RoleRef::Builtin(BuiltinRole::Admin), Scope::Organisation)?;
+            self.add_grant(
+                Subject::User(id),
+                RoleRef::Builtin(BuiltinRole::Admin),
+                Scope::Organisation,
+            )?;
         }
         Ok(Applied::Created { id })
     }
 
-    pub(super) fn complete_setup(&mut self, token_hash: &[u8; 32], user: &NewUser) -> Result<Applied, Fault> {
+    pub(super) fn complete_setup(
+        &mut self,
+        token_hash: &[u8; 32],
+        user: &NewUser,
+    ) -> Result<Applied, Fault> {
         let setup = self
             .work
             .meta
@@ -73,7 +87,10 @@ impl Tx<'_> {
             .clone()
             .ok_or_else(|| CommandError::Conflict("the setup token was used already".into()))?;
         if setup.token_hash != *token_hash || setup.expires_at <= self.now {
-            return Err(CommandError::Invalid("the setup token is not valid (it may have expired)".into()).into());
+            return Err(CommandError::Invalid(
+                "the setup token is not valid (it may have expired)".into(),
+            )
+            .into());
         }
         self.work.meta.setup = None;
         let mut first = user.clone();
@@ -82,7 +99,12 @@ impl Tx<'_> {
         self.create_user(&first)
     }
 
-    pub(super) fn update_user(&mut self, id: u32, name: Option<&str>, active: Option<bool>) -> Result<Applied, Fault> {
+    pub(super) fn update_user(
+        &mut self,
+        id: u32,
+        name: Option<&str>,
+        active: Option<bool>,
+    ) -> Result<Applied, Fault> {
         let mut user = self.user(id)?.clone();
         if let Some(name) = name {
             check_name("user", name)?;
@@ -101,16 +123,34 @@ impl Tx<'_> {
     pub(super) fn delete_user(&mut self, id: u32) -> Result<Applied, Fault> {
         self.user(id)?;
         self.end_sessions_of(id, None);
-        let grants: Vec<u32> = self.work.grants.values().filter(|g| g.subject == Subject::User(id)).map(|g| g.id).collect();
+        let grants: Vec<u32> = self
+            .work
+            .grants
+            .values()
+            .filter(|g| g.subject == Subject::User(id))
+            .map(|g| g.id)
+            .collect();
         for grant in grants {
             self.record(Change::Grant(grant, None));
         }
-        let teams: Vec<_> = self.work.teams.values().filter(|t| t.members.contains(&id)).cloned().collect();
+        let teams: Vec<_> = self
+            .work
+            .teams
+            .values()
+            .filter(|t| t.members.contains(&id))
+            .cloned()
+            .collect();
         for mut team in teams {
             team.members.remove(&id);
             self.record(Change::Team(team.id, Some(team)));
         }
-        let tokens: Vec<u32> = self.work.tokens.values().filter(|t| t.owner == Some(id)).map(|t| t.id).collect();
+        let tokens: Vec<u32> = self
+            .work
+            .tokens
+            .values()
+            .filter(|t| t.owner == Some(id))
+            .map(|t| t.id)
+            .collect();
         for token in tokens {
             self.record(Change::Token(token, None));
         }
@@ -118,7 +158,12 @@ impl Tx<'_> {
         Ok(Applied::Deleted)
     }
 
-    pub(super) fn change_password(&mut self, user_id: u32, password_hash: &str, keep_session: Option<u32>) -> Result<Applied, Fault> {
+    pub(super) fn change_password(
+        &mut self,
+        user_id: u32,
+        password_hash: &str,
+        keep_session: Option<u32>,
+    ) -> Result<Applied, Fault> {
         let mut user = self.user(user_id)?.clone();
         user.password_hash = Some(password_hash.to_owned());
         user.must_change_password = false;
@@ -128,10 +173,18 @@ impl Tx<'_> {
         Ok(Applied::Updated)
     }
 
-    pub(super) fn reset_password(&mut self, user_id: u32, password_hash: Option<&String>, invite: Option<&InviteRecord>) -> Result<Applied, Fault> {
+    pub(super) fn reset_password(
+        &mut self,
+        user_id: u32,
+        password_hash: Option<&String>,
+        invite: Option<&InviteRecord>,
+    ) -> Result<Applied, Fault> {
         let mut user = self.user(user_id)?.clone();
         if password_hash.is_none() && invite.is_none() {
-            return Err(CommandError::Invalid("a reset needs a new initial password or an invitation".into()).into());
+            return Err(CommandError::Invalid(
+                "a reset needs a new initial password or an invitation".into(),
+            )
+            .into());
         }
         user.password_hash = password_hash.cloned();
         user.must_change_password = password_hash.is_some();
@@ -142,15 +195,28 @@ impl Tx<'_> {
         Ok(Applied::Updated)
     }
 
-    pub(super) fn accept_invite(&mut self, invite_hash: &[u8; 32], password_hash: &str) -> Result<Applied, Fault> {
+    pub(super) fn accept_invite(
+        &mut self,
+        invite_hash: &[u8; 32],
+        password_hash: &str,
+    ) -> Result<Applied, Fault> {
         let now = self.now;
         let user = self
             .work
             .users
             .values()
-            .find(|u| u.active && u.invite.as_ref().is_some_and(|i| i.token_hash == *invite_hash && i.expires_at > now))
+            .find(|u| {
+                u.active
+                    && u.invite
+                        .as_ref()
+                        .is_some_and(|i| i.token_hash == *invite_hash && i.expires_at > now)
+            })
             .cloned()
-            .ok_or_else(|| CommandError::Invalid("the invitation is not valid (it may have expired or been used)".into()))?;
+            .ok_or_else(|| {
+                CommandError::Invalid(
+                    "the invitation is not valid (it may have expired or been used)".into(),
+                )
+            })?;
         self.change_password(user.id, password_hash, None)
     }
 
@@ -168,7 +234,12 @@ impl Tx<'_> {
         }
     }
 
-    pub(super) fn add_grant(&mut self, subject: Subject, role: RoleRef, scope: Scope) -> Result<Applied, Fault> {
+    pub(super) fn add_grant(
+        &mut self,
+        subject: Subject,
+        role: RoleRef,
+        scope: Scope,
+    ) -> Result<Applied, Fault> {
         match subject {
             Subject::User(id) => {
                 self.user(id)?;
@@ -183,7 +254,10 @@ impl Tx<'_> {
             }
             RoleRef::Builtin(_) => {}
             RoleRef::Explicit(_) => {
-                return Err(CommandError::Invalid("a grant names a role; explicit permissions are for API tokens".into()).into());
+                return Err(CommandError::Invalid(
+                    "a grant names a role; explicit permissions are for API tokens".into(),
+                )
+                .into());
             }
         }
         match scope {
@@ -195,11 +269,27 @@ impl Tx<'_> {
                 self.environment(id)?;
             }
         }
-        if let Some(same) = self.work.grants.values().find(|g| g.subject == subject && g.role == role && g.scope == scope) {
-            return Err(CommandError::Conflict(format!("grant {} gives this already", same.id)).into());
+        if let Some(same) = self
+            .work
+            .grants
+            .values()
+            .find(|g| g.subject == subject && g.role == role && g.scope == scope)
+        {
+            return Err(
+                CommandError::Conflict(format!("grant {} gives this already", same.id)).into(),
+            );
         }
         let id = Self::next_id(&mut self.work.meta.counters.grant)?;
-        self.record(Change::Grant(id, Some(GrantRecord { id, subject, role, scope, created_at: self.now })));
+        self.record(Change::Grant(
+            id,
+            Some(GrantRecord {
+                id,
+                subject,
+                role,
+                scope,
+                created_at: self.now,
+            }),
+        ));
         Ok(Applied::Created { id })
     }
 }

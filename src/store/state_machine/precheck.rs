@@ -84,25 +84,10 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         | Command::ReorderSegmentOverrides { .. }
         | Command::DeleteIdentityOverride { .. }
         | Command::RevokeServerKey { .. }
+        | Command::RotateServerKey { .. }
         | Command::DeleteIdentity { .. }
-        | Command::DeleteIdentities { .. } => Ok(()),
-        Command::CreateUser(user) | Command::CompleteSetup { user, .. } => {
-            super::people::check_email(&user.email.trim().to_lowercase())?;
-            check_name("user", &user.name)
-        }
-        Command::UpdateUser { name, .. } => name.as_deref().map_or(Ok(()), |n| check_name("user", n)),
-        Command::CreateTeam { name } | Command::UpdateTeam { name, .. } => check_name("team", name),
-        Command::CreateRole { name, description, .. } => {
-            check_name("role", name)?;
-            check_description("role", description.as_deref())
-        }
-        Command::UpdateRole { name, description, .. } => {
-            if let Some(name) = name {
-                check_name("role", name)?;
-            }
-            check_description("role", description.as_ref().and_then(Option::as_deref))
-        }
-        Command::RevokeApiToken { .. }
+        | Command::DeleteIdentities { .. }
+        | Command::RevokeApiToken { .. }
         | Command::RotateApiToken { .. }
         | Command::DeleteUser { .. }
         | Command::ChangePassword { .. }
@@ -119,6 +104,28 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         | Command::RecordUse { .. }
         | Command::RecordEvent(_)
         | Command::PruneAudit { .. } => Ok(()),
+        Command::CreateUser(user) | Command::CompleteSetup { user, .. } => {
+            super::people::check_email(&user.email.trim().to_lowercase())?;
+            check_name("user", &user.name)
+        }
+        Command::UpdateUser { name, .. } => {
+            name.as_deref().map_or(Ok(()), |n| check_name("user", n))
+        }
+        Command::CreateTeam { name } | Command::UpdateTeam { name, .. } => check_name("team", name),
+        Command::CreateRole {
+            name, description, ..
+        } => {
+            check_name("role", name)?;
+            check_description("role", description.as_deref())
+        }
+        Command::UpdateRole {
+            name, description, ..
+        } => {
+            if let Some(name) = name {
+                check_name("role", name)?;
+            }
+            check_description("role", description.as_ref().and_then(Option::as_deref))
+        }
     }
 }
 

@@ -36,7 +36,11 @@ fn nothing_applies_before_initialisation_and_initialisation_happens_once() {
     h.ok(Command::Initialize {
         organisation_name: "default".into(),
         instance_seed: [1; 16],
-        admin_token: Some(NewToken::organisation_admin("bootstrap", [2; 32], String::new())),
+        admin_token: Some(NewToken::organisation_admin(
+            "bootstrap",
+            [2; 32],
+            String::new(),
+        )),
         setup: None,
     });
     assert_eq!(h.machine.catalog().tokens.len(), 1);
@@ -54,8 +58,16 @@ fn nothing_applies_before_initialisation_and_initialisation_happens_once() {
 #[test]
 fn organisation_and_tokens() {
     let mut h = Harness::initialised();
-    h.created(Command::CreateApiToken(NewToken::organisation_admin("ci", [9; 32], String::new())));
-    h.refused(Command::CreateApiToken(NewToken::organisation_admin(" ", [8; 32], String::new())));
+    h.created(Command::CreateApiToken(NewToken::organisation_admin(
+        "ci",
+        [9; 32],
+        String::new(),
+    )));
+    h.refused(Command::CreateApiToken(NewToken::organisation_admin(
+        " ",
+        [8; 32],
+        String::new(),
+    )));
     let (_, env, _) = h.project("Web");
     let revision = h.machine.catalog().environments[&env].revision;
     h.ok(Command::UpdateOrganisation {
@@ -450,6 +462,7 @@ fn server_keys() {
     let mut h = Harness::initialised();
     let (_, env, _) = h.project("Web");
     let create = Command::CreateServerKey {
+        expires_at: None,
         environment_id: env,
         name: "backend".into(),
         key_hash: [5; 32],

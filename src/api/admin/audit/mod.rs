@@ -64,7 +64,11 @@ fn time(text: &str) -> Result<i64, ApiError> {
     }
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-        .map_err(|_| ApiError::bad_request(format!("{text:?} is not a time (RFC 3339, e.g. 2026-12-01T10:00:00Z, or milliseconds)")))
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "{text:?} is not a time (RFC 3339, e.g. 2026-12-01T10:00:00Z, or milliseconds)"
+            ))
+        })
 }
 
 /// A filter, checked, as a predicate over entries.
@@ -88,11 +92,23 @@ impl Matcher {
         self.since.is_none_or(|s| e.at >= s)
             && self.until.is_none_or(|u| e.at < u)
             && f.project_id.is_none_or(|p| e.project_id == Some(p))
-            && f.environment_id.is_none_or(|id| e.environment_id == Some(id))
-            && f.action.as_deref().is_none_or(|a| if a.ends_with('.') { e.action.starts_with(a) } else { e.action == a })
+            && f.environment_id
+                .is_none_or(|id| e.environment_id == Some(id))
+            && f.action.as_deref().is_none_or(|a| {
+                if a.ends_with('.') {
+                    e.action.starts_with(a)
+                } else {
+                    e.action == a
+                }
+            })
             && f.target.as_deref().is_none_or(|t| e.target.contains(t))
             && f.actor.as_deref().is_none_or(|a| {
-                e.actor_name.eq_ignore_ascii_case(a) || format!("{}:{}", e.actor_kind, e.actor_id.map(|i| i.to_string()).unwrap_or_default()) == a
+                e.actor_name.eq_ignore_ascii_case(a)
+                    || format!(
+                        "{}:{}",
+                        e.actor_kind,
+                        e.actor_id.map(|i| i.to_string()).unwrap_or_default()
+                    ) == a
             })
     }
 }
@@ -101,10 +117,17 @@ impl Matcher {
 /// else entries of projects whose audit log they may read.
 fn visible(caller: &Caller, catalog: &Catalog, e: &AuditRecord) -> bool {
     caller.can(catalog, Permission::ViewAuditLog, Target::Organisation)
-        || e.project_id.is_some_and(|p| caller.can(catalog, Permission::ViewProjectAuditLog, Target::Project(p)))
+        || e.project_id.is_some_and(|p| {
+            caller.can(catalog, Permission::ViewProjectAuditLog, Target::Project(p))
+        })
 }
 
-async fn page(store: &Store, from: u64, limit: usize, keep: impl FnMut(&AuditRecord) -> bool + Send + 'static) -> Result<(Vec<AuditRecord>, Option<u64>), ApiError> {
+async fn page(
+    store: &Store,
+    from: u64,
+    limit: usize,
+    keep: impl FnMut(&AuditRecord) -> bool + Send + 'static,
+) -> Result<(Vec<AuditRecord>, Option<u64>), ApiError> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || store.audit_page(from, limit, keep))
         .await
@@ -114,11 +137,17 @@ async fn page(store: &Store, from: u64, limit: usize, keep: impl FnMut(&AuditRec
 
 fn cursor(text: Option<&str>) -> Result<u64, ApiError> {
     text.map_or(Ok(1), |c| {
-        c.strip_prefix("a1.").and_then(|n| u64::from_str_radix(n, 16).ok()).ok_or_else(|| ApiError::bad_request("the cursor is not one this API gave"))
+        c.strip_prefix("a1.")
+            .and_then(|n| u64::from_str_radix(n, 16).ok())
+            .ok_or_else(|| ApiError::bad_request("the cursor is not one this API gave"))
     })
 }
 
-async fn list(State(state): State<AppState>, caller: Caller, Query(filter): Query<Filter>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(filter): Query<Filter>,
+) -> Result<Json<Value>, ApiError> {
     let limit = filter.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1 to 500"));
@@ -127,7 +156,10 @@ async fn list(State(state): State<AppState>, caller: Caller, Query(filter): Quer
     let catalog = state.store.catalog();
     let from = cursor(filter.cursor.as_deref())?;
     let caller_copy = caller.clone();
-    let (entries, next) = page(&state.store, from, limit, move |e| matcher.matches(e) && visible(&caller_copy, &catalog, e)).await?;
+    let (entries, next) = page(&state.store, from, limit, move |e| {
+        matcher.matches(e) && visible(&caller_copy, &catalog, e)
+    })
+    .await?;
     Ok(Json(json!({
         "items": entries.iter().map(view::entry).collect::<Vec<_>>(),
         "next_cursor": next.map(|n| format!("a1.{n:x}")),
@@ -138,24 +170,36 @@ async fn verify(State(state): State<AppState>, _caller: Caller) -> Result<Json<V
     let store = state.store.clone();
     let result = tokio::task::spawn_blocking(move || store.audit_verify())
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
-    Ok(Json(json!({"ok": result.first_bad.is_none(), "verification": result})))
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
+    Ok(Json(
+        json!({"ok": result.first_bad.is_none(), "verification": result}),
+    ))
 }
 
 /// Entries per page of an export.
 const EXPORT_PAGE: usize = 1000;
 
-async fn export(State(state): State<AppState>, caller: Caller, Query(filter): Query<Filter>) -> Result<Response, ApiError> {
+async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
     let csv = match filter.format.as_deref() {
         None | Some("jsonl") => false,
         Some("csv") => true,
-        Some(other) => return Err(ApiError::bad_request(format!("format {other:?}: use jsonl or csv"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "format {other:?}: use jsonl or csv"
+            )));
+        }
     };
     let matcher = std::sync::Arc::new(Matcher::new(&filter)?);
     // The export ends at the head as it is now, and says so.
     let head = state.store.catalog().meta.audit.clone();
     let head_line = json!({"chain_head": {"seq": head.seq, "hash": hex(&head.hash)}});
-    let store = state.store.clone();
+    let store = state.store;
     let _ = caller;
     let start: Option<u64> = Some(1);
     let stream = futures_util::stream::unfold((start, false), move |(from, header_sent)| {
@@ -164,11 +208,18 @@ async fn export(State(state): State<AppState>, caller: Caller, Query(filter): Qu
         let head_line = head_line.clone();
         async move {
             if csv && !header_sent {
-                return Some((Ok::<_, std::io::Error>(bytes::Bytes::from_static(view::CSV_HEADER.as_bytes())), (from, true)));
+                return Some((
+                    Ok::<_, std::io::Error>(bytes::Bytes::from_static(view::CSV_HEADER.as_bytes())),
+                    (from, true),
+                ));
             }
             let from = from?;
             if from > head.seq {
-                let trailer = if csv { format!("#chain_head,{},{}\n", head.seq, hex(&head.hash)) } else { format!("{head_line}\n") };
+                let trailer = if csv {
+                    format!("#chain_head,{},{}\n", head.seq, hex(&head.hash))
+                } else {
+                    format!("{head_line}\n")
+                };
                 return Some((Ok(bytes::Bytes::from(trailer)), (None, true)));
             }
             let last = head.seq;
@@ -184,15 +235,24 @@ async fn export(State(state): State<AppState>, caller: Caller, Query(filter): Qu
                             chunk.push('\n');
                         }
                     }
-                    Some((Ok(bytes::Bytes::from(chunk)), (Some(next.unwrap_or(last + 1)), true)))
+                    Some((
+                        Ok(bytes::Bytes::from(chunk)),
+                        (Some(next.unwrap_or(last + 1)), true),
+                    ))
                 }
                 Err(error) => Some((Err(std::io::Error::other(error.message)), (None, true))),
             }
         }
     });
     let mut response = HttpBody::from_stream(stream).into_response();
-    let content_type = if csv { "text/csv; charset=utf-8" } else { "application/x-ndjson" };
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let content_type = if csv {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/x-ndjson"
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(value) = HeaderValue::from_str(&format!("{}:{}", head.seq, hex(&head.hash))) {
         response.headers_mut().insert("x-burgee-audit-head", value);
     }

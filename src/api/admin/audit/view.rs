@@ -6,7 +6,8 @@ use crate::cache::document::iso_timestamp;
 use crate::store::audit::{AuditRecord, hex};
 
 fn parsed(text: Option<&String>) -> Value {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
 }
 
 pub fn entry(e: &AuditRecord) -> Value {
@@ -57,7 +58,11 @@ pub fn differences(path: &str, before: &Value, after: &Value, out: &mut Vec<Valu
 
 /// Cells that a spreadsheet would run as a formula are prefixed with `'`.
 fn csv_cell(text: &str) -> String {
-    let safe = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() };
+    let safe = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
     if safe.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", safe.replace('"', "\"\""))
     } else {
@@ -88,7 +93,11 @@ pub fn csv_row(e: &AuditRecord) -> String {
         hex(&e.prev_hash),
         hex(&e.hash),
     ];
-    let mut row = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+    let mut row = cells
+        .iter()
+        .map(|c| csv_cell(c))
+        .collect::<Vec<_>>()
+        .join(",");
     row.push('\n');
     row
 }
@@ -99,14 +108,18 @@ mod tests {
 
     #[test]
     fn diffs_name_the_changed_leaf() {
-        let before = json!({"rules": [{"type": "ALL", "conditions": [{"value": "pro"}]}], "name": "x"});
+        let before =
+            json!({"rules": [{"type": "ALL", "conditions": [{"value": "pro"}]}], "name": "x"});
         let after = json!({"rules": [{"type": "ALL", "conditions": [{"value": "max"}, {"value": "new"}]}], "name": "x"});
         let mut out = Vec::new();
         differences("", &before, &after, &mut out);
-        assert_eq!(out, vec![
-            json!({"path": "/rules/0/conditions/0/value", "before": "pro", "after": "max"}),
-            json!({"path": "/rules/0/conditions/1", "before": null, "after": {"value": "new"}}),
-        ]);
+        assert_eq!(
+            out,
+            vec![
+                json!({"path": "/rules/0/conditions/0/value", "before": "pro", "after": "max"}),
+                json!({"path": "/rules/0/conditions/1", "before": null, "after": {"value": "new"}}),
+            ]
+        );
     }
 
     #[test]
