@@ -63,7 +63,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
-    let local = serve_admin_socket(&settings.data_dir, router(state.clone()))?;
+    // Without the socket the server still serves; only `--local` recovery is unavailable.
+    let local = serve_admin_socket(&settings.data_dir, router(state.clone()))
+        .map_err(|error| tracing::warn!(error = %format!("{error:#}"), "no local admin socket"))
+        .ok();
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
     // A line for people and for scripts that started the server on port 0.
     println!("burgee listening on http://{address}");
@@ -72,7 +75,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
-    local.abort();
+    if let Some(local) = local {
+        local.abort();
+    }
     let _ = std::fs::remove_file(settings.data_dir.join(crate::cli::ADMIN_SOCKET));
     tracing::info!("stopped: every acknowledged write is on disk");
     Ok(())

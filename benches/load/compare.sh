@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two builds side by side in one run, alternating, on loopback: requests/s and latency of the
-# SDK endpoints, each build on a fresh data directory with the reference environment.
+# SDK endpoints and of admin toggles, each build on a fresh data directory with the reference environment.
 #   benches/load/compare.sh OLD_BINARY NEW_BINARY [DURATION_SECONDS] [ROUNDS]   (needs wrk)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,12 +22,14 @@ measure() {
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health/readiness" > /dev/null && break; sleep 0.1; done
   export BURGEE_CLIENT_KEY
   BURGEE_CLIENT_KEY=$(python3 "$root/benches/load/setup.py" "http://127.0.0.1:$port" "$token")
-  for endpoint in flags transient persist; do
+  export BURGEE_TOKEN=$token
+  for endpoint in flags transient persist toggle; do
     local args=("http://127.0.0.1:$port/api/v1/identities/")
     case $endpoint in
       flags) args=(-H "X-Environment-Key: $BURGEE_CLIENT_KEY" "http://127.0.0.1:$port/api/v1/flags/") ;;
       transient) args=(-s "$root/benches/load/identify_transient.lua" "${args[@]}") ;;
       persist) args=(-s "$root/benches/load/identify_persist.lua" "${args[@]}") ;;
+      toggle) args=(-s "$root/benches/load/toggle.lua" "http://127.0.0.1:$port") ;;
     esac
     wrk --latency -t 2 -c 32 -d "${duration}s" "${args[@]}" \
       | awk -v l="$label" -v e="$endpoint" '/Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%-4s %-10s %10s req/s  p50 %8s  p99 %8s\n", l, e, r, p50, p99}'

@@ -81,7 +81,7 @@ impl Client {
             Some(token) => token,
             None => super::profile::load()?
                 .map(|p| p.token)
-                .context("not signed in: run `burgee login`, or give --token, BURGEE_TOKEN, --token-file or BURGEE_TOKEN_FILE")?,
+                .context("not signed in and no admin token given: run `burgee login`, or give --token, BURGEE_TOKEN, --token-file or BURGEE_TOKEN_FILE")?,
         };
         Self::build(connection, Some(token))
     }
