@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod flagsmith;
+pub mod json;
 pub mod model;
 pub mod rules;
 pub mod secrets;

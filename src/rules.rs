@@ -15,27 +15,67 @@ use crate::flagsmith::document::{ConditionDocument, RuleDocument};
 use crate::model::{Condition, ConditionValue, Operator, Rule, RuleKind, Segment};
 use crate::store::records::{ConditionRecord, RuleRecord, StoredRuleKind};
 
-/// A rule as the admin API takes and shows it.
+/// A rule as the admin API takes and shows it (from a JSON object only: serde would also
+/// take an array of the fields in order).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "crate::json::Object<RuleFields>")]
 pub struct RuleJson {
-    #[serde(rename = "type")]
+    /// `type`: ALL, ANY or NONE.
     pub kind: String,
-    #[serde(default)]
     pub conditions: Vec<ConditionJson>,
-    #[serde(default)]
     pub rules: Vec<RuleJson>,
 }
 
 /// A condition as the admin API takes and shows it.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "crate::json::Object<ConditionFields>")]
 pub struct ConditionJson {
-    #[serde(default)]
     pub property: String,
     pub operator: String,
-    #[serde(default)]
     pub value: Option<String>,
+}
+
+/// The fields of a [`RuleJson`], read from an object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFields {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    conditions: Vec<ConditionJson>,
+    #[serde(default)]
+    rules: Vec<RuleJson>,
+}
+
+impl From<crate::json::Object<RuleFields>> for RuleJson {
+    fn from(crate::json::Object(f): crate::json::Object<RuleFields>) -> Self {
+        Self {
+            kind: f.kind,
+            conditions: f.conditions,
+            rules: f.rules,
+        }
+    }
+}
+
+/// The fields of a [`ConditionJson`], read from an object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionFields {
+    #[serde(default)]
+    property: String,
+    operator: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+impl From<crate::json::Object<ConditionFields>> for ConditionJson {
+    fn from(crate::json::Object(f): crate::json::Object<ConditionFields>) -> Self {
+        Self {
+            property: f.property,
+            operator: f.operator,
+            value: f.value,
+        }
+    }
 }
 
 fn kind_from_text(text: &str) -> Result<StoredRuleKind, String> {

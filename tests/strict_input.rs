@@ -59,6 +59,31 @@ async fn malformed_admin_bodies_are_refused_before_they_take_an_index() {
     let index = applied_index(&server).await;
     let json = Some("application/json");
     let cases: Vec<Case> = vec![
+        // Nested objects given as arrays of their fields (which serde alone would take).
+        (
+            Method::POST,
+            "/admin/v1/projects/1/features",
+            r#"{"name": "mv", "type": "MULTIVARIATE", "options": [[null, null]]}"#.into(),
+            json,
+            400,
+            "invalid_json",
+        ),
+        (
+            Method::PATCH,
+            "/admin/v1/environments/1/features/1/state",
+            r#"{"variants": [[1, 50]]}"#.into(),
+            json,
+            400,
+            "invalid_json",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/projects/1/segments",
+            r#"{"name": "s", "rules": [["ALL", [], []]]}"#.into(),
+            json,
+            400,
+            "invalid_json",
+        ),
         (
             Method::POST,
             "/admin/v1/projects",

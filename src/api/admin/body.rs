@@ -120,6 +120,8 @@ fn oversized_integer(bytes: &[u8]) -> Option<String> {
     None
 }
 
+pub use crate::json::Object;
+
 /// For `#[serde(default, deserialize_with = "given")]`: a field that may be absent (`None`)
 /// but, when present, is a `T` — so `null` is refused for plain fields, and kept as a value
 /// (`Some(None)`) for fields whose `T` is itself an `Option` ("clear this").

@@ -233,7 +233,7 @@ pub struct StateBody {
     #[serde(default, deserialize_with = "super::body::given")]
     pub value: Option<Value>,
     #[serde(default, deserialize_with = "super::body::given")]
-    pub variants: Option<Vec<VariantBody>>,
+    pub variants: Option<Vec<super::body::Object<VariantBody>>>,
 }
 
 #[derive(Deserialize)]
@@ -251,7 +251,7 @@ impl StateBody {
             variants: self.variants.map(|variants| {
                 variants
                     .into_iter()
-                    .map(|v| VariantWeightRecord {
+                    .map(|super::body::Object(v)| VariantWeightRecord {
                         option_id: v.option_id,
                         weight: v.weight,
                     })

@@ -56,7 +56,7 @@ struct NewFeature {
     #[serde(default)]
     server_key_only: bool,
     #[serde(default)]
-    options: Vec<OptionBody>,
+    options: Vec<super::body::Object<OptionBody>>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +97,7 @@ async fn create(
     let options = body
         .options
         .iter()
-        .map(|o| {
+        .map(|super::body::Object(o)| {
             Ok(NewOption {
                 value: stored_value(&o.value)?,
                 key: o.key.clone(),

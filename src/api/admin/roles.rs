@@ -205,14 +205,14 @@ async fn list_grants(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewGrant {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     user_id: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     team_id: Option<u32>,
     role: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     project_id: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     environment_id: Option<u32>,
 }
 

@@ -182,7 +182,7 @@ struct OverrideBody {
     #[serde(default, deserialize_with = "super::body::given")]
     value: Option<Value>,
     #[serde(default, deserialize_with = "super::body::given")]
-    variants: Option<Vec<super::environments::VariantBody>>,
+    variants: Option<Vec<super::body::Object<super::environments::VariantBody>>>,
 }
 
 async fn set_override(

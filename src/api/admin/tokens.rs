@@ -64,15 +64,15 @@ pub fn expiry(expires_in: Option<&str>) -> Result<Option<i64>, ApiError> {
 struct NewTokenBody {
     name: String,
     /// A role's name; or give `permissions`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     role: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     permissions: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     project_id: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     environment_id: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     expires_in: Option<String>,
 }
 
@@ -151,7 +151,7 @@ async fn revoke(
 #[serde(deny_unknown_fields)]
 struct Rotation {
     /// How long the old secret keeps working (default: it stops now).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     grace: Option<String>,
 }
 
@@ -181,7 +181,7 @@ async fn rotate(
 #[serde(deny_unknown_fields)]
 struct NewPersonal {
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     expires_in: Option<String>,
 }
 

@@ -32,7 +32,7 @@ struct NewUserBody {
     email: String,
     name: String,
     /// An initial password the user must change; without it, an invitation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     password: Option<Secret>,
     #[serde(default)]
     admin: bool,
@@ -150,7 +150,7 @@ async fn remove(
 #[serde(deny_unknown_fields)]
 struct Reset {
     /// A new initial password the user must change; without it, a new invitation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::given")]
     password: Option<Secret>,
 }
 

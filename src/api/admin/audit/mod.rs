@@ -59,6 +59,9 @@ pub struct Filter {
 }
 
 fn time(text: &str) -> Result<i64, ApiError> {
+    if text.len() > 64 {
+        return Err(ApiError::bad_request("a time is at most 64 characters"));
+    }
     if let Ok(ms) = text.parse::<i64>() {
         return Ok(ms);
     }
