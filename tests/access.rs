@@ -8,7 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::access::{Auth, audit, call, call_with, grant, login, user};
+use common::access::{
+    Auth, admin_post, audit, call, call_with, cookie_secret, grant, login, session_cookie, user,
+};
 use common::server::{Server, TOKEN};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -139,15 +141,7 @@ async fn a_bootstrap_token_is_an_ordinary_named_token() {
 
 #[tokio::test]
 async fn cookie_sessions_need_the_csrf_token_and_a_new_password_first() {
-    let server = Server::start_in(
-        &tempfile::tempdir().unwrap().keep(),
-        &[
-            "--bootstrap-token",
-            TOKEN,
-            "--trusted-proxies",
-            "127.0.0.1/32",
-        ],
-    );
+    let server = Server::start_fresh(&["--trusted-proxies", "127.0.0.1/32"]);
     let admin = Auth::admin();
     let (status, _, created) = call(
         &server,
@@ -173,23 +167,18 @@ async fn cookie_sessions_need_the_csrf_token_and_a_new_password_first() {
         .iter()
         .map(|v| v.to_str().unwrap())
         .collect();
-    let session_cookie = cookies
+    let session_line = cookies
         .iter()
         .find(|c| c.starts_with("burgee_session="))
         .unwrap();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(session_cookie.contains(attribute), "{session_cookie}");
+        assert!(session_line.contains(attribute), "{session_line}");
     }
     assert!(
-        !session_cookie.contains("Secure"),
-        "plain HTTP: {session_cookie}"
+        !session_line.contains("Secure"),
+        "plain HTTP: {session_line}"
     );
-    let session = session_cookie
-        .trim_start_matches("burgee_session=")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let session = cookie_secret(session_line);
     let csrf = signed_in["csrf_token"].as_str().unwrap().to_owned();
     let with_csrf = Auth::Cookie {
         session: session.clone(),
@@ -287,12 +276,7 @@ async fn cookie_sessions_need_the_csrf_token_and_a_new_password_first() {
         ],
     )
     .await;
-    let secure = headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("burgee_session="))
-        .unwrap();
+    let secure = session_cookie(&headers);
     assert!(secure.contains("; Secure"), "{secure}");
     let logins: Vec<Value> = audit(&server)
         .await
@@ -333,17 +317,7 @@ async fn cookie_sessions_need_the_csrf_token_and_a_new_password_first() {
 
 #[tokio::test]
 async fn failed_logins_lock_out_for_a_while_and_never_tell_who_exists() {
-    let server = Server::start_in(
-        &tempfile::tempdir().unwrap().keep(),
-        &[
-            "--bootstrap-token",
-            TOKEN,
-            "--login-max-failures",
-            "3",
-            "--login-lockout",
-            "3s",
-        ],
-    );
+    let server = Server::start_fresh(&["--login-max-failures", "3", "--login-lockout", "3s"]);
     user(&server, "bob@example.com", PASSWORD).await;
     let attempt = |email: &'static str, password: &'static str| {
         let server = &server;
@@ -408,10 +382,7 @@ async fn failed_logins_lock_out_for_a_while_and_never_tell_who_exists() {
 
 #[tokio::test]
 async fn invitations_work_once_and_expire() {
-    let server = Server::start_in(
-        &tempfile::tempdir().unwrap().keep(),
-        &["--bootstrap-token", TOKEN, "--invite-lifetime", "2s"],
-    );
+    let server = Server::start_fresh(&["--invite-lifetime", "2s"]);
     let admin = Auth::admin();
     let (status, _, invited) = call(
         &server,
@@ -563,22 +534,8 @@ async fn deactivation_stops_sessions_and_tokens_at_once() {
 async fn tokens_expire_rotate_and_never_exceed_their_creator() {
     let server = Server::start();
     let admin = Auth::admin();
-    call(
-        &server,
-        &admin,
-        Method::POST,
-        "/admin/v1/projects",
-        Some(&json!({"name": "Web"})),
-    )
-    .await;
-    call(
-        &server,
-        &admin,
-        Method::POST,
-        "/admin/v1/projects",
-        Some(&json!({"name": "Other"})),
-    )
-    .await;
+    admin_post(&server, "/admin/v1/projects", json!({"name": "Web"})).await;
+    admin_post(&server, "/admin/v1/projects", json!({"name": "Other"})).await;
     let (status, _, _) = call(
         &server,
         &admin,
@@ -822,17 +779,7 @@ async fn the_cli_signs_in_like_kubectl() {
 
 #[tokio::test]
 async fn sessions_end_when_idle_or_too_old() {
-    let server = Server::start_in(
-        &tempfile::tempdir().unwrap().keep(),
-        &[
-            "--bootstrap-token",
-            TOKEN,
-            "--session-idle-timeout",
-            "2s",
-            "--session-lifetime",
-            "5s",
-        ],
-    );
+    let server = Server::start_fresh(&["--session-idle-timeout", "2s", "--session-lifetime", "5s"]);
     user(&server, "ida@example.com", PASSWORD).await;
     let idle = Auth::Bearer(login(&server, "ida@example.com", PASSWORD).await);
     let busy = Auth::Bearer(login(&server, "ida@example.com", PASSWORD).await);
@@ -870,12 +817,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     )
     .await;
     assert_eq!(status, 200);
-    let cookie = headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("burgee_session="))
-        .unwrap();
+    let cookie = session_cookie(&headers);
     assert!(!cookie.contains("Secure"), "{cookie}");
     let entry = audit(&server)
         .await
@@ -890,20 +832,11 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
 async fn server_keys_rotate_and_expire() {
     let server = Server::start();
     let admin = Auth::admin();
-    call(
+    admin_post(&server, "/admin/v1/projects", json!({"name": "Web"})).await;
+    admin_post(
         &server,
-        &admin,
-        Method::POST,
-        "/admin/v1/projects",
-        Some(&json!({"name": "Web"})),
-    )
-    .await;
-    call(
-        &server,
-        &admin,
-        Method::POST,
         "/admin/v1/projects/1/environments",
-        Some(&json!({"name": "Live"})),
+        json!({"name": "Live"}),
     )
     .await;
     let document = |key: String| {

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::access::{Auth, audit, call, call_with, login, user};
+use common::access::{
+    Auth, admin_post, audit, call, call_with, cookie_secret, login, session_cookie, user,
+};
 use common::server::{Server, TOKEN, identify, metric};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -71,6 +73,16 @@ fn diff_paths(change: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A step: a call and the action of the one entry it must add.
+type Step = (Method, &'static str, Option<Value>, &'static str);
+
+/// Runs steps whose entries need no closer look than their action and actor.
+async fn steps(server: &Server, steps: Vec<Step>) {
+    for (method, path, body, action) in steps {
+        one_entry(server, method, path, body, action).await;
+    }
+}
+
 #[tokio::test]
 async fn every_mutation_writes_one_entry_with_before_and_after() {
     let server = Server::start();
@@ -106,18 +118,6 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
     )
     .await;
     assert_eq!(e["environment_id"], 1);
-    let key = change(&e, "environment")["after"]["client_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    one_entry(
-        &server,
-        Method::PATCH,
-        "/admin/v1/environments/1",
-        Some(json!({"settings": {"allow_client_traits": false}})),
-        "environment.updated",
-    )
-    .await;
     let e = one_entry(
         &server,
         Method::POST,
@@ -144,29 +144,35 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
         vec!["/enabled", "/value/String"]
     );
     assert_eq!(e["environment_id"], 1);
-    one_entry(
-        &server,
-        Method::PATCH,
-        "/admin/v1/features/1",
-        Some(json!({"description": "the top banner"})),
-        "feature.updated",
-    )
-    .await;
     let rules = |value: &str| json!([{"type": "ALL", "conditions": [{"property": "plan", "operator": "EQUAL", "value": value}]}]);
-    one_entry(
+    steps(
         &server,
-        Method::POST,
-        "/admin/v1/projects/1/segments",
-        Some(json!({"name": "pros", "rules": rules("pro")})),
-        "segment.created",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::POST,
-        "/admin/v1/projects/1/segments",
-        Some(json!({"name": "beta", "rules": []})),
-        "segment.created",
+        vec![
+            (
+                Method::PATCH,
+                "/admin/v1/environments/1",
+                Some(json!({"settings": {"allow_client_traits": false}})),
+                "environment.updated",
+            ),
+            (
+                Method::PATCH,
+                "/admin/v1/features/1",
+                Some(json!({"description": "the top banner"})),
+                "feature.updated",
+            ),
+            (
+                Method::POST,
+                "/admin/v1/projects/1/segments",
+                Some(json!({"name": "pros", "rules": rules("pro")})),
+                "segment.created",
+            ),
+            (
+                Method::POST,
+                "/admin/v1/projects/1/segments",
+                Some(json!({"name": "beta", "rules": []})),
+                "segment.created",
+            ),
+        ],
     )
     .await;
     // A rule tree's change is a structured diff down to the condition.
@@ -182,20 +188,22 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
         change(&e, "segment")["diff"],
         json!([{"path": "/rules/0/conditions/0/value", "before": "pro", "after": "max"}])
     );
-    one_entry(
+    steps(
         &server,
-        Method::PUT,
-        "/admin/v1/environments/1/features/1/segment-overrides/1",
-        Some(json!({"enabled": true})),
-        "segment_override.set",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::PUT,
-        "/admin/v1/environments/1/features/1/segment-overrides/2",
-        Some(json!({"enabled": false})),
-        "segment_override.set",
+        vec![
+            (
+                Method::PUT,
+                "/admin/v1/environments/1/features/1/segment-overrides/1",
+                Some(json!({"enabled": true})),
+                "segment_override.set",
+            ),
+            (
+                Method::PUT,
+                "/admin/v1/environments/1/features/1/segment-overrides/2",
+                Some(json!({"enabled": false})),
+                "segment_override.set",
+            ),
+        ],
     )
     .await;
     let e = one_entry(
@@ -219,44 +227,40 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
             .all(|d| d["path"] == "/target/Segment/priority"),
         "{priorities:?}"
     );
-    one_entry(
+    steps(
         &server,
-        Method::DELETE,
-        "/admin/v1/environments/1/features/1/segment-overrides/2",
-        None,
-        "segment_override.deleted",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::PUT,
-        "/admin/v1/environments/1/identities/alice/traits",
-        Some(json!({"traits": {"plan": "pro"}})),
-        "identity.traits_set",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::PUT,
-        "/admin/v1/environments/1/identities/alice/overrides/1",
-        Some(json!({"enabled": false})),
-        "identity_override.set",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/environments/1/identities/alice/overrides/1",
-        None,
-        "identity_override.deleted",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/environments/1/identities/alice",
-        None,
-        "identity.deleted",
+        vec![
+            (
+                Method::DELETE,
+                "/admin/v1/environments/1/features/1/segment-overrides/2",
+                None,
+                "segment_override.deleted",
+            ),
+            (
+                Method::PUT,
+                "/admin/v1/environments/1/identities/alice/traits",
+                Some(json!({"traits": {"plan": "pro"}})),
+                "identity.traits_set",
+            ),
+            (
+                Method::PUT,
+                "/admin/v1/environments/1/identities/alice/overrides/1",
+                Some(json!({"enabled": false})),
+                "identity_override.set",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/environments/1/identities/alice/overrides/1",
+                None,
+                "identity_override.deleted",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/environments/1/identities/alice",
+                None,
+                "identity.deleted",
+            ),
+        ],
     )
     .await;
     let e = one_entry(
@@ -271,20 +275,28 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
         change(&e, "server_key")["after"].get("key_hash").is_none(),
         "no hash: {e}"
     );
-    one_entry(
+    steps(
         &server,
-        Method::DELETE,
-        "/admin/v1/server-keys/1",
-        None,
-        "server_key.revoked",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::PATCH,
-        "/admin/v1/organisation",
-        Some(json!({"name": "Acme"})),
-        "organisation.updated",
+        vec![
+            (
+                Method::POST,
+                "/admin/v1/server-keys/1/rotate",
+                Some(json!({"old_expires_in": "1h"})),
+                "server_key.rotated",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/server-keys/1",
+                None,
+                "server_key.revoked",
+            ),
+            (
+                Method::PATCH,
+                "/admin/v1/organisation",
+                Some(json!({"name": "Acme"})),
+                "organisation.updated",
+            ),
+        ],
     )
     .await;
     let e = one_entry(
@@ -296,68 +308,58 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
     )
     .await;
     assert!(change(&e, "user")["after"].get("password_hash").is_none());
-    one_entry(
+    steps(
         &server,
-        Method::PATCH,
-        "/admin/v1/users/1",
-        Some(json!({"name": "Annie"})),
-        "user.updated",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::POST,
-        "/admin/v1/users/1/reset-password",
-        Some(json!({})),
-        "user.password_reset",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::POST,
-        "/admin/v1/teams",
-        Some(json!({"name": "Ops"})),
-        "team.created",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::PUT,
-        "/admin/v1/teams/1/members/1",
-        None,
-        "team.member_added",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/teams/1/members/1",
-        None,
-        "team.member_removed",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::PATCH,
-        "/admin/v1/teams/1",
-        Some(json!({"name": "SRE"})),
-        "team.updated",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::POST,
-        "/admin/v1/roles",
-        Some(json!({"name": "flipper", "permissions": ["UPDATE_FEATURE_STATE"]})),
-        "role.created",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::PATCH,
-        "/admin/v1/roles/1",
-        Some(json!({"permissions": ["UPDATE_FEATURE_STATE", "VIEW_ENVIRONMENT"]})),
-        "role.updated",
+        vec![
+            (
+                Method::PATCH,
+                "/admin/v1/users/1",
+                Some(json!({"name": "Annie"})),
+                "user.updated",
+            ),
+            (
+                Method::POST,
+                "/admin/v1/users/1/reset-password",
+                Some(json!({})),
+                "user.password_reset",
+            ),
+            (
+                Method::POST,
+                "/admin/v1/teams",
+                Some(json!({"name": "Ops"})),
+                "team.created",
+            ),
+            (
+                Method::PUT,
+                "/admin/v1/teams/1/members/1",
+                None,
+                "team.member_added",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/teams/1/members/1",
+                None,
+                "team.member_removed",
+            ),
+            (
+                Method::PATCH,
+                "/admin/v1/teams/1",
+                Some(json!({"name": "SRE"})),
+                "team.updated",
+            ),
+            (
+                Method::POST,
+                "/admin/v1/roles",
+                Some(json!({"name": "flipper", "permissions": ["UPDATE_FEATURE_STATE"]})),
+                "role.created",
+            ),
+            (
+                Method::PATCH,
+                "/admin/v1/roles/1",
+                Some(json!({"permissions": ["UPDATE_FEATURE_STATE", "VIEW_ENVIRONMENT"]})),
+                "role.updated",
+            ),
+        ],
     )
     .await;
     let e = one_entry(
@@ -372,28 +374,13 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
         change(&e, "grant")["after"]["scope"],
         json!({"Environment": 1})
     );
-    one_entry(
+    steps(
         &server,
-        Method::DELETE,
-        "/admin/v1/grants/1",
-        None,
-        "grant.deleted",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/roles/1",
-        None,
-        "role.deleted",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/teams/1",
-        None,
-        "team.deleted",
+        vec![
+            (Method::DELETE, "/admin/v1/grants/1", None, "grant.deleted"),
+            (Method::DELETE, "/admin/v1/roles/1", None, "role.deleted"),
+            (Method::DELETE, "/admin/v1/teams/1", None, "team.deleted"),
+        ],
     )
     .await;
     let e = one_entry(
@@ -405,74 +392,54 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
     )
     .await;
     assert!(change(&e, "token")["after"].get("token_hash").is_none());
-    one_entry(
+    steps(
         &server,
-        Method::POST,
-        "/admin/v1/tokens/2/rotate",
-        Some(json!({})),
-        "token.rotated",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/tokens/3",
-        None,
-        "token.revoked",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/users/1",
-        None,
-        "user.deleted",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/features/1",
-        None,
-        "feature.deleted",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/segments/2",
-        None,
-        "segment.deleted",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/environments/1/identities",
-        None,
-        "identity.deleted_all",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/environments/1",
-        None,
-        "environment.deleted",
-    )
-    .await;
-    one_entry(
-        &server,
-        Method::DELETE,
-        "/admin/v1/projects/1",
-        None,
-        "project.deleted",
+        vec![
+            (
+                Method::POST,
+                "/admin/v1/tokens/2/rotate",
+                Some(json!({})),
+                "token.rotated",
+            ),
+            (Method::DELETE, "/admin/v1/tokens/3", None, "token.revoked"),
+            (Method::DELETE, "/admin/v1/users/1", None, "user.deleted"),
+            (
+                Method::DELETE,
+                "/admin/v1/features/1",
+                None,
+                "feature.deleted",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/segments/2",
+                None,
+                "segment.deleted",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/environments/1/identities",
+                None,
+                "identity.deleted_all",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/environments/1",
+                None,
+                "environment.deleted",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/projects/1",
+                None,
+                "project.deleted",
+            ),
+        ],
     )
     .await;
 
     // SDK trait writes are counted, never audited per call.
     let admin_entries = audit(&server).await.len();
-    call(
+    let (_, _, env) = call(
         &server,
         &Auth::admin(),
         Method::POST,
@@ -484,7 +451,7 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
         &server,
         &Auth::admin(),
         Method::POST,
-        "/admin/v1/projects/2/environments",
+        &format!("/admin/v1/projects/{}/environments", env["id"]),
         Some(&json!({"name": "Live"})),
     )
     .await;
@@ -504,7 +471,6 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
         metric(&server, "burgee_sdk_trait_writes_total").await,
         Some(5.0)
     );
-    let _ = key;
     // The chain verifies and its head is the last entry's hash.
     let (_, _, verified) = call(
         &server,
@@ -525,21 +491,12 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
 async fn filters_and_pages() {
     let server = Server::start();
     for name in ["A", "B", "C"] {
-        call(
-            &server,
-            &Auth::admin(),
-            Method::POST,
-            "/admin/v1/projects",
-            Some(&json!({"name": name})),
-        )
-        .await;
+        admin_post(&server, "/admin/v1/projects", json!({"name": name})).await;
     }
-    call(
+    admin_post(
         &server,
-        &Auth::admin(),
-        Method::POST,
         "/admin/v1/projects/2/environments",
-        Some(&json!({"name": "Live"})),
+        json!({"name": "Live"}),
     )
     .await;
     let page = |query: &'static str| {
@@ -737,12 +694,10 @@ async fn retention_prunes_old_entries_and_leaves_a_checkpoint() {
     let data_dir = temp.path().join("data");
     let server = Server::start_in(&data_dir, &["--bootstrap-token", TOKEN]);
     for n in 0..4 {
-        call(
+        admin_post(
             &server,
-            &Auth::admin(),
-            Method::POST,
             "/admin/v1/projects",
-            Some(&json!({"name": format!("Old {n}")})),
+            json!({"name": format!("Old {n}")}),
         )
         .await;
     }
@@ -802,20 +757,11 @@ async fn secrets_never_reach_logs_or_later_answers() {
         PASSWORD.to_owned(),
         "initial password 7".to_owned(),
     ];
-    call(
+    admin_post(&server, "/admin/v1/projects", json!({"name": "Web"})).await;
+    admin_post(
         &server,
-        &admin,
-        Method::POST,
-        "/admin/v1/projects",
-        Some(&json!({"name": "Web"})),
-    )
-    .await;
-    call(
-        &server,
-        &admin,
-        Method::POST,
         "/admin/v1/projects/1/environments",
-        Some(&json!({"name": "Live"})),
+        json!({"name": "Live"}),
     )
     .await;
     let (_, _, key) = call(
@@ -856,20 +802,8 @@ async fn secrets_never_reach_logs_or_later_answers() {
         Some(&json!({"email": "sec@example.com", "password": PASSWORD})),
     )
     .await;
-    let cookie = headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("burgee_session="))
-        .unwrap();
-    secrets.push(
-        cookie
-            .trim_start_matches("burgee_session=")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned(),
-    );
+    let cookie = session_cookie(&headers);
+    secrets.push(cookie_secret(&cookie));
     secrets.push(cookie_login["csrf_token"].as_str().unwrap().to_owned());
     let (_, _, personal) = call(
         &server,

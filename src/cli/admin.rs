@@ -221,7 +221,10 @@ pub fn keys(connection: &Connection, command: &KeysCommand) -> anyhow::Result<()
                 );
             }
             let env = client.environment(environment)?;
-            let mut body = json!({"name": name});
+            let mut body = json!({});
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
             if let Some(expires_in) = expires_in {
                 body["expires_in"] = json!(expires_in);
             }

@@ -182,6 +182,16 @@ impl Catalog {
         self.users.values().find(|u| u.email == email)
     }
 
+    /// The active user invited with this secret, while the invitation lasts.
+    pub fn user_by_invite(&self, invite_hash: &[u8; 32], now: i64) -> Option<&UserRecord> {
+        self.users.values().find(|u| {
+            u.active
+                && u.invite
+                    .as_ref()
+                    .is_some_and(|i| i.token_hash == *invite_hash && i.expires_at > now)
+        })
+    }
+
     /// The default organisation (the first one).
     pub fn organisation(&self) -> Option<&OrganisationRecord> {
         self.organisations.values().next()

@@ -148,3 +148,32 @@ pub async fn audit(server: &Server) -> Vec<Value> {
         }
     }
 }
+
+/// An admin POST that must succeed; its answer.
+pub async fn admin_post(server: &Server, path: &str, body: Value) -> Value {
+    let (status, _, answer) = call(server, &Auth::admin(), Method::POST, path, Some(&body)).await;
+    assert!(
+        (200..300).contains(&status),
+        "POST {path}: {status} {answer}"
+    );
+    answer
+}
+
+/// The `Set-Cookie` line of the session cookie.
+pub fn session_cookie(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("burgee_session="))
+        .unwrap()
+}
+
+/// The secret of a session cookie line.
+pub fn cookie_secret(line: &str) -> String {
+    line.trim_start_matches("burgee_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}

@@ -25,6 +25,17 @@ impl Server {
         server
     }
 
+    /// A fresh server with the bootstrap token [`TOKEN`] and more arguments.
+    pub fn start_fresh(extra: &[&str]) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().join("data");
+        let mut args = vec!["--bootstrap-token", TOKEN];
+        args.extend_from_slice(extra);
+        let mut server = Self::start_in(&data_dir, &args);
+        server._temp = Some(temp);
+        server
+    }
+
     /// A server on an existing data directory.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
         Self::start_with(data_dir, extra, &[])

@@ -273,22 +273,13 @@ async fn accept_invite(
     let hash = secret_hash(body.token.expose());
     let now = crate::clock::now_millis();
     let catalog = state.store.catalog();
-    let user = catalog
-        .users
-        .values()
-        .find(|u| {
-            u.active
-                && u.invite
-                    .as_ref()
-                    .is_some_and(|i| i.token_hash == hash && i.expires_at > now)
-        })
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_invite",
-                "the invitation is not valid (it may have expired or been used)",
-            )
-        })?;
+    let user = catalog.user_by_invite(&hash, now).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_invite",
+            "the invitation is not valid (it may have expired or been used)",
+        )
+    })?;
     let password_hash = new_password_hash(&body.password, &user.email).await?;
     let id = user.id;
     run_anonymous(

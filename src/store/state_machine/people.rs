@@ -200,17 +200,9 @@ impl Tx<'_> {
         invite_hash: &[u8; 32],
         password_hash: &str,
     ) -> Result<Applied, Fault> {
-        let now = self.now;
         let user = self
             .work
-            .users
-            .values()
-            .find(|u| {
-                u.active
-                    && u.invite
-                        .as_ref()
-                        .is_some_and(|i| i.token_hash == *invite_hash && i.expires_at > now)
-            })
+            .user_by_invite(invite_hash, self.now)
             .cloned()
             .ok_or_else(|| {
                 CommandError::Invalid(
