@@ -212,6 +212,16 @@ fn record_changes(before: &Catalog, changes: &[Change]) -> Vec<AuditChange> {
                 json_of(before.projects.get(id)),
                 json_of(v.as_ref()),
             ),
+            // Most commands only bump their environment's revision: nothing to record.
+            Change::Environment(id, Some(after))
+                if before.environments.get(id).is_some_and(|b| {
+                    b.name == after.name
+                        && b.settings == after.settings
+                        && b.client_key == after.client_key
+                }) =>
+            {
+                continue;
+            }
             Change::Environment(id, v) => (
                 "environment",
                 *id,
