@@ -939,3 +939,50 @@ async fn server_keys_rotate_and_expire() {
     .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn the_last_use_of_a_token_is_recorded() {
+    let server = Server::start();
+    let token = admin_post(
+        &server,
+        "/admin/v1/tokens",
+        json!({"name": "ci", "role": "viewer"}),
+    )
+    .await;
+    let (_, _, listed) = call(
+        &server,
+        &Auth::admin(),
+        Method::GET,
+        "/admin/v1/tokens",
+        None,
+    )
+    .await;
+    assert!(listed["items"][1]["last_used_at"].is_null(), "{listed}");
+    let used = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
+    assert_eq!(whoami(&server, &used).await, 200);
+    // Uses are recorded through the write path every few seconds, not on every request.
+    let mut recorded = Value::Null;
+    for _ in 0..60 {
+        let (_, _, listed) = call(
+            &server,
+            &Auth::admin(),
+            Method::GET,
+            "/admin/v1/tokens",
+            None,
+        )
+        .await;
+        recorded = listed["items"][1]["last_used_at"].clone();
+        if recorded.is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(recorded.is_string(), "last use never recorded");
+    // Recording use is bookkeeping, not an audit entry.
+    assert!(
+        audit(&server)
+            .await
+            .iter()
+            .all(|e| e["action"] != "credentials.used")
+    );
+}

@@ -140,3 +140,139 @@ pub fn from_format_1(txn: &WriteTransaction) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use redb::Database;
+    use serde::Serialize;
+
+    use super::super::catalog::Credential;
+    use super::super::database::{Backend, STORE_FORMAT, load, open};
+    use super::*;
+
+    /// The shapes format 1 wrote.
+    #[derive(Serialize)]
+    enum V1Role {
+        OrganisationAdmin,
+    }
+
+    #[derive(Serialize)]
+    struct V1Token {
+        id: u32,
+        name: String,
+        token_hash: [u8; 32],
+        role: V1Role,
+        created_at: i64,
+    }
+
+    #[derive(Serialize)]
+    struct V1Key {
+        id: u32,
+        environment_id: u32,
+        name: String,
+        key_hash: [u8; 32],
+        prefix: String,
+        active: bool,
+        created_at: i64,
+    }
+
+    #[derive(Serialize)]
+    struct V1Meta {
+        last_applied: u64,
+        counters: [u64; 11],
+        instance_seed: [u8; 16],
+        initialized: bool,
+    }
+
+    #[test]
+    fn a_format_1_directory_opens_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut meta = txn.open_table(tables::META).unwrap();
+                meta.insert("format", encode(&1u32).unwrap().as_slice())
+                    .unwrap();
+                // Counters as postcard wrote them: eleven varints in field order.
+                let old = V1Meta {
+                    last_applied: 41,
+                    counters: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                    instance_seed: [7; 16],
+                    initialized: true,
+                };
+                meta.insert("meta", encode(&old).unwrap().as_slice())
+                    .unwrap();
+                let token = V1Token {
+                    id: 1,
+                    name: "bootstrap".into(),
+                    token_hash: [9; 32],
+                    role: V1Role::OrganisationAdmin,
+                    created_at: 5,
+                };
+                txn.open_table(tables::API_TOKENS)
+                    .unwrap()
+                    .insert(1, encode(&token).unwrap().as_slice())
+                    .unwrap();
+                let key = V1Key {
+                    id: 1,
+                    environment_id: 3,
+                    name: "sdk".into(),
+                    key_hash: [4; 32],
+                    prefix: "ser.abcd".into(),
+                    active: true,
+                    created_at: 6,
+                };
+                txn.open_table(tables::SERVER_KEYS)
+                    .unwrap()
+                    .insert(1, encode(&key).unwrap().as_slice())
+                    .unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let db = open(&path, &Backend::default()).unwrap();
+        let catalog = load(&db).unwrap();
+        assert_eq!(catalog.meta.last_applied, 41);
+        assert_eq!(catalog.meta.counters.token, 9);
+        assert_eq!(catalog.meta.counters.segment_position, 11);
+        assert_eq!(catalog.meta.counters.user, 0);
+        assert_eq!(catalog.meta.instance_seed, [7; 16]);
+        let token = &catalog.tokens[&1];
+        assert_eq!(token.name, "bootstrap");
+        assert_eq!(
+            token.access,
+            TokenAccess::Assignments(vec![Assignment {
+                role: RoleRef::Builtin(BuiltinRole::Admin),
+                scope: Scope::Organisation
+            }])
+        );
+        assert_eq!(
+            catalog.credentials.get(&[9; 32]),
+            Some(&Credential::Token(1))
+        );
+        let key = &catalog.server_keys[&1];
+        assert_eq!(
+            (key.environment_id, key.expires_at, key.active),
+            (3, None, true)
+        );
+        let format: u32 = {
+            use redb::ReadableDatabase as _;
+            let txn = db.begin_read().unwrap();
+            decode(
+                txn.open_table(tables::META)
+                    .unwrap()
+                    .get("format")
+                    .unwrap()
+                    .unwrap()
+                    .value(),
+            )
+            .unwrap()
+        };
+        assert_eq!(format, STORE_FORMAT);
+        drop(db);
+        // Opening again changes nothing more.
+        let again = load(&open(&path, &Backend::default()).unwrap()).unwrap();
+        assert_eq!(again.tokens[&1], catalog.tokens[&1]);
+    }
+}
