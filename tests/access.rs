@@ -9,7 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::access::{
-    Auth, admin_post, audit, call, call_with, cookie_secret, grant, login, session_cookie, user,
+    Auth, admin_post, audit, call, call_with, cookie_secret, grant, login, session_cookie,
+    status_of, user,
 };
 use common::server::{Server, TOKEN};
 use reqwest::Method;
@@ -251,15 +252,7 @@ async fn cookie_sessions_need_the_csrf_token_and_a_new_password_first() {
     let ann = created["id"].as_u64().unwrap();
     grant(&server, ann, "viewer", json!({})).await;
     assert_eq!(
-        call(
-            &server,
-            &without_csrf,
-            Method::GET,
-            "/admin/v1/projects",
-            None
-        )
-        .await
-        .0,
+        status_of(&server, &without_csrf, Method::GET, "/admin/v1/projects").await,
         200
     );
 
@@ -290,27 +283,11 @@ async fn cookie_sessions_need_the_csrf_token_and_a_new_password_first() {
 
     // Logout ends the session at once.
     assert_eq!(
-        call(
-            &server,
-            &with_csrf,
-            Method::POST,
-            "/admin/v1/auth/logout",
-            None
-        )
-        .await
-        .0,
+        status_of(&server, &with_csrf, Method::POST, "/admin/v1/auth/logout").await,
         204
     );
     assert_eq!(
-        call(
-            &server,
-            &without_csrf,
-            Method::GET,
-            "/admin/v1/projects",
-            None
-        )
-        .await
-        .0,
+        status_of(&server, &without_csrf, Method::GET, "/admin/v1/projects").await,
         401
     );
 }
@@ -445,12 +422,10 @@ async fn invitations_work_once_and_expire() {
     );
     login(&server, "cy@example.com", PASSWORD).await;
     // A second invitation, left to expire.
-    let (_, _, late) = call(
+    let late = admin_post(
         &server,
-        &admin,
-        Method::POST,
         "/admin/v1/users",
-        Some(&json!({"email": "di@example.com", "name": "Di"})),
+        json!({"email": "di@example.com", "name": "Di"}),
     )
     .await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
@@ -852,12 +827,10 @@ async fn server_keys_rotate_and_expire() {
                 .as_u16()
         }
     };
-    let (_, _, first) = call(
+    let first = admin_post(
         &server,
-        &admin,
-        Method::POST,
         "/admin/v1/environments/1/server-keys",
-        Some(&json!({"name": "backend"})),
+        json!({"name": "backend"}),
     )
     .await;
     let first_key = first["key"].as_str().unwrap().to_owned();
@@ -880,15 +853,7 @@ async fn server_keys_rotate_and_expire() {
         (200, 200)
     );
     assert_eq!(
-        call(
-            &server,
-            &admin,
-            Method::DELETE,
-            "/admin/v1/server-keys/1",
-            None
-        )
-        .await
-        .0,
+        status_of(&server, &admin, Method::DELETE, "/admin/v1/server-keys/1").await,
         204
     );
     assert_eq!(

@@ -439,14 +439,7 @@ async fn every_mutation_writes_one_entry_with_before_and_after() {
 
     // SDK trait writes are counted, never audited per call.
     let admin_entries = audit(&server).await.len();
-    let (_, _, env) = call(
-        &server,
-        &Auth::admin(),
-        Method::POST,
-        "/admin/v1/projects",
-        Some(&json!({"name": "Sdk"})),
-    )
-    .await;
+    let env = admin_post(&server, "/admin/v1/projects", json!({"name": "Sdk"})).await;
     let (_, _, env) = call(
         &server,
         &Auth::admin(),
@@ -764,30 +757,24 @@ async fn secrets_never_reach_logs_or_later_answers() {
         json!({"name": "Live"}),
     )
     .await;
-    let (_, _, key) = call(
+    let key = admin_post(
         &server,
-        &admin,
-        Method::POST,
         "/admin/v1/environments/1/server-keys",
-        Some(&json!({"name": "k"})),
+        json!({"name": "k"}),
     )
     .await;
     secrets.push(key["key"].as_str().unwrap().to_owned());
-    let (_, _, token) = call(
+    let token = admin_post(
         &server,
-        &admin,
-        Method::POST,
         "/admin/v1/tokens",
-        Some(&json!({"name": "ci", "role": "viewer"})),
+        json!({"name": "ci", "role": "viewer"}),
     )
     .await;
     secrets.push(token["token"].as_str().unwrap().to_owned());
-    let (_, _, invited) = call(
+    let invited = admin_post(
         &server,
-        &admin,
-        Method::POST,
         "/admin/v1/users",
-        Some(&json!({"email": "inv@example.com", "name": "Inv"})),
+        json!({"email": "inv@example.com", "name": "Inv"}),
     )
     .await;
     secrets.push(invited["invite"]["token"].as_str().unwrap().to_owned());

@@ -177,3 +177,8 @@ pub fn cookie_secret(line: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// The status of a call without a body.
+pub async fn status_of(server: &Server, auth: &Auth, method: Method, path: &str) -> u16 {
+    call(server, auth, method, path, None).await.0
+}
