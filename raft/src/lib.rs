@@ -1,0 +1,14 @@
+//! Burgee's Raft replication. openraft (0.9, storage v2) runs inside this crate and its types
+//! never leave it: the server sees commands and answers as bytes, node ids as numbers, and
+//! storage as the traits this crate defines.
+//!
+//! Layout: [`types`] (the openraft type configuration), [`log_store`] (the Raft log in its own
+//! redb file: an append is acknowledged only after a durable commit), [`error`] (storage
+//! errors as openraft wants them).
+
+mod error;
+pub mod log_store;
+pub mod types;
+
+pub use error::LogStoreError;
+pub use log_store::LogStore;
