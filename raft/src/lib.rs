@@ -3,12 +3,18 @@
 //! storage as the traits this crate defines.
 //!
 //! Layout: [`types`] (the openraft type configuration), [`log_store`] (the Raft log in its own
-//! redb file: an append is acknowledged only after a durable commit), [`error`] (storage
-//! errors as openraft wants them).
+//! redb file: an append is acknowledged only after a durable commit), [`machine`] (what the
+//! replicated state must provide), [`state_machine`] (openraft's state machine over it, with
+//! snapshots as streamed files), `error` (storage errors as openraft wants them).
 
 mod error;
 pub mod log_store;
+pub mod machine;
+mod snapshots;
+pub mod state_machine;
 pub mod types;
 
 pub use error::LogStoreError;
 pub use log_store::LogStore;
+pub use machine::{Item, Machine, MachineError, RaftMeta};
+pub use state_machine::StateMachine;

@@ -27,3 +27,6 @@ pub type Entry = openraft::Entry<TypeConfig>;
 pub type LogId = openraft::LogId<u64>;
 pub type Vote = openraft::Vote<u64>;
 pub type StorageError = openraft::StorageError<u64>;
+pub type StoredMembership = openraft::StoredMembership<u64, openraft::BasicNode>;
+pub type SnapshotMeta = openraft::SnapshotMeta<u64, openraft::BasicNode>;
+pub type Snapshot = openraft::Snapshot<TypeConfig>;
