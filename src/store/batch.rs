@@ -68,6 +68,7 @@ impl StateMachine {
             txn,
             catalog,
             touched: BTreeSet::new(),
+            raft: None,
         })
     }
 
@@ -90,9 +91,22 @@ pub struct Batch<'m> {
     txn: WriteTransaction,
     catalog: Catalog,
     touched: BTreeSet<u32>,
+    /// Raft's state after this batch, stored with it.
+    raft: Option<Vec<u8>>,
 }
 
 impl Batch<'_> {
+    /// Counts log entry `index` as applied without a command (Raft's blank and membership
+    /// entries), so the store's index stays the log's.
+    pub fn advance(&mut self, index: u64) {
+        self.catalog.meta.last_applied = self.catalog.meta.last_applied.max(index);
+    }
+
+    /// Stores Raft's state (last applied position, membership) in this batch's transaction.
+    pub fn set_raft_meta(&mut self, meta: Vec<u8>) {
+        self.raft = Some(meta);
+    }
+
     /// The catalog as the batch's entries so far left it.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -145,9 +159,15 @@ impl Batch<'_> {
             txn,
             catalog,
             touched,
+            raft,
         } = self;
-        txn.open_table(tables::META)?
-            .insert("meta", encode(&catalog.meta)?.as_slice())?;
+        {
+            let mut meta = txn.open_table(tables::META)?;
+            meta.insert("meta", encode(&catalog.meta)?.as_slice())?;
+            if let Some(raft) = raft {
+                meta.insert(super::snapshot::RAFT_META_KEY, raft.as_slice())?;
+            }
+        }
         machine.backend.before_commit();
         let committed = txn.commit();
         machine.backend.after_commit();

@@ -34,6 +34,11 @@ impl Harness {
         Self { machine, _dir: dir }
     }
 
+    /// The state machine and the directory it lives in (removed when dropped).
+    pub fn into_parts(self) -> (StateMachine, tempfile::TempDir) {
+        (self.machine, self._dir)
+    }
+
     /// An initialised instance.
     pub fn initialised() -> Self {
         let mut h = Self::new();

@@ -47,11 +47,12 @@ pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
 pub use people::check_email;
 pub use precheck::precheck;
 
-/// A command that breaks a rule. Applying it changes nothing.
-#[derive(Debug, Clone, PartialEq, Error)]
+/// A command that breaks a rule. Applying it changes nothing. It travels as an answer (the
+/// Raft log's state machine sends it back to the node that proposed the command).
+#[derive(Debug, Clone, PartialEq, Error, serde::Serialize, serde::Deserialize)]
 pub enum CommandError {
     #[error("{kind} {id} does not exist")]
-    NotFound { kind: &'static str, id: String },
+    NotFound { kind: String, id: String },
     #[error("{0}")]
     Conflict(String),
     #[error("the environment changed meanwhile: expected revision {expected}, it is at {actual}")]
@@ -73,7 +74,7 @@ pub enum CommandError {
 impl CommandError {
     pub(crate) fn not_found(kind: &'static str, id: impl std::fmt::Display) -> Self {
         Self::NotFound {
-            kind,
+            kind: kind.to_owned(),
             id: id.to_string(),
         }
     }

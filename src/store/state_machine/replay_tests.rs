@@ -192,3 +192,113 @@ fn a_replayed_stream_gives_byte_identical_tables() {
         "{identities} identities, {traits} traits"
     );
 }
+
+/// The replay stream as log entries of a Raft log: postcard envelopes at indexes 1…n, with a
+/// blank entry (a new leader's) every 100.
+fn log_items(commands: Vec<Command>) -> Vec<burgee_raft::Item> {
+    let mut items = Vec::new();
+    let mut index = 0;
+    for command in commands {
+        index += 1;
+        if index % 100 == 0 {
+            items.push(burgee_raft::Item {
+                index,
+                command: None,
+            });
+            index += 1;
+        }
+        items.push(burgee_raft::Item {
+            index,
+            command: Some(postcard::to_stdvec(&envelope(command)).unwrap()),
+        });
+    }
+    items
+}
+
+#[test]
+fn the_store_as_a_raft_state_machine_applies_once_and_snapshots_whole() {
+    use burgee_raft::{Machine as _, RaftMeta};
+
+    use crate::store::replicated::{Answer, Replicated};
+
+    let items = log_items(stream(2000, 0xfeed));
+    let (machine, _leader_dir) = Harness::new().into_parts();
+    let leader = Replicated::new(machine);
+    for (n, chunk) in items.chunks(37).enumerate() {
+        let meta = RaftMeta(format!("raft state {n}").into_bytes());
+        let answers = leader.apply(chunk, &meta).unwrap();
+        assert_eq!(answers.len(), chunk.len());
+        for (item, answer) in chunk.iter().zip(&answers) {
+            if item.command.is_none() {
+                assert!(answer.is_empty());
+            } else {
+                let _: Answer = postcard::from_bytes(answer).unwrap();
+            }
+        }
+        // Raft's state is stored with the batch it describes.
+        assert_eq!(leader.raft_meta().unwrap(), meta);
+    }
+    let last = items.last().unwrap().index;
+    assert_eq!(leader.with(|m| m.catalog().meta.last_applied), last);
+    let before = leader.with(|m| database::dump(m.database()).unwrap());
+    // A replayed entry (after a crash) is never applied twice.
+    let again = leader
+        .apply(&items[..50], &RaftMeta(b"later".to_vec()))
+        .unwrap();
+    for answer in again.iter().filter(|a| !a.is_empty()) {
+        let answer: Answer = postcard::from_bytes(answer).unwrap();
+        assert!(answer.is_err());
+    }
+    let after: Vec<_> = leader
+        .with(|m| database::dump(m.database()).unwrap())
+        .into_iter()
+        .filter(|(_, key, _)| key != "raft")
+        .collect();
+    let before_without_raft: Vec<_> = before
+        .iter()
+        .filter(|(_, key, _)| key != "raft")
+        .cloned()
+        .collect();
+    assert!(after == before_without_raft, "a replay changed the state");
+
+    // Its snapshot, streamed through a file, installs byte-identical on a fresh node.
+    let file = tempfile::tempfile().unwrap();
+    let mut writer = std::io::BufWriter::new(file);
+    let meta = leader.write_snapshot(&mut writer).unwrap();
+    assert_eq!(meta, RaftMeta(b"later".to_vec()));
+    let mut file = writer.into_inner().unwrap();
+    std::io::Seek::rewind(&mut file).unwrap();
+    let (machine, _follower_dir) = Harness::initialised().into_parts();
+    let follower = Replicated::new(machine);
+    follower
+        .install_snapshot(&mut std::io::BufReader::new(&mut file), &meta)
+        .unwrap();
+    let leader_dump = leader.with(|m| database::dump(m.database()).unwrap());
+    let follower_dump = follower.with(|m| database::dump(m.database()).unwrap());
+    assert_eq!(leader_dump.len(), follower_dump.len());
+    assert!(
+        leader_dump == follower_dump,
+        "the installed snapshot differs"
+    );
+    assert_eq!(follower.with(|m| m.catalog().meta.last_applied), last);
+    assert!(
+        follower_dump
+            .iter()
+            .filter(|(t, _, _)| *t == "identities")
+            .count()
+            > 100
+    );
+
+    // A truncated snapshot is refused and leaves the follower as it was.
+    std::io::Seek::rewind(&mut file).unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
+    let cut = &bytes[..bytes.len() / 2];
+    let refused = follower.install_snapshot(&mut &cut[..], &RaftMeta(b"x".to_vec()));
+    assert!(refused.is_err());
+    let unchanged = follower.with(|m| database::dump(m.database()).unwrap());
+    assert!(
+        unchanged == follower_dump,
+        "a refused snapshot changed the follower"
+    );
+}
