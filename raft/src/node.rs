@@ -1,0 +1,202 @@
+//! A Raft node: openraft over the redb log and a [`Machine`], started from its data
+//! directory. A restart never re-initialises: the log and the vote say what it was.
+//!
+//! The cluster network (its own port, a shared secret) comes with the server's cluster
+//! mode; until then a node speaks to no peer, which is all a one-member group needs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use openraft::error::{ClientWriteError, InitializeError, RaftError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, Config, Raft, ServerState};
+
+use crate::log_store::LogStore;
+use crate::machine::Machine;
+use crate::state_machine::StateMachine;
+use crate::types::{Command, TypeConfig};
+
+/// Why a node could not start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("opening the Raft log: {0}")]
+    Log(#[from] crate::error::LogStoreError),
+    #[error("the Raft state: {0}")]
+    Machine(#[from] crate::machine::MachineError),
+    #[error("Raft: {0}")]
+    Raft(String),
+}
+
+/// Why a write did not apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// This node is not the leader; the leader, if known.
+    #[error("not the leader (the leader is {leader:?})")]
+    NotLeader { leader: Option<u64> },
+    /// The node stopped (a storage fault, or shut down).
+    #[error("the Raft node stopped: {0}")]
+    Stopped(String),
+}
+
+/// Where a node keeps its files.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: u64,
+    /// `raft-log.redb` and `snapshots/` go here.
+    pub dir: PathBuf,
+}
+
+/// What a node reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub id: u64,
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub is_leader: bool,
+    pub last_log_index: Option<u64>,
+    pub last_applied: Option<u64>,
+    pub voters: Vec<u64>,
+}
+
+/// A running node.
+pub struct Node {
+    id: u64,
+    raft: Raft<TypeConfig>,
+}
+
+impl Node {
+    /// Starts the node over `machine`, from what its directory holds.
+    pub async fn start(config: &NodeConfig, machine: Arc<dyn Machine>) -> Result<Self, NodeError> {
+        let log = LogStore::open(&config.dir.join("raft-log.redb"))?;
+        let state = StateMachine::new(machine, &snapshot_dir(&config.dir))?;
+        let settings = Config {
+            cluster_name: "burgee".into(),
+            heartbeat_interval: 50,
+            election_timeout_min: 150,
+            election_timeout_max: 300,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let raft = Raft::new(config.id, Arc::new(settings), NoPeers, log, state)
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
+        Ok(Self {
+            id: config.id,
+            raft,
+        })
+    }
+
+    /// Makes this node a one-member group, unless it belongs to a group already.
+    pub async fn initialize_alone(&self, address: &str) -> Result<(), NodeError> {
+        let members = BTreeMap::from([(self.id, BasicNode::new(address))]);
+        match self.raft.initialize(members).await {
+            Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(NodeError::Raft(e.to_string())),
+        }
+    }
+
+    /// Proposes a command; its answer once committed and applied here.
+    pub async fn write(&self, command: Vec<u8>) -> Result<Vec<u8>, WriteError> {
+        match self.raft.client_write(Command(command)).await {
+            Ok(response) => Ok(response.data.0),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+                Err(WriteError::NotLeader {
+                    leader: forward.leader_id,
+                })
+            }
+            Err(e) => Err(WriteError::Stopped(e.to_string())),
+        }
+    }
+
+    /// Waits until this node leads (a one-member group elects itself at once).
+    pub async fn wait_leader(&self, timeout: std::time::Duration) -> Result<(), NodeError> {
+        self.raft
+            .wait(Some(timeout))
+            .state(ServerState::Leader, "becoming the leader")
+            .await
+            .map(|_| ())
+            .map_err(|e| NodeError::Raft(e.to_string()))
+    }
+
+    pub fn status(&self) -> Status {
+        let metrics = self.raft.metrics().borrow().clone();
+        Status {
+            id: self.id,
+            term: metrics.current_term,
+            leader: metrics.current_leader,
+            is_leader: metrics.state == ServerState::Leader,
+            last_log_index: metrics.last_log_index,
+            last_applied: metrics.last_applied.map(|l| l.index),
+            voters: metrics.membership_config.membership().voter_ids().collect(),
+        }
+    }
+
+    /// Stops the node; what it acknowledged is durable.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        self.raft
+            .shutdown()
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))
+    }
+}
+
+fn snapshot_dir(dir: &Path) -> PathBuf {
+    dir.join("snapshots")
+}
+
+/// The network of a node that has no peers yet.
+#[derive(Clone, Copy)]
+struct NoPeers;
+
+#[derive(Debug, thiserror::Error)]
+#[error("this node has no cluster network")]
+struct NoNetwork;
+
+impl RaftNetworkFactory<TypeConfig> for NoPeers {
+    type Network = NoPeers;
+
+    async fn new_client(&mut self, _target: u64, _node: &BasicNode) -> Self::Network {
+        NoPeers
+    }
+}
+
+type RpcError<E = openraft::error::Infallible> =
+    openraft::error::RPCError<u64, BasicNode, RaftError<u64, E>>;
+
+impl RaftNetwork<TypeConfig> for NoPeers {
+    async fn append_entries(
+        &mut self,
+        _rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RpcError> {
+        Err(openraft::error::RPCError::Unreachable(Unreachable::new(
+            &NoNetwork,
+        )))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        _rpc: InstallSnapshotRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<u64>, RpcError<openraft::error::InstallSnapshotError>> {
+        Err(openraft::error::RPCError::Unreachable(Unreachable::new(
+            &NoNetwork,
+        )))
+    }
+
+    async fn vote(
+        &mut self,
+        _rpc: VoteRequest<u64>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RpcError> {
+        Err(openraft::error::RPCError::Unreachable(Unreachable::new(
+            &NoNetwork,
+        )))
+    }
+}
