@@ -30,6 +30,8 @@ pub enum NodeError {
     Machine(#[from] crate::machine::MachineError),
     #[error("Raft: {0}")]
     Raft(String),
+    #[error("the Raft directory {path}: {reason}")]
+    Directory { path: String, reason: String },
 }
 
 /// Why a write did not apply.
@@ -72,6 +74,10 @@ pub struct Node {
 impl Node {
     /// Starts the node over `machine`, from what its directory holds.
     pub async fn start(config: &NodeConfig, machine: Arc<dyn Machine>) -> Result<Self, NodeError> {
+        std::fs::create_dir_all(&config.dir).map_err(|e| NodeError::Directory {
+            path: config.dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let log = LogStore::open(&config.dir.join("raft-log.redb"))?;
         let state = StateMachine::new(machine, &snapshot_dir(&config.dir))?;
         let settings = Config {

@@ -97,3 +97,6 @@ impl Machine for Replicated {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
