@@ -10,6 +10,7 @@
 mod error;
 pub mod log_store;
 pub mod machine;
+pub mod network;
 pub mod node;
 mod snapshots;
 pub mod state_machine;
@@ -18,5 +19,6 @@ pub mod types;
 pub use error::LogStoreError;
 pub use log_store::LogStore;
 pub use machine::{Item, Machine, MachineError, RaftMeta};
+pub use network::ClusterSecret;
 pub use node::{Node, NodeConfig, NodeError, Status, WriteError};
 pub use state_machine::StateMachine;

@@ -1,8 +1,8 @@
 //! A Raft node: openraft over the redb log and a [`Machine`], started from its data
 //! directory. A restart never re-initialises: the log and the vote say what it was.
 //!
-//! The cluster network (its own port, a shared secret) comes with the server's cluster
-//! mode; until then a node speaks to no peer, which is all a one-member group needs.
+//! With a cluster secret a node speaks to its peers over HTTP ([`crate::network`]); without
+//! one it speaks to no peer, which is all a one-member group needs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use openraft::{BasicNode, Config, Raft, ServerState};
 
 use crate::log_store::LogStore;
 use crate::machine::Machine;
+use crate::network::{ClusterSecret, HttpNetwork};
 use crate::state_machine::StateMachine;
 use crate::types::{Command, TypeConfig};
 
@@ -35,11 +36,14 @@ pub enum NodeError {
 }
 
 /// Why a write did not apply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum WriteError {
-    /// This node is not the leader; the leader, if known.
-    #[error("not the leader (the leader is {leader:?})")]
+    /// No leader is known, or it cannot be reached (no quorum).
+    #[error("no leader can take the write now (the leader is {leader:?})")]
     NotLeader { leader: Option<u64> },
+    /// The leader could not be reached to forward the write.
+    #[error("the leader cannot be reached: {0}")]
+    Unreachable(String),
     /// The node stopped (a storage fault, or shut down).
     #[error("the Raft node stopped: {0}")]
     Stopped(String),
@@ -51,6 +55,8 @@ pub struct NodeConfig {
     pub id: u64,
     /// `raft-log.redb` and `snapshots/` go here.
     pub dir: PathBuf,
+    /// The cluster's shared secret; without one the node has no peers.
+    pub secret: Option<ClusterSecret>,
 }
 
 /// What a node reports about itself.
@@ -69,6 +75,7 @@ pub struct Status {
 pub struct Node {
     id: u64,
     raft: Raft<TypeConfig>,
+    network: Option<(HttpNetwork, ClusterSecret)>,
 }
 
 impl Node {
@@ -89,35 +96,86 @@ impl Node {
         }
         .validate()
         .map_err(|e| NodeError::Raft(e.to_string()))?;
-        let raft = Raft::new(config.id, Arc::new(settings), NoPeers, log, state)
-            .await
-            .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let settings = Arc::new(settings);
+        let (raft, network) = match &config.secret {
+            Some(secret) => {
+                let network = HttpNetwork::new(secret.clone());
+                let raft = Raft::new(config.id, settings, network.clone(), log, state).await;
+                (raft, Some((network, secret.clone())))
+            }
+            None => (
+                Raft::new(config.id, settings, NoPeers, log, state).await,
+                None,
+            ),
+        };
+        let raft = raft.map_err(|e| NodeError::Raft(e.to_string()))?;
         Ok(Self {
             id: config.id,
             raft,
+            network,
         })
     }
 
     /// Makes this node a one-member group, unless it belongs to a group already.
     pub async fn initialize_alone(&self, address: &str) -> Result<(), NodeError> {
-        let members = BTreeMap::from([(self.id, BasicNode::new(address))]);
+        self.initialize(&BTreeMap::from([(self.id, address.to_owned())]))
+            .await
+    }
+
+    /// Forms a group of `members` (id → cluster URL), unless this node belongs to one already.
+    pub async fn initialize(&self, members: &BTreeMap<u64, String>) -> Result<(), NodeError> {
+        let members: BTreeMap<u64, BasicNode> = members
+            .iter()
+            .map(|(id, url)| (*id, BasicNode::new(url)))
+            .collect();
         match self.raft.initialize(members).await {
             Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(e) => Err(NodeError::Raft(e.to_string())),
         }
     }
 
-    /// Proposes a command; its answer once committed and applied here.
+    /// Proposes a command, through the leader when this node is not it; its answer once
+    /// committed by a majority and applied on the leader.
     pub async fn write(&self, command: Vec<u8>) -> Result<Vec<u8>, WriteError> {
-        match self.raft.client_write(Command(command)).await {
-            Ok(response) => Ok(response.data.0),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-                Err(WriteError::NotLeader {
-                    leader: forward.leader_id,
-                })
-            }
-            Err(e) => Err(WriteError::Stopped(e.to_string())),
+        let command = Command(command);
+        match propose(&self.raft, command.clone()).await {
+            Err(WriteError::NotLeader {
+                leader: Some(leader),
+            }) if leader != self.id => self.forward(leader, &command).await,
+            other => other,
         }
+    }
+
+    /// Sends a write to the leader, which proposes and answers it.
+    async fn forward(&self, leader: u64, command: &Command) -> Result<Vec<u8>, WriteError> {
+        let not_leader = WriteError::NotLeader {
+            leader: Some(leader),
+        };
+        let Some((network, _)) = &self.network else {
+            return Err(not_leader);
+        };
+        let address = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone());
+        let Some(address) = address else {
+            return Err(not_leader);
+        };
+        network
+            .call::<_, Result<Vec<u8>, WriteError>>(&address, "/raft/write", command)
+            .await
+            .map_err(|e| WriteError::Unreachable(e.to_string()))?
+    }
+
+    /// The routes of the cluster port (only with a cluster secret).
+    pub fn router(&self) -> Option<axum::Router> {
+        self.network
+            .as_ref()
+            .map(|(_, secret)| crate::network::router(self.raft.clone(), secret.clone()))
     }
 
     /// Waits until this node leads (a one-member group elects itself at once).
@@ -149,6 +207,23 @@ impl Node {
             .shutdown()
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))
+    }
+}
+
+/// Proposes `command` on this node as leader.
+pub(crate) async fn propose(
+    raft: &Raft<TypeConfig>,
+    command: Command,
+) -> Result<Vec<u8>, WriteError> {
+    match raft.client_write(command).await {
+        Ok(response) => Ok(response.data.0),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+            Err(WriteError::NotLeader {
+                leader: forward.leader_id,
+            })
+        }
+        Err(RaftError::APIError(other)) => Err(WriteError::Stopped(other.to_string())),
+        Err(e) => Err(WriteError::Stopped(e.to_string())),
     }
 }
 

@@ -17,6 +17,7 @@ async fn a_single_node_writes_restarts_and_replays() {
     let config = NodeConfig {
         id: 1,
         dir: dir.path().to_owned(),
+        secret: None,
     };
     let memory = Arc::new(Memory::default());
     let node = Node::start(

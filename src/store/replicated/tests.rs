@@ -15,6 +15,18 @@ fn store(dir: &std::path::Path) -> Arc<Replicated> {
     Replicated::new(StateMachine::new(Arc::new(db), Backend::default()).unwrap())
 }
 
+/// Waits until the stopped node's tasks let go of the store, then closes it.
+async fn released(replicated: Arc<Replicated>) {
+    let started = std::time::Instant::now();
+    while Arc::strong_count(&replicated) > 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the stopped node still holds the store"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn write(node: &Node, command: Command) -> Answer {
     let envelope = Envelope::now(Actor::System, "test", command);
     let bytes = node
@@ -30,6 +42,7 @@ async fn a_one_member_raft_group_over_the_store() {
     let config = NodeConfig {
         id: 1,
         dir: dir.path().join("raft"),
+        secret: None,
     };
     let replicated = store(dir.path());
     let node = Node::start(
@@ -82,7 +95,7 @@ async fn a_one_member_raft_group_over_the_store() {
     );
     node.shutdown().await.unwrap();
     let before = replicated.with(|m| database::dump(m.database()).unwrap());
-    drop(replicated);
+    released(replicated).await;
 
     // Restarted: the store kept what was applied, and nothing is applied twice.
     let replicated = store(dir.path());

@@ -1,0 +1,152 @@
+//! Three nodes in one process, each with its own cluster port: they form a group, replicate
+//! writes made through any of them, elect a new leader when the leader stops, and refuse
+//! cluster traffic without the cluster's secret.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use burgee_raft::{ClusterSecret, Machine, Node, NodeConfig};
+use common::Memory;
+
+const SECRET: &str = "cluster-secret-for-tests-0123456789";
+
+struct Running {
+    node: Node,
+    memory: Arc<Memory>,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    (listener, address)
+}
+
+async fn start(id: u64, listener: tokio::net::TcpListener) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = Arc::new(Memory::default());
+    let config = NodeConfig {
+        id,
+        dir: dir.path().to_owned(),
+        secret: Some(ClusterSecret::new(SECRET)),
+    };
+    let node = Node::start(&config, Arc::clone(&memory) as Arc<dyn Machine>)
+        .await
+        .unwrap();
+    let router = node.router().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Running {
+        node,
+        memory,
+        server,
+        _dir: dir,
+    }
+}
+
+/// Waits (generously) for `check` to hold.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Writes through `node`, retrying while an election is under way.
+async fn write(node: &Node, command: &str) -> Vec<u8> {
+    let started = Instant::now();
+    loop {
+        match node.write(command.as_bytes().to_vec()).await {
+            Ok(answer) => return answer,
+            Err(error) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "write {command}: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
+    let mut listeners = Vec::new();
+    let mut members = BTreeMap::new();
+    for id in 1..=3 {
+        let (listener, address) = listener().await;
+        members.insert(id, address);
+        listeners.push(listener);
+    }
+    let mut nodes = Vec::new();
+    for (id, listener) in (1..=3).zip(listeners) {
+        nodes.push(start(id, listener).await);
+    }
+    nodes[0].node.initialize(&members).await.unwrap();
+    eventually("a leader", || {
+        nodes.iter().all(|n| n.node.status().leader.is_some())
+    })
+    .await;
+    let leader = nodes[0].node.status().leader.unwrap();
+    assert_eq!(nodes[0].node.status().voters, vec![1, 2, 3]);
+
+    // Writes through every node, followers forwarding to the leader.
+    for n in 0..30 {
+        let node = &nodes[n % 3].node;
+        let command = format!("write {n}");
+        assert_eq!(
+            write(node, &command).await,
+            command.bytes().rev().collect::<Vec<_>>()
+        );
+    }
+    eventually("every node to apply every write", || {
+        nodes.iter().all(|n| n.memory.commands().len() == 30)
+    })
+    .await;
+    let first = nodes[0].memory.commands();
+    assert!(nodes.iter().all(|n| n.memory.commands() == first));
+
+    // A request without the cluster's secret is refused.
+    let refused = reqwest::Client::new()
+        .post(format!("{}/raft/vote", members[&1]))
+        .header(burgee_raft::network::SECRET_HEADER, "not-the-secret")
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+
+    // The leader stops: the others elect a new one and take writes.
+    let position = nodes
+        .iter()
+        .position(|n| n.node.status().id == leader)
+        .unwrap();
+    let stopped = nodes.remove(position);
+    stopped.server.abort();
+    stopped.node.shutdown().await.unwrap();
+    for n in 30..40 {
+        write(&nodes[n % 2].node, &format!("write {n}")).await;
+    }
+    let new_leader = nodes[0].node.status().leader.unwrap();
+    assert_ne!(new_leader, leader);
+    eventually("both survivors to apply every write", || {
+        nodes.iter().all(|n| n.memory.commands().len() == 40)
+    })
+    .await;
+    assert_eq!(nodes[0].memory.commands(), nodes[1].memory.commands());
+    for running in nodes {
+        running.server.abort();
+        running.node.shutdown().await.unwrap();
+    }
+}
