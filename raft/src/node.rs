@@ -4,7 +4,7 @@
 //! With a cluster secret a node speaks to its peers over HTTP ([`crate::network`]); without
 //! one it speaks to no peer, which is all a one-member group needs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,6 +69,11 @@ pub struct Status {
     pub last_log_index: Option<u64>,
     pub last_applied: Option<u64>,
     pub voters: Vec<u64>,
+    pub learners: Vec<u64>,
+    /// The log index the newest snapshot covers.
+    pub snapshot: Option<u64>,
+    /// The last log index dropped after a snapshot.
+    pub purged: Option<u64>,
 }
 
 /// A running node.
@@ -171,6 +176,59 @@ impl Node {
             .map_err(|e| WriteError::Unreachable(e.to_string()))?
     }
 
+    /// Adds a non-voting member (on the leader); returns once it has caught up with the log
+    /// (through a snapshot when the log it needs was purged).
+    pub async fn add_learner(&self, id: u64, url: &str) -> Result<(), WriteError> {
+        self.raft
+            .add_learner(id, BasicNode::new(url), true)
+            .await
+            .map(|_| ())
+            .map_err(membership_error)
+    }
+
+    /// Makes exactly `voters` the voting members (on the leader; each must be a member
+    /// already). Members no longer listed leave the group.
+    pub async fn set_voters(&self, voters: &BTreeSet<u64>) -> Result<(), WriteError> {
+        self.raft
+            .change_membership(voters.clone(), false)
+            .await
+            .map(|_| ())
+            .map_err(membership_error)
+    }
+
+    /// Builds a snapshot of the state now and drops the log it covers.
+    pub async fn compact(&self, timeout: std::time::Duration) -> Result<(), NodeError> {
+        let applied = self.status().last_applied;
+        let trigger = self.raft.trigger();
+        trigger
+            .snapshot()
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let target = applied.unwrap_or(0);
+        self.raft
+            .wait(Some(timeout))
+            .metrics(
+                |m| m.snapshot.is_some_and(|s| s.index >= target),
+                "a snapshot",
+            )
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
+        trigger
+            .purge_log(target)
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
+        // Purging happens in the background, once no replication still reads that log.
+        self.raft
+            .wait(Some(timeout))
+            .metrics(
+                |m| m.purged.is_some_and(|p| p.index >= target),
+                "the log purged",
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| NodeError::Raft(e.to_string()))
+    }
+
     /// The routes of the cluster port (only with a cluster secret).
     pub fn router(&self) -> Option<axum::Router> {
         self.network
@@ -198,6 +256,13 @@ impl Node {
             last_log_index: metrics.last_log_index,
             last_applied: metrics.last_applied.map(|l| l.index),
             voters: metrics.membership_config.membership().voter_ids().collect(),
+            learners: metrics
+                .membership_config
+                .membership()
+                .learner_ids()
+                .collect(),
+            snapshot: metrics.snapshot.map(|l| l.index),
+            purged: metrics.purged.map(|l| l.index),
         }
     }
 
@@ -207,6 +272,16 @@ impl Node {
             .shutdown()
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))
+    }
+}
+
+fn membership_error(error: RaftError<u64, ClientWriteError<u64, BasicNode>>) -> WriteError {
+    match error {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => WriteError::NotLeader {
+            leader: forward.leader_id,
+        },
+        RaftError::APIError(other) => WriteError::Stopped(other.to_string()),
+        other => WriteError::Stopped(other.to_string()),
     }
 }
 

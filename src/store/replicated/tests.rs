@@ -87,12 +87,18 @@ async fn a_one_member_raft_group_over_the_store() {
         matches!(clash, Err(crate::store::CommandError::Conflict(_))),
         "{clash:?}"
     );
-    let status = node.status();
-    // The store's index is the log's (blank and membership entries included).
-    assert_eq!(
-        replicated.with(|m| m.catalog().meta.last_applied),
-        status.last_applied.unwrap()
-    );
+    // The store's index is the log's (blank and membership entries included); the node's
+    // metrics follow its applies a moment later.
+    let applied = replicated.with(|m| m.catalog().meta.last_applied);
+    let started = std::time::Instant::now();
+    while node.status().last_applied != Some(applied) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?} vs {applied}",
+            node.status()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     node.shutdown().await.unwrap();
     let before = replicated.with(|m| database::dump(m.database()).unwrap());
     released(replicated).await;

@@ -1,0 +1,140 @@
+//! Membership online: one node grows to three (the newcomers catch up through a snapshot,
+//! the log they would need having been dropped), then shrinks to two, taking writes
+//! throughout.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use burgee_raft::{ClusterSecret, Machine, Node, NodeConfig};
+use common::Memory;
+
+const SECRET: &str = "membership-secret-for-tests-0123456789";
+
+struct Running {
+    node: Node,
+    memory: Arc<Memory>,
+    address: String,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(id: u64) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let memory = Arc::new(Memory::default());
+    let config = NodeConfig {
+        id,
+        dir: dir.path().to_owned(),
+        secret: Some(ClusterSecret::new(SECRET)),
+    };
+    let node = Node::start(&config, Arc::clone(&memory) as Arc<dyn Machine>)
+        .await
+        .unwrap();
+    let router = node.router().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Running {
+        node,
+        memory,
+        address,
+        server,
+        _dir: dir,
+    }
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_grows_to_three_through_a_snapshot_then_shrinks_to_two() {
+    let first = start(1).await;
+    first.node.initialize_alone(&first.address).await.unwrap();
+    first
+        .node
+        .wait_leader(Duration::from_secs(10))
+        .await
+        .unwrap();
+    for n in 0..200 {
+        first
+            .node
+            .write(format!("early {n}").into_bytes())
+            .await
+            .unwrap();
+    }
+    // The log of those writes is dropped: newcomers can only catch up from a snapshot.
+    first.node.compact(Duration::from_secs(20)).await.unwrap();
+    let status = first.node.status();
+    assert!(status.purged.is_some_and(|p| p >= 200), "{status:?}");
+
+    let second = start(2).await;
+    let third = start(3).await;
+    for newcomer in [&second, &third] {
+        let id = newcomer.node.status().id;
+        first.node.add_learner(id, &newcomer.address).await.unwrap();
+    }
+    assert_eq!(first.node.status().learners, vec![2, 3]);
+    eventually("the learners to hold the snapshot's state", || {
+        second.memory.commands().len() == 200 && third.memory.commands().len() == 200
+    })
+    .await;
+    first
+        .node
+        .set_voters(&BTreeSet::from([1, 2, 3]))
+        .await
+        .unwrap();
+    assert_eq!(first.node.status().voters, vec![1, 2, 3]);
+    for n in 0..20 {
+        second
+            .node
+            .write(format!("three {n}").into_bytes())
+            .await
+            .unwrap();
+    }
+    eventually("all three to apply every write", || {
+        [&first, &second, &third]
+            .iter()
+            .all(|r| r.memory.commands().len() == 220)
+    })
+    .await;
+    assert_eq!(first.memory.commands(), third.memory.commands());
+
+    // Shrink to two: node 3 leaves, the two others go on.
+    first
+        .node
+        .set_voters(&BTreeSet::from([1, 2]))
+        .await
+        .unwrap();
+    third.server.abort();
+    third.node.shutdown().await.unwrap();
+    assert_eq!(first.node.status().voters, vec![1, 2]);
+    for n in 0..10 {
+        second
+            .node
+            .write(format!("two {n}").into_bytes())
+            .await
+            .unwrap();
+    }
+    eventually("both to apply", || {
+        first.memory.commands().len() == 230 && second.memory.commands().len() == 230
+    })
+    .await;
+    for running in [first, second] {
+        running.server.abort();
+        running.node.shutdown().await.unwrap();
+    }
+}
