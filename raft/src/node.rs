@@ -74,6 +74,11 @@ pub struct Status {
     pub snapshot: Option<u64>,
     /// The last log index dropped after a snapshot.
     pub purged: Option<u64>,
+    /// On the leader: how far each member's log is known to match (its replication lag is
+    /// `last_log_index` minus this).
+    pub replication: BTreeMap<u64, Option<u64>>,
+    /// On the leader: milliseconds since a quorum last acknowledged it.
+    pub millis_since_quorum_ack: Option<u64>,
 }
 
 /// A running node.
@@ -176,6 +181,21 @@ impl Node {
             .map_err(|e| WriteError::Unreachable(e.to_string()))?
     }
 
+    /// On the leader: waits until its state holds every write acknowledged before the call
+    /// (Raft's read index: it confirms with a quorum that it still leads, then applies up to
+    /// that point), so a read after it sees every acknowledged write. Elsewhere: `NotLeader`.
+    pub async fn read_barrier(&self) -> Result<(), WriteError> {
+        match self.raft.ensure_linearizable().await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
+                forward,
+            ))) => Err(WriteError::NotLeader {
+                leader: forward.leader_id,
+            }),
+            Err(e) => Err(WriteError::Stopped(e.to_string())),
+        }
+    }
+
     /// Adds a non-voting member (on the leader); returns once it has caught up with the log
     /// (through a snapshot when the log it needs was purged).
     pub async fn add_learner(&self, id: u64, url: &str) -> Result<(), WriteError> {
@@ -263,6 +283,13 @@ impl Node {
                 .collect(),
             snapshot: metrics.snapshot.map(|l| l.index),
             purged: metrics.purged.map(|l| l.index),
+            replication: metrics
+                .replication
+                .iter()
+                .flatten()
+                .map(|(id, matched)| (*id, matched.map(|l| l.index)))
+                .collect(),
+            millis_since_quorum_ack: metrics.millis_since_quorum_ack,
         }
     }
 

@@ -117,6 +117,34 @@ async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
     let first = nodes[0].memory.commands();
     assert!(nodes.iter().all(|n| n.memory.commands() == first));
 
+    // The leader knows how far each follower's log matches; linearizable reads go through it.
+    let leader_node = &nodes
+        .iter()
+        .find(|n| n.node.status().is_leader)
+        .unwrap()
+        .node;
+    eventually("the followers to match the leader's log", || {
+        let status = leader_node.status();
+        status.replication.len() == 3
+            && status
+                .replication
+                .values()
+                .all(|m| *m == status.last_log_index)
+    })
+    .await;
+    leader_node.read_barrier().await.unwrap();
+    let follower = &nodes
+        .iter()
+        .find(|n| !n.node.status().is_leader)
+        .unwrap()
+        .node;
+    assert_eq!(
+        follower.read_barrier().await,
+        Err(burgee_raft::WriteError::NotLeader {
+            leader: Some(leader)
+        })
+    );
+
     // A request without the cluster's secret is refused.
     let refused = reqwest::Client::new()
         .post(format!("{}/raft/vote", members[&1]))
