@@ -951,3 +951,115 @@ async fn the_last_use_of_a_token_is_recorded() {
             .all(|e| e["action"] != "credentials.used")
     );
 }
+
+#[tokio::test]
+async fn a_user_manager_cannot_make_themselves_an_admin() {
+    let server = Server::start();
+    admin_post(&server, "/admin/v1/roles", json!({"name": "user-manager", "permissions": ["MANAGE_USERS", "MANAGE_TEAMS", "MANAGE_TOKENS"]})).await;
+    let mia = user(&server, "mia@example.com", PASSWORD).await;
+    grant(&server, mia, "user-manager", json!({})).await;
+    let boss = user(&server, "boss@example.com", PASSWORD).await;
+    grant(&server, boss, "admin", json!({})).await;
+    let team = admin_post(&server, "/admin/v1/teams", json!({"name": "Admins"})).await;
+    admin_post(
+        &server,
+        "/admin/v1/grants",
+        json!({"team_id": team["id"], "role": "admin"}),
+    )
+    .await;
+    let session = Auth::Bearer(login(&server, "mia@example.com", PASSWORD).await);
+    let entries_before = audit(&server).await.len();
+    let attempts = [
+        (
+            Method::POST,
+            "/admin/v1/grants".to_owned(),
+            Some(json!({"user_id": mia, "role": "admin"})),
+        ),
+        (
+            Method::POST,
+            format!("/admin/v1/users/{boss}/reset-password"),
+            Some(json!({"password": "taken over now!"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/admin/v1/users/{boss}"),
+            Some(json!({"active": false})),
+        ),
+        (Method::DELETE, format!("/admin/v1/users/{boss}"), None),
+        (
+            Method::PUT,
+            format!("/admin/v1/teams/{}/members/{mia}", team["id"]),
+            None,
+        ),
+        (
+            Method::PATCH,
+            "/admin/v1/roles/1".to_owned(),
+            Some(json!({"permissions": ["MANAGE_USERS", "MANAGE_SETTINGS"]})),
+        ),
+        (
+            Method::POST,
+            "/admin/v1/tokens".to_owned(),
+            Some(json!({"name": "root", "role": "admin"})),
+        ),
+        (
+            Method::POST,
+            "/admin/v1/tokens/1/rotate".to_owned(),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/admin/v1/users".to_owned(),
+            Some(json!({"email": "sock@example.com", "name": "Sock", "admin": true})),
+        ),
+    ];
+    for (method, path, body) in &attempts {
+        let (status, _, answer) =
+            call(&server, &session, method.clone(), path, body.as_ref()).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{method} {path}: {answer}"
+        );
+    }
+    // Each refusal is a security event in the audit log; nothing else changed.
+    let entries = audit(&server).await;
+    let denied: Vec<&Value> = entries[entries_before..]
+        .iter()
+        .filter(|e| e["action"] == "access.denied")
+        .collect();
+    assert_eq!(
+        denied.len(),
+        attempts.len(),
+        "{:?}",
+        &entries[entries_before..]
+    );
+    assert!(
+        denied
+            .iter()
+            .all(|e| e["actor"]["name"] == "mia@example.com")
+    );
+    assert_eq!(
+        whoami(
+            &server,
+            &Auth::Bearer(login(&server, "boss@example.com", PASSWORD).await)
+        )
+        .await,
+        200
+    );
+    // What the user manager holds, they may manage: an account without grants.
+    let plain = admin_post(
+        &server,
+        "/admin/v1/users",
+        json!({"email": "pat@example.com", "name": "Pat", "password": "pat's first password"}),
+    )
+    .await;
+    let (status, _, _) = call(
+        &server,
+        &session,
+        Method::POST,
+        &format!("/admin/v1/users/{}/reset-password", plain["id"]),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+}

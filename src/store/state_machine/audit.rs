@@ -51,6 +51,22 @@ impl Tx<'_> {
         )
     }
 
+    /// Appends the entry of a command refused because it gives or takes more than its actor
+    /// holds.
+    pub(super) fn audit_refusal(&mut self, envelope: &Envelope, reason: &str) -> Result<(), Fault> {
+        let (action, target) = describe(&envelope.command, &Applied::Updated);
+        let detail = json!({"refused": action, "reason": reason});
+        self.append_entry(
+            envelope,
+            "access.denied".into(),
+            target,
+            Vec::new(),
+            None,
+            None,
+            Some(detail),
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn append_entry(
         &mut self,

@@ -3,7 +3,6 @@
 
 use super::checks::check_name;
 use super::{CommandError, Fault, Tx};
-use crate::access::{self, Access};
 use crate::store::changes::Change;
 use crate::store::command::{Actor, Applied, NewToken, SecurityEvent};
 use crate::store::people::{ApiTokenRecord, SessionRecord, TokenAccess};
@@ -34,16 +33,7 @@ impl Tx<'_> {
             }
         } else if let TokenAccess::Assignments(assignments) = &token.access {
             // A token never holds more than whoever creates it.
-            let creator: Access = access::actor_access(&self.work, &self.actor);
-            if let Some(excess) = assignments
-                .iter()
-                .find(|a| !creator.covers(&self.work, **a))
-            {
-                return Err(CommandError::Forbidden(format!(
-                    "a token cannot hold more than its creator: {excess:?} is not yours to give"
-                ))
-                .into());
-            }
+            self.check_may_give(assignments)?;
         } else {
             return Err(CommandError::Invalid(
                 "only a personal token carries its owner's permissions".into(),

@@ -16,6 +16,7 @@ mod audit;
 mod checks;
 mod credentials;
 mod environments;
+mod escalation;
 mod features;
 #[cfg(test)]
 mod harness;
@@ -170,6 +171,25 @@ pub fn apply(
             touched: tx.touched,
         },
         Err(Fault::Storage(error)) => return Err(error),
+        // Refused for giving or taking more than the actor holds: a security event, audited.
+        Err(Fault::Refused(CommandError::Forbidden(reason))) if audit::audited(envelope) => {
+            let mut denied = Tx::new(catalog, txn, envelope.timestamp, envelope.actor.clone());
+            match denied.audit_refusal(envelope, &reason) {
+                Ok(()) => Decision {
+                    result: Err(CommandError::Forbidden(reason)),
+                    catalog: denied.work,
+                    changes: denied.changes,
+                    touched: BTreeSet::new(),
+                },
+                Err(Fault::Storage(error)) => return Err(error),
+                Err(Fault::Refused(error)) => Decision {
+                    result: Err(error),
+                    catalog: catalog.clone(),
+                    changes: Vec::new(),
+                    touched: BTreeSet::new(),
+                },
+            }
+        }
         Err(Fault::Refused(error)) => Decision {
             result: Err(error),
             catalog: catalog.clone(),
@@ -223,6 +243,7 @@ impl<'t> Tx<'t> {
         #[cfg(feature = "fault-injection")]
         super::fault::panic_if_asked(command);
         precheck(command)?;
+        self.check_escalation(command)?;
         match command {
             Command::Initialize {
                 organisation_name,
