@@ -112,6 +112,11 @@ impl Batch<'_> {
         &self.catalog
     }
 
+    /// The environments the batch's entries so far changed.
+    pub fn touched(&self) -> &BTreeSet<u32> {
+        &self.touched
+    }
+
     /// Applies `envelope` as the next log entry. `publishable` sees the catalog the entry
     /// would leave and the environments it changed; when it says no (with a reason), the entry
     /// becomes a refusal. Returns the entry's answer, or a storage error that fails the batch.

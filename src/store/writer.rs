@@ -186,7 +186,64 @@ enum BatchEnd<S> {
     },
 }
 
+/// Runs a batch with one rebuild of the views it touched, after its last entry (a burst of
+/// toggles of one environment rebuilds it once, not once per toggle). If that rebuild
+/// panics, the batch is run again rebuilding after each entry, which refuses the entry that
+/// made it panic and keeps the others.
 fn run_batch<V: Views>(
+    machine: &mut StateMachine,
+    views: &V,
+    requests: &[Request],
+) -> BatchEnd<V::Staged> {
+    let failed = |error| BatchEnd::Failed {
+        answers: None,
+        error,
+    };
+    let mut batch = match machine.begin() {
+        Ok(batch) => batch,
+        Err(error) => return failed(error),
+    };
+    let mut answers = Vec::with_capacity(requests.len());
+    for (envelope, _) in requests {
+        match batch.apply(envelope, |_, _| Ok(())) {
+            Ok(answer) => answers.push(answer),
+            Err(error) => return failed(error),
+        }
+    }
+    let mut staged = views.staged();
+    let built = catch_unwind(AssertUnwindSafe(|| {
+        views.stage(&mut staged, batch.catalog(), batch.touched());
+    }));
+    if built.is_err() {
+        // Nothing of this attempt is kept: the batch is dropped uncommitted.
+        drop(batch);
+        return run_batch_staging_each(machine, views, requests);
+    }
+    for answer in &answers {
+        count(answer);
+    }
+    let last_index = batch.catalog().meta.last_applied;
+    match batch.commit() {
+        Ok(committed) => BatchEnd::Committed(answers, committed, staged),
+        Err(error) => BatchEnd::Failed {
+            answers: Some((answers, last_index)),
+            error,
+        },
+    }
+}
+
+fn count(answer: &Result<Applied, CommandError>) {
+    let outcome = match answer {
+        Ok(_) => "applied",
+        Err(CommandError::Failed(_)) => "panicked",
+        Err(_) => "refused",
+    };
+    metrics::counter!("burgee_commands_total", "outcome" => outcome).increment(1);
+}
+
+/// A batch whose views are rebuilt after each entry, so a panic while building them refuses
+/// only the entry that caused it.
+fn run_batch_staging_each<V: Views>(
     machine: &mut StateMachine,
     views: &V,
     requests: &[Request],
@@ -219,12 +276,7 @@ fn run_batch<V: Views>(
             Ok(answer) => answer,
             Err(error) => return failed(error),
         };
-        let outcome = match &answer {
-            Ok(_) => "applied",
-            Err(CommandError::Failed(_)) => "panicked",
-            Err(_) => "refused",
-        };
-        metrics::counter!("burgee_commands_total", "outcome" => outcome).increment(1);
+        count(&answer);
         answers.push(answer);
     }
     let last_index = batch.catalog().meta.last_applied;
