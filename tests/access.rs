@@ -1063,3 +1063,178 @@ async fn a_user_manager_cannot_make_themselves_an_admin() {
     .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn tokens_follow_their_makers_and_lists_show_only_what_may_be_seen() {
+    let server = Server::start();
+    admin_post(&server, "/admin/v1/projects", json!({"name": "Web"})).await;
+    admin_post(
+        &server,
+        "/admin/v1/projects/1/environments",
+        json!({"name": "Staging"}),
+    )
+    .await;
+    admin_post(
+        &server,
+        "/admin/v1/projects/1/environments",
+        json!({"name": "Production"}),
+    )
+    .await;
+    admin_post(&server, "/admin/v1/projects", json!({"name": "Other"})).await;
+    admin_post(
+        &server,
+        "/admin/v1/projects/2/environments",
+        json!({"name": "Elsewhere"}),
+    )
+    .await;
+    // Lists: an environment-scoped viewer sees its environment and its project only.
+    let viv = user(&server, "viv@example.com", PASSWORD).await;
+    grant(&server, viv, "viewer", json!({"environment_id": 1})).await;
+    let viv_session = Auth::Bearer(login(&server, "viv@example.com", PASSWORD).await);
+    let ids = |value: &Value| {
+        value["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    for (path, expected) in [
+        ("/admin/v1/environments", vec![json!(1)]),
+        ("/admin/v1/projects/1/environments", vec![json!(1)]),
+        ("/admin/v1/projects", vec![json!(1)]),
+    ] {
+        let (status, _, listed) = call(&server, &viv_session, Method::GET, path, None).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(ids(&listed), expected, "{path}: {listed}");
+    }
+
+    // An organisation token made by a user holds no more than the user holds now, and is
+    // not that user: it cannot mint a personal token with the user's permissions.
+    admin_post(
+        &server,
+        "/admin/v1/roles",
+        json!({"name": "token-keeper", "permissions": ["MANAGE_TOKENS"]}),
+    )
+    .await;
+    let fay = user(&server, "fay@example.com", PASSWORD).await;
+    grant(&server, fay, "token-keeper", json!({})).await;
+    grant(&server, fay, "editor", json!({"project_id": 1})).await;
+    let fay_session = Auth::Bearer(login(&server, "fay@example.com", PASSWORD).await);
+    let (_, _, made) = call(
+        &server,
+        &fay_session,
+        Method::POST,
+        "/admin/v1/tokens",
+        Some(&json!({"name": "ci", "permissions": ["VIEW_PROJECT"], "project_id": 1})),
+    )
+    .await;
+    let ci = Auth::Bearer(made["token"].as_str().unwrap().to_owned());
+    let (status, _, body) = call(
+        &server,
+        &ci,
+        Method::POST,
+        "/admin/v1/auth/tokens",
+        Some(&json!({"name": "escape"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        status_of(&server, &ci, Method::GET, "/admin/v1/projects/1").await,
+        200
+    );
+    let (_, _, grants) = call(
+        &server,
+        &Auth::admin(),
+        Method::GET,
+        &format!("/admin/v1/grants?user_id={fay}"),
+        None,
+    )
+    .await;
+    let editor = grants["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["role"] == "editor")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(
+        status_of(
+            &server,
+            &Auth::admin(),
+            Method::DELETE,
+            &format!("/admin/v1/grants/{editor}")
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        status_of(&server, &ci, Method::GET, "/admin/v1/projects/1").await,
+        403,
+        "the demotion reached the token"
+    );
+
+    // A personal token is rotated by its owner only.
+    let (_, _, personal) = call(
+        &server,
+        &viv_session,
+        Method::POST,
+        "/admin/v1/auth/tokens",
+        Some(&json!({"name": "laptop"})),
+    )
+    .await;
+    let (status, _, body) = call(
+        &server,
+        &Auth::admin(),
+        Method::POST,
+        &format!("/admin/v1/tokens/{}/rotate", personal["id"]),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    // An admin reset ends the user's personal tokens with their sessions.
+    let personal_auth = Auth::Bearer(personal["token"].as_str().unwrap().to_owned());
+    assert_eq!(whoami(&server, &personal_auth).await, 200);
+    call(
+        &server,
+        &Auth::admin(),
+        Method::POST,
+        &format!("/admin/v1/users/{viv}/reset-password"),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(whoami(&server, &personal_auth).await, 401);
+
+    // A wrong current password on a password change counts as a failed login.
+    let (status, _, _) = call(
+        &server,
+        &fay_session,
+        Method::POST,
+        "/admin/v1/auth/password",
+        Some(&json!({"current_password": "not my password", "new_password": "a new password 42"})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let entries = audit(&server).await;
+    assert!(entries.iter().any(|e| e["action"] == "login.failed"
+        && e["detail"]["reason"] == "wrong current password on a password change"));
+
+    // The organisation's audit permission alone reads the log.
+    admin_post(
+        &server,
+        "/admin/v1/roles",
+        json!({"name": "auditor", "permissions": ["VIEW_AUDIT_LOG"]}),
+    )
+    .await;
+    let aud = user(&server, "aud@example.com", PASSWORD).await;
+    grant(&server, aud, "auditor", json!({})).await;
+    let aud_session = Auth::Bearer(login(&server, "aud@example.com", PASSWORD).await);
+    assert_eq!(
+        status_of(&server, &aud_session, Method::GET, "/admin/v1/audit").await,
+        200
+    );
+}

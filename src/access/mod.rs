@@ -73,6 +73,12 @@ impl Access {
         if self.organisation.contains(permission) {
             return true;
         }
+        // The whole audit log includes every project's.
+        if permission == Permission::ViewProjectAuditLog
+            && self.organisation.contains(Permission::ViewAuditLog)
+        {
+            return true;
+        }
         match (permission.level(), target) {
             (Level::Organisation, _) | (_, Target::Organisation) => false,
             (_, Target::Anywhere) => {
@@ -199,7 +205,21 @@ pub fn token_access(catalog: &Catalog, token: &crate::store::people::ApiTokenRec
             .owner
             .map(|owner| Access::of(catalog, user_assignments(catalog, owner)))
             .unwrap_or_default(),
-        TokenAccess::Assignments(assignments) => Access::of(catalog, assignments.iter().copied()),
+        // A token made by a user never holds more than that user holds now (a demotion
+        // reaches their tokens too).
+        TokenAccess::Assignments(assignments) => match token.owner {
+            Some(owner) => {
+                let holds = Access::of(catalog, user_assignments(catalog, owner));
+                Access::of(
+                    catalog,
+                    assignments
+                        .iter()
+                        .copied()
+                        .filter(|a| holds.covers(catalog, *a)),
+                )
+            }
+            None => Access::of(catalog, assignments.iter().copied()),
+        },
     }
 }
 

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::access::{Permission, Target};
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::store::command::{Command, SettingsPatch, StatePatch};
@@ -94,7 +95,7 @@ pub fn random_text(len: usize) -> Result<String, ApiError> {
 
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(project_id): Path<u32>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
@@ -103,6 +104,13 @@ async fn list(
     Ok(Json(
         page.of(catalog
             .project_environments(project_id)
+            .filter(|e| {
+                caller.can(
+                    &catalog,
+                    Permission::ViewEnvironment,
+                    Target::Environment(e.id),
+                )
+            })
             .map(|e| (by_id(e.id), views::environment(e))))?,
     ))
 }
@@ -153,7 +161,7 @@ struct Find {
 /// All environments, or the one with `?client_key=`.
 async fn by_key(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(find): Query<Find>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
@@ -166,6 +174,13 @@ async fn by_key(
             .environments
             .values()
             .filter(|e| find.client_key.as_ref().is_none_or(|k| *k == e.client_key))
+            .filter(|e| {
+                caller.can(
+                    &catalog,
+                    Permission::ViewEnvironment,
+                    Target::Environment(e.id),
+                )
+            })
             .map(|e| (by_id(e.id), views::environment(e))))?,
     ))
 }

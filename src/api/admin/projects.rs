@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::access::{Permission, Target};
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::store::command::Command;
@@ -40,7 +41,7 @@ struct ProjectChanges {
 
 async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
@@ -48,6 +49,7 @@ async fn list(
         page.of(catalog
             .projects
             .values()
+            .filter(|p| caller.can(&catalog, Permission::ViewProject, Target::Project(p.id)))
             .map(|p| (by_id(p.id), views::project(p))))?,
     ))
 }

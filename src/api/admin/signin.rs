@@ -160,7 +160,14 @@ async fn login(
     client: ClientInfo,
     Body(body): Body<Login>,
 ) -> Result<Response, ApiError> {
-    let email = body.email.trim().to_lowercase();
+    // Bounded: what is recorded of a failed login is never more than an address's length.
+    let email: String = body
+        .email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(crate::store::state_machine::MAX_EMAIL)
+        .collect();
     let address = client.0.address.map(|a| a.to_string());
     let now = crate::clock::now_millis();
     if let Some(until) = state.limiter.locked(&email, address.as_deref(), now) {
@@ -366,6 +373,19 @@ async fn change_password(
     let catalog = state.store.catalog();
     let user = super::find(&catalog.users, "user", user_id)?.clone();
     if !password::verify(&body.current_password, user.password_hash.clone()).await? {
+        // Counted like a failed login: a stolen session cannot guess the password freely.
+        let address = caller.origin.address.clone();
+        let lock_until =
+            state
+                .limiter
+                .failed(&user.email, address.as_deref(), crate::clock::now_millis());
+        let event = SecurityEvent::LoginFailed {
+            email: user.email.clone(),
+            user_id: Some(user.id),
+            lock_until,
+            reason: "wrong current password on a password change".into(),
+        };
+        super::execute(&state, &caller, Command::RecordEvent(event)).await?;
         return Err(wrong_credentials());
     }
     if body.new_password == body.current_password {

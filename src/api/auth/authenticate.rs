@@ -93,12 +93,7 @@ pub fn authenticate(parts: &Parts, state: &AppState, client: &Client) -> Result<
         address: client.address.map(|a| a.to_string()),
         user_agent: client.user_agent.clone(),
     };
-    let request_id = parts
-        .headers
-        .get(crate::api::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = request_id(parts);
     match credential {
         Credential::Token(id) => {
             if from_cookie {
@@ -161,6 +156,21 @@ pub fn authenticate(parts: &Parts, state: &AppState, client: &Client) -> Result<
             })
         }
     }
+}
+
+/// Longest request id kept (a client may choose its own).
+const MAX_REQUEST_ID: usize = 128;
+
+/// The request's id, as the audit log keeps it.
+pub fn request_id(parts: &Parts) -> String {
+    parts
+        .headers
+        .get(crate::api::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_REQUEST_ID)
+        .collect()
 }
 
 pub fn user_access(catalog: &Catalog, user_id: u32) -> Access {

@@ -67,7 +67,16 @@ impl Limiter {
             let horizon = now - self.lockout_ms.max(60_000);
             counters.retain(|_, c| c.last_at > horizon || c.locked_until.is_some_and(|u| u > now));
             if counters.len() >= MAX_KEYS {
-                counters.clear();
+                // Still full of recent entries: the oldest half goes, never a lockout.
+                let mut ages: Vec<i64> = counters
+                    .values()
+                    .filter(|c| c.locked_until.is_none())
+                    .map(|c| c.last_at)
+                    .collect();
+                ages.sort_unstable();
+                if let Some(cutoff) = ages.get(ages.len() / 2).copied() {
+                    counters.retain(|_, c| c.locked_until.is_some() || c.last_at > cutoff);
+                }
             }
         }
         let (account, address) = Self::keys(account, address);

@@ -420,7 +420,7 @@ pub async fn authorize(
         }
     };
     let catalog = state.store.catalog();
-    if let super::Principal::Session { user_id, .. } = caller.principal
+    if let Some(user_id) = caller.user_id(&catalog)
         && catalog
             .users
             .get(&user_id)
@@ -452,12 +452,7 @@ fn local_caller(parts: &axum::http::request::Parts) -> Caller {
     Caller {
         actor: crate::store::command::Actor::Local,
         principal: super::Principal::Local,
-        request_id: parts
-            .headers
-            .get(crate::api::REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
+        request_id: super::authenticate::request_id(parts),
         origin: crate::store::command::Origin {
             address: Some("local socket".into()),
             user_agent: None,

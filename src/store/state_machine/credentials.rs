@@ -8,11 +8,26 @@ use crate::store::command::{Actor, Applied, NewToken, SecurityEvent};
 use crate::store::people::{ApiTokenRecord, SessionRecord, TokenAccess};
 
 impl Tx<'_> {
-    /// The user behind the command's actor (a session's user, or a personal token's owner).
+    /// The user behind the command's actor (a session's user, or the owner of the token).
     fn acting_user(&self) -> Option<u32> {
         match &self.actor {
             Actor::User { id, .. } => Some(*id),
             Actor::Token { id, .. } => self.work.tokens.get(id).and_then(|t| t.owner),
+            _ => None,
+        }
+    }
+
+    /// The signed-in user behind the actor: a session's, or a personal token's owner (an
+    /// organisation token made by a user does not act as that user).
+    fn signed_in_user(&self) -> Option<u32> {
+        match &self.actor {
+            Actor::User { id, .. } => Some(*id),
+            Actor::Token { id, .. } => self
+                .work
+                .tokens
+                .get(id)
+                .filter(|t| t.access == TokenAccess::Owner)
+                .and_then(|t| t.owner),
             _ => None,
         }
     }
@@ -24,7 +39,7 @@ impl Tx<'_> {
         }
         let owner = self.acting_user();
         if token.personal {
-            if owner.is_none() || token.access != TokenAccess::Owner {
+            if self.signed_in_user().is_none() || token.access != TokenAccess::Owner {
                 return Err(CommandError::Invalid(
                     "a personal token is created by a signed-in user and carries their permissions"
                         .into(),

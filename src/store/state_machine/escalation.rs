@@ -106,6 +106,23 @@ impl Tx<'_> {
                     .unwrap_or_default();
                 self.check_may_define(new.union(old))
             }
+            // Rotating hands out a secret that acts as the owner: only they may, for theirs.
+            Command::RotateApiToken { id, .. }
+                if self
+                    .work
+                    .tokens
+                    .get(id)
+                    .is_some_and(|t| t.access == TokenAccess::Owner) =>
+            {
+                let owner = self.work.tokens.get(id).and_then(|t| t.owner);
+                match (&self.actor, owner) {
+                    (Actor::User { id: user, .. }, Some(owner)) if *user == owner => Ok(()),
+                    (Actor::Local | Actor::System, _) => Ok(()),
+                    _ => Err(CommandError::Forbidden(
+                        "a personal token is rotated by its owner only".into(),
+                    )),
+                }
+            }
             Command::RotateApiToken { id, .. } | Command::RevokeApiToken { id } => {
                 match self.work.tokens.get(id).map(|t| (&t.access, t.owner)) {
                     Some((TokenAccess::Assignments(assignments), _)) => {

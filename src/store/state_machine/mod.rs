@@ -45,7 +45,7 @@ use super::command::{Actor, Applied, COMMAND_FORMAT, Command, Envelope};
 use super::error::StoreError;
 
 pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
-pub use people::check_email;
+pub use people::{MAX_EMAIL, check_email};
 pub use precheck::precheck;
 
 /// A command that breaks a rule. Applying it changes nothing. It travels as an answer (the

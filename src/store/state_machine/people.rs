@@ -192,6 +192,19 @@ impl Tx<'_> {
         user.locked_until = None;
         self.record(Change::User(user_id, Some(user)));
         self.end_sessions_of(user_id, None);
+        // A reset recovers an account: what might have been taken with it stops too.
+        let personal: Vec<u32> = self
+            .work
+            .tokens
+            .values()
+            .filter(|t| {
+                t.owner == Some(user_id) && t.access == crate::store::people::TokenAccess::Owner
+            })
+            .map(|t| t.id)
+            .collect();
+        for id in personal {
+            self.record(Change::Token(id, None));
+        }
         Ok(Applied::Updated)
     }
 
