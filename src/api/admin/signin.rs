@@ -168,7 +168,7 @@ async fn login(
         .chars()
         .take(crate::store::state_machine::MAX_EMAIL)
         .collect();
-    let address = client.0.address.map(|a| a.to_string());
+    let address = client.0.address.map(crate::api::auth::limiter::address_key);
     let now = crate::clock::now_millis();
     if let Some(until) = state.limiter.locked(&email, address.as_deref(), now) {
         metrics::counter!("burgee_logins_total", "outcome" => "refused_locked").increment(1);
@@ -374,7 +374,12 @@ async fn change_password(
     let user = super::find(&catalog.users, "user", user_id)?.clone();
     if !password::verify(&body.current_password, user.password_hash.clone()).await? {
         // Counted like a failed login: a stolen session cannot guess the password freely.
-        let address = caller.origin.address.clone();
+        let address = caller
+            .origin
+            .address
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .map(crate::api::auth::limiter::address_key);
         let lock_until =
             state
                 .limiter

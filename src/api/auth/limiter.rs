@@ -12,6 +12,21 @@ const MAX_KEYS: usize = 100_000;
 /// A source address may fail this many times more than one account (people share NAT).
 pub const ADDRESS_FACTOR: u32 = 4;
 
+/// The key a source address is limited by: an IPv4 address, or the /64 network of an IPv6
+/// one (a single host usually holds a whole /64, so addresses within it are one source).
+pub fn address_key(address: std::net::IpAddr) -> String {
+    match address {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Counter {
     failures: u32,
@@ -117,6 +132,15 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_sources_count_by_their_64_bit_network() {
+        let key = |text: &str| address_key(text.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+    }
 
     #[test]
     fn locks_after_the_limit_and_expires() {
