@@ -99,7 +99,10 @@ async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
     })
     .await;
     let leader = nodes[0].node.status().leader.unwrap();
-    assert_eq!(nodes[0].node.status().voters, vec![1, 2, 3]);
+    eventually("three voters", || {
+        nodes[0].node.status().voters == vec![1, 2, 3]
+    })
+    .await;
 
     // Writes through every node, followers forwarding to the leader.
     for n in 0..30 {
@@ -166,8 +169,12 @@ async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
     for n in 30..40 {
         write(&nodes[n % 2].node, &format!("write {n}")).await;
     }
-    let new_leader = nodes[0].node.status().leader.unwrap();
-    assert_ne!(new_leader, leader);
+    eventually("a new leader known to the survivors", || {
+        nodes
+            .iter()
+            .all(|n| n.node.status().leader.is_some_and(|l| l != leader))
+    })
+    .await;
     eventually("both survivors to apply every write", || {
         nodes.iter().all(|n| n.memory.commands().len() == 40)
     })

@@ -87,7 +87,10 @@ async fn one_node_grows_to_three_through_a_snapshot_then_shrinks_to_two() {
         let id = newcomer.node.status().id;
         first.node.add_learner(id, &newcomer.address).await.unwrap();
     }
-    assert_eq!(first.node.status().learners, vec![2, 3]);
+    eventually("two learners", || {
+        first.node.status().learners == vec![2, 3]
+    })
+    .await;
     eventually("the learners to hold the snapshot's state", || {
         second.memory.commands().len() == 200 && third.memory.commands().len() == 200
     })
@@ -97,7 +100,10 @@ async fn one_node_grows_to_three_through_a_snapshot_then_shrinks_to_two() {
         .set_voters(&BTreeSet::from([1, 2, 3]))
         .await
         .unwrap();
-    assert_eq!(first.node.status().voters, vec![1, 2, 3]);
+    eventually("three voters", || {
+        first.node.status().voters == vec![1, 2, 3]
+    })
+    .await;
     for n in 0..20 {
         second
             .node
@@ -121,7 +127,7 @@ async fn one_node_grows_to_three_through_a_snapshot_then_shrinks_to_two() {
         .unwrap();
     third.server.abort();
     third.node.shutdown().await.unwrap();
-    assert_eq!(first.node.status().voters, vec![1, 2]);
+    eventually("two voters", || first.node.status().voters == vec![1, 2]).await;
     for n in 0..10 {
         second
             .node
