@@ -14,6 +14,12 @@ pub fn random_text(len: usize) -> Result<String, getrandom::Error> {
         .collect())
 }
 
+/// A new secret of a kind: `prefix` (`bgt_`, `bgs_`, `bgi_`, …, so secret scanners and
+/// people can tell what leaked) and 43 random characters (more than 256 bits).
+pub fn prefixed_secret(prefix: &str) -> Result<String, getrandom::Error> {
+    Ok(format!("{prefix}{}", random_text(43)?))
+}
+
 /// A new admin API token.
 pub fn random_token() -> Result<String, getrandom::Error> {
     random_text(40)

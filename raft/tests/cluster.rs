@@ -7,61 +7,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use burgee_raft::{ClusterSecret, Machine, Node, NodeConfig};
-use common::Memory;
-
-const SECRET: &str = "cluster-secret-for-tests-0123456789";
-
-struct Running {
-    node: Node,
-    memory: Arc<Memory>,
-    server: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
-}
-
-async fn listener() -> (tokio::net::TcpListener, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    (listener, address)
-}
-
-async fn start(id: u64, listener: tokio::net::TcpListener) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let memory = Arc::new(Memory::default());
-    let config = NodeConfig {
-        id,
-        dir: dir.path().to_owned(),
-        secret: Some(ClusterSecret::new(SECRET)),
-    };
-    let node = Node::start(&config, Arc::clone(&memory) as Arc<dyn Machine>)
-        .await
-        .unwrap();
-    let router = node.router().unwrap();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
-    Running {
-        node,
-        memory,
-        server,
-        _dir: dir,
-    }
-}
-
-/// Waits (generously) for `check` to hold.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use burgee_raft::Node;
+use common::{eventually, listener, start_on};
 
 /// Writes through `node`, retrying while an election is under way.
 async fn write(node: &Node, command: &str) -> Vec<u8> {
@@ -82,17 +31,15 @@ async fn write(node: &Node, command: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
-    let mut listeners = Vec::new();
-    let mut members = BTreeMap::new();
-    for id in 1..=3 {
-        let (listener, address) = listener().await;
-        members.insert(id, address);
-        listeners.push(listener);
-    }
     let mut nodes = Vec::new();
-    for (id, listener) in (1..=3).zip(listeners) {
-        nodes.push(start(id, listener).await);
+    for id in 1..=3 {
+        nodes.push(start_on(id, listener().await).await);
     }
+    let members: BTreeMap<u64, String> = nodes
+        .iter()
+        .zip(1..)
+        .map(|(n, id)| (id, n.address.clone()))
+        .collect();
     nodes[0].node.initialize(&members).await.unwrap();
     eventually("a leader", || {
         nodes.iter().all(|n| n.node.status().leader.is_some())

@@ -7,57 +7,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use burgee_raft::{ClusterSecret, Machine, Node, NodeConfig};
-use common::Memory;
-
-const SECRET: &str = "membership-secret-for-tests-0123456789";
-
-struct Running {
-    node: Node,
-    memory: Arc<Memory>,
-    address: String,
-    server: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
-}
+use common::{Running, eventually, listener, start_on};
 
 async fn start(id: u64) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let memory = Arc::new(Memory::default());
-    let config = NodeConfig {
-        id,
-        dir: dir.path().to_owned(),
-        secret: Some(ClusterSecret::new(SECRET)),
-    };
-    let node = Node::start(&config, Arc::clone(&memory) as Arc<dyn Machine>)
-        .await
-        .unwrap();
-    let router = node.router().unwrap();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
-    Running {
-        node,
-        memory,
-        address,
-        server,
-        _dir: dir,
-    }
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    start_on(id, listener().await).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

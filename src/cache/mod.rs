@@ -29,8 +29,7 @@ pub enum KeyKind {
 pub struct Snapshots {
     environments: ArcSwap<HashMap<u32, Arc<EnvironmentSnapshot>>>,
     client_keys: ArcSwap<HashMap<String, u32>>,
-    /// SHA-256 of active server keys → environment.
-    /// Server-side keys by hash: (environment, expiry).
+    /// Active server-side keys by SHA-256: (environment, expiry).
     server_keys: ArcSwap<HashMap<[u8; 32], ServerKeyEntry>>,
     /// The catalog maps the key indexes were built from: most batches (identify calls)
     /// change neither, and then the indexes are not rebuilt.

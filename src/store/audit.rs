@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::catalog::AuditHead;
-use super::codec::{decode, encode};
+use super::codec::decode;
 use super::error::StoreError;
 use super::tables;
 
@@ -197,9 +197,4 @@ pub fn read_from(
         }
     }
     Ok((out, None))
-}
-
-/// Encodes an entry as stored (for tests that tamper with it).
-pub fn encoded(entry: &AuditRecord) -> Result<Vec<u8>, StoreError> {
-    encode(entry)
 }

@@ -62,3 +62,60 @@ impl Memory {
         self.state.lock().unwrap().0.clone()
     }
 }
+
+/// The cluster secret of the tests' nodes.
+pub const SECRET: &str = "cluster-secret-for-tests-0123456789";
+
+/// A node with its cluster port served, its machine and its directory.
+pub struct Running {
+    pub node: burgee_raft::Node,
+    pub memory: std::sync::Arc<Memory>,
+    pub address: String,
+    pub server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+/// A free cluster port on 127.0.0.1 and its URL.
+pub async fn listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    (listener, address)
+}
+
+/// Starts node `id` on a fresh directory, serving its cluster port on `listener`.
+pub async fn start_on(id: u64, (listener, address): (tokio::net::TcpListener, String)) -> Running {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let memory = Arc::new(Memory::default());
+    let config = burgee_raft::NodeConfig {
+        id,
+        dir: dir.path().to_owned(),
+        secret: Some(burgee_raft::ClusterSecret::new(SECRET)),
+    };
+    let node = burgee_raft::Node::start(&config, Arc::clone(&memory) as Arc<dyn Machine>)
+        .await
+        .unwrap();
+    let router = node.router().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Running {
+        node,
+        memory,
+        address,
+        server,
+        _dir: dir,
+    }
+}
+
+/// Waits (generously) for `check` to hold.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

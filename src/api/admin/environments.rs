@@ -88,6 +88,12 @@ pub fn new_client_key() -> Result<String, ApiError> {
 }
 
 /// Random text for keys, as an API error when the system has no randomness.
+/// A new prefixed secret (see [`crate::secrets::prefixed_secret`]).
+pub fn new_secret(prefix: &str) -> Result<String, ApiError> {
+    crate::secrets::prefixed_secret(prefix)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
 pub fn random_text(len: usize) -> Result<String, ApiError> {
     crate::secrets::random_text(len)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))

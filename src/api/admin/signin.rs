@@ -212,14 +212,7 @@ async fn login(
     };
     state.limiter.succeeded(&email);
     metrics::counter!("burgee_logins_total", "outcome" => "succeeded").increment(1);
-    let secret = format!(
-        "bgs_{}",
-        crate::secrets::random_text(43).map_err(|e| ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string()
-        ))?
-    );
+    let secret = super::environments::new_secret("bgs_")?;
     let lifetime = i64::try_from(state.settings.session_lifetime.as_millis()).unwrap_or(i64::MAX);
     let expires_at = crate::clock::now_millis().saturating_add(lifetime);
     let command = Command::CreateSession {

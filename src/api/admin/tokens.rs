@@ -15,7 +15,7 @@ use crate::access::{Assignment, RoleRef};
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::config::parse_duration;
-use crate::secrets::{random_text, secret_hash};
+use crate::secrets::secret_hash;
 use crate::store::command::{Command, NewToken};
 use crate::store::people::TokenAccess;
 
@@ -33,14 +33,7 @@ pub fn router() -> Router<AppState> {
 
 /// A new token secret and the prefix lists show.
 pub fn new_secret() -> Result<(String, String), ApiError> {
-    let secret = format!(
-        "bgt_{}",
-        random_text(43).map_err(|e| ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string()
-        ))?
-    );
+    let secret = super::environments::new_secret("bgt_")?;
     let prefix = secret.chars().take(10).collect();
     Ok((secret, prefix))
 }

@@ -12,7 +12,7 @@ use super::{ApiError, Body, Page, by_id, created, created_id, execute, find, peo
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::cache::document::iso_timestamp;
-use crate::secrets::{Secret, random_text, secret_hash};
+use crate::secrets::{Secret, secret_hash};
 use crate::store::command::{Command, NewUser};
 use crate::store::people::InviteRecord;
 
@@ -40,14 +40,7 @@ struct NewUserBody {
 
 /// A new invitation: the secret (shown once) and its record.
 fn invite(state: &AppState) -> Result<(String, InviteRecord), ApiError> {
-    let secret = format!(
-        "bgi_{}",
-        random_text(43).map_err(|e| ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string()
-        ))?
-    );
+    let secret = super::environments::new_secret("bgi_")?;
     let lifetime = i64::try_from(state.settings.invite_lifetime.as_millis()).unwrap_or(i64::MAX);
     let record = InviteRecord {
         token_hash: secret_hash(&secret),
