@@ -9,6 +9,7 @@ pub mod api;
 pub mod cache;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod flagsmith;

@@ -21,17 +21,32 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .install_recorder()
         .ok();
     let snapshots = Arc::new(Snapshots::default());
-    let store = Store::open(&settings.data_dir, Arc::clone(&snapshots)).map_err(|e| match e {
-        StoreError::Locked { .. }
-        | StoreError::Unwritable { .. }
-        | StoreError::NewerFormat { .. } => {
-            anyhow::anyhow!("{e}")
+    let options = crate::cluster::node_options(&settings);
+    let store = Store::open_node(&settings.data_dir, Arc::clone(&snapshots), &options)
+        .await
+        .map_err(|e| match e {
+            StoreError::Locked { .. }
+            | StoreError::Unwritable { .. }
+            | StoreError::NewerFormat { .. } => {
+                anyhow::anyhow!("{e}")
+            }
+            other => anyhow::Error::new(other)
+                .context(format!("opening {}", settings.data_dir.display())),
+        })?;
+    let cluster_port = match &settings.cluster {
+        Some(cluster) => Some(crate::cluster::serve_port(&store, cluster).await?),
+        None => None,
+    };
+    let role = crate::cluster::bootstrap(&store, settings.cluster.as_ref()).await?;
+    match (role, settings.cluster.is_some()) {
+        (crate::cluster::Role::Founder, false) => initialise(&store, &settings).await?,
+        // A cluster may wait for a quorum: the first configuration is written once it can be.
+        (crate::cluster::Role::Founder, true) => {
+            let (store, settings) = (store.clone(), settings.clone());
+            tokio::spawn(async move { initialise_when_possible(&store, &settings).await });
         }
-        other => {
-            anyhow::Error::new(other).context(format!("opening {}", settings.data_dir.display()))
-        }
-    })?;
-    initialise(&store, &settings).await?;
+        (crate::cluster::Role::Member, _) => {}
+    }
     store.start_background_work();
 
     if let Some(handle) = metrics.clone() {
@@ -79,8 +94,37 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         local.abort();
     }
     let _ = std::fs::remove_file(settings.data_dir.join(crate::cli::ADMIN_SOCKET));
+    if let Some(port) = cluster_port {
+        port.abort();
+    }
+    if let Err(error) = store.close().await {
+        tracing::warn!(%error, "stopping the Raft node");
+    }
     tracing::info!("stopped: every acknowledged write is on disk");
     Ok(())
+}
+
+/// [`initialise`], retried while the cluster has no quorum yet.
+async fn initialise_when_possible(store: &Store, settings: &Settings) {
+    loop {
+        match initialise(store, settings).await {
+            Ok(()) => return,
+            Err(error) => {
+                let retry = error.downcast_ref::<StoreError>().is_some_and(|e| {
+                    matches!(
+                        e.kind(),
+                        crate::store::ErrorKind::NoQuorum | crate::store::ErrorKind::Unavailable
+                    )
+                });
+                if !retry {
+                    tracing::error!(error = %format!("{error:#}"), "initialising the cluster failed");
+                    return;
+                }
+                tracing::info!(error = %format!("{error:#}"), "the cluster cannot take its first configuration yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// How long an unused setup token works.

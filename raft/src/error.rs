@@ -9,6 +9,8 @@ pub enum LogStoreError {
     Database(String),
     #[error("a Raft log record cannot be read: {0}")]
     Corrupt(String),
+    #[error("the Raft log {0} is in use by another process")]
+    Locked(String),
 }
 
 macro_rules! from_redb {

@@ -20,5 +20,5 @@ pub use error::LogStoreError;
 pub use log_store::LogStore;
 pub use machine::{Item, Machine, MachineError, RaftMeta};
 pub use network::ClusterSecret;
-pub use node::{Node, NodeConfig, NodeError, Status, WriteError};
+pub use node::{Node, NodeConfig, NodeError, Status, WriteError, Written};
 pub use state_machine::StateMachine;

@@ -1,92 +1,166 @@
 //! The Raft log in its own redb file (`raft-log.redb`), beside the state's file so that log
 //! appends and state applies never queue on one writer lock.
 //!
-//! Every write is one `Durability::Immediate` transaction: an append is acknowledged to
-//! openraft (its `LogFlushed` callback) only after its commit returned, so an acknowledged
-//! entry survives a crash. openraft hands the entries of concurrent client writes to one
-//! `append` call, so they share that one commit. Writes run on Tokio's blocking pool, never on
-//! the runtime's threads.
+//! Writes go to one writer thread ([`flusher`]) that commits whatever is waiting in one
+//! `Durability::Immediate` transaction (group commit): an append is acknowledged to openraft
+//! (its `LogFlushed` callback) only after that commit returned, so an acknowledged entry
+//! survives a crash, and the entries of concurrent client writes share one fsync. Until then
+//! appended entries are readable from memory, as openraft requires.
+
+mod flusher;
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::{OptionalSend, StorageIOError};
-use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
-};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
 
 use crate::error::LogStoreError;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use flusher::{Job, Pending};
 
 /// Log index → postcard-encoded entry.
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 /// `vote`, `committed`, `last_purged` → postcard-encoded values.
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
 
-/// The Raft log. Cloning shares the database (openraft's log readers are clones).
+/// The Raft log. Cloning shares it (openraft's log readers are clones).
 #[derive(Clone)]
 pub struct LogStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     db: Arc<Database>,
+    pending: Arc<Mutex<Pending>>,
+    jobs: Sender<Job>,
+    commits: Arc<AtomicU64>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    /// Finishes what was handed to the writer and closes the file before the handle is gone,
+    /// so the log can be opened again at once.
+    fn drop(&mut self) {
+        let _ = self.jobs.send(Job::Stop);
+        if let Some(writer) = self.writer.get_mut().ok().and_then(Option::take) {
+            let _ = writer.join();
+        }
+    }
 }
 
 impl LogStore {
     /// Opens (or creates) the log at `path`.
     pub fn open(path: &Path) -> Result<Self, LogStoreError> {
-        let db = Database::create(path)?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                LogStoreError::Locked(path.display().to_string())
+            }
+            other => other.into(),
+        })?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
         txn.open_table(STATE)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let commits = Arc::new(AtomicU64::new(0));
+        let (jobs, receiver) = channel();
+        let writer = {
+            let (db, pending, commits) =
+                (Arc::clone(&db), Arc::clone(&pending), Arc::clone(&commits));
+            std::thread::Builder::new()
+                .name("burgee-raft-log".into())
+                .spawn(move || flusher::run(&db, &receiver, &pending, &commits))
+                .map_err(|e| LogStoreError::Database(format!("starting the log writer: {e}")))?
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                pending,
+                jobs,
+                commits,
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// How many commits the log has made since it was opened.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.inner
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn state<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, LogStoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.inner.db.begin_read()?;
         let table = txn.open_table(STATE)?;
         let value = table.get(key)?;
         Ok(value.map(|v| postcard::from_bytes(v.value())).transpose()?)
     }
 
     fn last_entry_id(&self) -> Result<Option<LogId>, LogStoreError> {
-        let txn = self.db.begin_read()?;
+        // Pending first: an entry that leaves it is in the database by then.
+        let pending = self
+            .pending()
+            .entries
+            .last_key_value()
+            .map(|(_, (_, e))| e.log_id);
+        let txn = self.inner.db.begin_read()?;
         let table = txn.open_table(LOG)?;
-        let last = table.last()?;
-        Ok(last
+        let stored = table
+            .last()?
             .map(|(_, v)| postcard::from_bytes::<Entry>(v.value()).map(|e| e.log_id))
-            .transpose()?)
+            .transpose()?;
+        Ok(pending.max(stored))
     }
 
     fn entries(&self, range: (Bound<u64>, Bound<u64>)) -> Result<Vec<Entry>, LogStoreError> {
-        let txn = self.db.begin_read()?;
+        // Pending first (see `last_entry_id`); a pending entry wins over a stored one.
+        let mut found: std::collections::BTreeMap<u64, Entry> = self
+            .pending()
+            .entries
+            .range(range)
+            .map(|(index, (_, entry))| (*index, entry.clone()))
+            .collect();
+        let txn = self.inner.db.begin_read()?;
         let table = txn.open_table(LOG)?;
-        let mut entries = Vec::new();
         for row in table.range(range)? {
-            let (_, value) = row?;
-            entries.push(postcard::from_bytes(value.value())?);
+            let (index, value) = row?;
+            if let std::collections::btree_map::Entry::Vacant(slot) = found.entry(index.value()) {
+                slot.insert(postcard::from_bytes(value.value())?);
+            }
         }
-        Ok(entries)
+        Ok(found.into_values().collect())
     }
 
-    /// Runs `change` in one durable write transaction on the blocking pool.
-    async fn write(
-        &self,
-        change: impl FnOnce(&WriteTransaction) -> Result<(), LogStoreError> + Send + 'static,
-    ) -> Result<(), LogStoreError> {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::Immediate)?;
-            change(&txn)?;
-            txn.commit()?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| LogStoreError::Database(format!("the log writer task failed: {e}")))?
+    fn send(&self, job: Job) -> Result<(), LogStoreError> {
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| LogStoreError::Database("the log writer has stopped".into()))
+    }
+
+    /// Hands a write to the writer and waits for its commit.
+    async fn commit(&self, job: impl FnOnce(flusher::Done) -> Job) -> Result<(), LogStoreError> {
+        let (done, committed) = oneshot::channel();
+        self.send(job(done))?;
+        committed
+            .await
+            .map_err(|_| LogStoreError::Database("the log writer has stopped".into()))?
     }
 
     async fn put_state<T: Serialize>(
@@ -94,10 +168,11 @@ impl LogStore {
         key: &'static str,
         value: &T,
     ) -> Result<(), LogStoreError> {
-        let bytes = postcard::to_stdvec(value)?;
-        self.write(move |txn| {
-            txn.open_table(STATE)?.insert(key, bytes.as_slice())?;
-            Ok(())
+        let value = postcard::to_stdvec(value)?;
+        self.commit(|done| Job::State {
+            key,
+            value,
+            done: Some(done),
         })
         .await
     }
@@ -154,10 +229,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(|e| StorageIOError::read_vote(&e).into())
     }
 
+    /// Rides along with the next commit, unawaited: the committed index only saves work at a
+    /// restart (entries up to it are applied again at once), and a lagging one is safe.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.put_state("committed", &committed)
-            .await
-            .map_err(write_error)
+        let value = postcard::to_stdvec(&committed).map_err(|e| write_error(e.into()))?;
+        self.send(Job::State {
+            key: "committed",
+            value,
+            done: None,
+        })
+        .map_err(write_error)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
@@ -177,50 +258,35 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut rows = Vec::new();
-        for entry in entries {
-            let bytes = postcard::to_stdvec(&entry).map_err(|e| write_error(e.into()))?;
-            rows.push((entry.log_id.index, bytes));
-        }
-        let written = self
-            .write(move |txn| {
-                let mut log = txn.open_table(LOG)?;
-                for (index, bytes) in &rows {
-                    log.insert(*index, bytes.as_slice())?;
-                }
-                Ok(())
-            })
-            .await;
-        match written {
-            Ok(()) => {
-                // Durable now: only now may openraft count these entries as stored.
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
-                Err(write_error(e))
+        {
+            let mut pending = self.pending();
+            for entry in entries {
+                let bytes = postcard::to_stdvec(&entry).map_err(|e| write_error(e.into()))?;
+                let seq = pending.next_seq();
+                rows.push((entry.log_id.index, seq, bytes));
+                pending.entries.insert(entry.log_id.index, (seq, entry));
             }
         }
+        // Readable from now on; durable (and acknowledged) once the writer's commit returns.
+        self.send(Job::Append { rows, callback })
+            .map_err(write_error)
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let from = log_id.index;
-        self.write(move |txn| {
-            txn.open_table(LOG)?.retain_in(from.., |_, _| false)?;
-            Ok(())
-        })
-        .await
-        .map_err(write_error)
+        self.pending().entries.retain(|index, _| *index < from);
+        self.commit(|done| Job::Truncate { from, done })
+            .await
+            .map_err(write_error)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let bytes = postcard::to_stdvec(&log_id).map_err(|e| write_error(e.into()))?;
+        let encoded = postcard::to_stdvec(&log_id).map_err(|e| write_error(e.into()))?;
         let through = log_id.index;
-        self.write(move |txn| {
-            txn.open_table(STATE)?
-                .insert("last_purged", bytes.as_slice())?;
-            txn.open_table(LOG)?.retain_in(..=through, |_, _| false)?;
-            Ok(())
+        self.commit(|done| Job::Purge {
+            through,
+            log_id: encoded,
+            done,
         })
         .await
         .map_err(write_error)

@@ -16,6 +16,29 @@ use crate::types::{LogId, StoredMembership};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RaftMeta(pub Vec<u8>);
 
+impl RaftMeta {
+    /// The state of a machine that applied `index` entries before it joined Raft (a data
+    /// directory of the single-node server): it counts as a one-member group of `node_id` at
+    /// `address` whose log up to `index` was compacted away, so the log goes on at `index + 1`.
+    pub fn adopted(node_id: u64, address: &str, index: u64) -> Result<Self, MachineError> {
+        let log_id = LogId::new(openraft::CommittedLeaderId::new(0, node_id), index);
+        let members =
+            std::collections::BTreeMap::from([(node_id, openraft::BasicNode::new(address))]);
+        let membership =
+            openraft::Membership::new(vec![std::collections::BTreeSet::from([node_id])], members);
+        Progress {
+            last_applied: Some(log_id),
+            membership: StoredMembership::new(Some(log_id), membership),
+        }
+        .encode()
+    }
+
+    /// The last log index this state holds, if any.
+    pub fn last_applied(&self) -> Result<Option<u64>, MachineError> {
+        Ok(Progress::decode(self)?.last_applied.map(|l| l.index))
+    }
+}
+
 /// What [`RaftMeta`] holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Progress {

@@ -44,9 +44,23 @@ pub enum WriteError {
     /// The leader could not be reached to forward the write.
     #[error("the leader cannot be reached: {0}")]
     Unreachable(String),
+    /// This node leads, but a majority has not acknowledged it lately: a write would not
+    /// commit until the cluster heals.
+    #[error("no quorum: a majority of the cluster has not answered for {millis} ms")]
+    NoQuorum { millis: u64 },
     /// The node stopped (a storage fault, or shut down).
     #[error("the Raft node stopped: {0}")]
     Stopped(String),
+}
+
+/// How long a leader may go without a majority's acknowledgement before it refuses writes.
+const QUORUM_SILENCE_MS: u64 = 1_000;
+
+/// A write's answer and the log index it took.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Written {
+    pub index: u64,
+    pub answer: Vec<u8>,
 }
 
 /// Where a node keeps its files.
@@ -70,6 +84,8 @@ pub struct Status {
     pub last_applied: Option<u64>,
     pub voters: Vec<u64>,
     pub learners: Vec<u64>,
+    /// Every member's cluster URL.
+    pub members: BTreeMap<u64, String>,
     /// The log index the newest snapshot covers.
     pub snapshot: Option<u64>,
     /// The last log index dropped after a snapshot.
@@ -145,8 +161,9 @@ impl Node {
     }
 
     /// Proposes a command, through the leader when this node is not it; its answer once
-    /// committed by a majority and applied on the leader.
-    pub async fn write(&self, command: Vec<u8>) -> Result<Vec<u8>, WriteError> {
+    /// committed by a majority and applied on the leader, and its log index.
+    pub async fn write(&self, command: Vec<u8>) -> Result<Written, WriteError> {
+        self.check_quorum()?;
         let command = Command(command);
         match propose(&self.raft, command.clone()).await {
             Err(WriteError::NotLeader {
@@ -156,8 +173,24 @@ impl Node {
         }
     }
 
+    /// A leader that a majority has not acknowledged within a few election timeouts refuses
+    /// writes at once instead of holding them until the cluster heals.
+    fn check_quorum(&self) -> Result<(), WriteError> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let voters = metrics.membership_config.membership().voter_ids().count();
+        if metrics.state != ServerState::Leader || voters < 2 {
+            return Ok(());
+        }
+        match metrics.millis_since_quorum_ack {
+            Some(millis) if millis <= QUORUM_SILENCE_MS => Ok(()),
+            Some(millis) => Err(WriteError::NoQuorum { millis }),
+            // A new leader before its first round of acknowledgements.
+            None => Ok(()),
+        }
+    }
+
     /// Sends a write to the leader, which proposes and answers it.
-    async fn forward(&self, leader: u64, command: &Command) -> Result<Vec<u8>, WriteError> {
+    async fn forward(&self, leader: u64, command: &Command) -> Result<Written, WriteError> {
         let not_leader = WriteError::NotLeader {
             leader: Some(leader),
         };
@@ -176,9 +209,24 @@ impl Node {
             return Err(not_leader);
         };
         network
-            .call::<_, Result<Vec<u8>, WriteError>>(&address, "/raft/write", command)
+            .call::<_, Result<Written, WriteError>>(&address, "/raft/write", command)
             .await
             .map_err(|e| WriteError::Unreachable(e.to_string()))?
+    }
+
+    /// Waits until this node has applied the log up to `index` (a write made through another
+    /// node is visible here afterwards).
+    pub async fn wait_applied(
+        &self,
+        index: u64,
+        timeout: std::time::Duration,
+    ) -> Result<(), WriteError> {
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "the write applied here")
+            .await
+            .map(|_| ())
+            .map_err(|e| WriteError::Unreachable(format!("catching up with the leader: {e}")))
     }
 
     /// On the leader: waits until its state holds every write acknowledged before the call
@@ -266,6 +314,18 @@ impl Node {
             .map_err(|e| NodeError::Raft(e.to_string()))
     }
 
+    /// Why the node stopped (a storage fault of its log or state), if it did; it does not
+    /// start again in this process.
+    pub fn stopped(&self) -> Option<String> {
+        self.raft
+            .metrics()
+            .borrow()
+            .running_state
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+    }
+
     pub fn status(&self) -> Status {
         let metrics = self.raft.metrics().borrow().clone();
         Status {
@@ -281,6 +341,12 @@ impl Node {
                 .membership()
                 .learner_ids()
                 .collect(),
+            members: metrics
+                .membership_config
+                .membership()
+                .nodes()
+                .map(|(id, node)| (*id, node.addr.clone()))
+                .collect(),
             snapshot: metrics.snapshot.map(|l| l.index),
             purged: metrics.purged.map(|l| l.index),
             replication: metrics
@@ -294,7 +360,7 @@ impl Node {
     }
 
     /// Stops the node; what it acknowledged is durable.
-    pub async fn shutdown(self) -> Result<(), NodeError> {
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.raft
             .shutdown()
             .await
@@ -316,9 +382,12 @@ fn membership_error(error: RaftError<u64, ClientWriteError<u64, BasicNode>>) -> 
 pub(crate) async fn propose(
     raft: &Raft<TypeConfig>,
     command: Command,
-) -> Result<Vec<u8>, WriteError> {
+) -> Result<Written, WriteError> {
     match raft.client_write(command).await {
-        Ok(response) => Ok(response.data.0),
+        Ok(response) => Ok(Written {
+            index: response.log_id.index,
+            answer: response.data.0,
+        }),
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
             Err(WriteError::NotLeader {
                 leader: forward.leader_id,

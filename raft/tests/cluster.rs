@@ -17,7 +17,7 @@ async fn write(node: &Node, command: &str) -> Vec<u8> {
     let started = Instant::now();
     loop {
         match node.write(command.as_bytes().to_vec()).await {
-            Ok(answer) => return answer,
+            Ok(written) => return written.answer,
             Err(error) => {
                 assert!(
                     started.elapsed() < Duration::from_secs(20),

@@ -32,7 +32,8 @@ async fn a_single_node_writes_restarts_and_replays() {
         let answer = node
             .write(format!("command {n}").into_bytes())
             .await
-            .unwrap();
+            .unwrap()
+            .answer;
         assert_eq!(
             answer,
             format!("command {n}").bytes().rev().collect::<Vec<_>>()
@@ -54,7 +55,7 @@ async fn a_single_node_writes_restarts_and_replays() {
     // Initialising again changes nothing: the node already belongs to its group.
     node.initialize_alone("127.0.0.1:0").await.unwrap();
     node.wait_leader(Duration::from_secs(10)).await.unwrap();
-    let answer = node.write(b"after".to_vec()).await.unwrap();
+    let answer = node.write(b"after".to_vec()).await.unwrap().answer;
     assert_eq!(answer, b"retfa".to_vec());
     let replayed = fresh.commands();
     assert_eq!(

@@ -217,6 +217,7 @@ fn operations() -> Vec<Operation> {
         op("post", "/api/v1/analytics/flags/", "SDK", "Feature evaluation counts").ok(200, "recorded").body(json!({"type": "object", "description": "{feature name: count}; entries that are not counts are ignored, as Flagsmith does"})),
         op("get", "/health/liveness", "Operations", "The process is up and its writer runs"),
         op("get", "/health/readiness", "Operations", "Ready to serve: initialised, and storage takes writes"),
+        op("get", "/health/cluster", "Operations", "This node's view of its Raft cluster: role, term, leader, members, indexes, follower lag"),
         op("get", "/metrics", "Operations", "Prometheus metrics"),
         op("get", "/openapi.json", "Operations", "This document"),
         op("get", "/admin/v1/organisation", "Organisation", "The organisation's settings"),

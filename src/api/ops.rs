@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health/liveness", get(liveness))
         .route("/health/readiness", get(readiness))
+        .route("/health/cluster", get(cluster))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(super::openapi::serve))
 }
@@ -26,12 +27,19 @@ async fn liveness(State(state): State<AppState>) -> Response {
     if state.store.writer_alive() {
         Json(json!({"status": "ok"})).into_response()
     } else {
+        let reason = state.store.unavailable().unwrap_or_default();
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "failed", "reason": "the store's writer has stopped"})),
+            Json(json!({"status": "failed", "reason": reason})),
         )
             .into_response()
     }
+}
+
+/// The node's view of its Raft group: role, term, leader, members, indexes and, on the
+/// leader, each follower's lag. Always 200: a node without quorum still answers.
+async fn cluster(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(crate::cluster::status_json(&state.store.node().status()))
 }
 
 /// Ready when the store is initialised and can take writes (a single node is its own
@@ -62,6 +70,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("burgee_features").set(catalog.features.len() as f64);
     metrics::gauge!("burgee_applied_index").set(catalog.meta.last_applied as f64);
     metrics::gauge!("burgee_environments_being_deleted").set(catalog.purges.len() as f64);
+    crate::cluster::record_metrics(&state.store.node().status());
     if let Ok(count) = state.store.identity_count() {
         metrics::gauge!("burgee_identities").set(count as f64);
     }

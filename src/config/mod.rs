@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::secrets::{Secret, secret_or_file};
 
+pub use cluster::{ClusterArgs, ClusterSettings};
 pub use network::{Cidr, parse_cidr};
 pub use text::parse_duration;
 
+mod cluster;
 mod network;
 mod text;
 
@@ -84,6 +86,8 @@ pub struct ServeArgs {
     /// Audit entries older than this are pruned (default: kept forever).
     #[arg(long, env = "BURGEE_AUDIT_RETENTION", value_parser = parse_duration)]
     pub audit_retention: Option<Duration>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// The settings file: every field optional, unknown fields refused.
@@ -111,6 +115,12 @@ struct FileSettings {
     trusted_proxies: Option<Vec<Cidr>>,
     #[serde(default, deserialize_with = "duration_text")]
     audit_retention: Option<Duration>,
+    cluster_listen: Option<SocketAddr>,
+    cluster_secret: Option<Secret>,
+    cluster_secret_file: Option<PathBuf>,
+    node_id: Option<u64>,
+    advertise_cluster_url: Option<String>,
+    initial_cluster: Option<Vec<String>>,
 }
 
 /// The effective settings.
@@ -131,6 +141,8 @@ pub struct Settings {
     pub login_lockout: Duration,
     pub trusted_proxies: Vec<Cidr>,
     pub audit_retention: Option<Duration>,
+    /// `None`: a node of its own, with no cluster port.
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl Settings {
@@ -153,7 +165,19 @@ impl Settings {
                 "bootstrap_token",
             )?,
         };
+        let cluster = ClusterSettings::resolve(
+            &args.cluster,
+            cluster::FileCluster {
+                cluster_listen: file.cluster_listen,
+                cluster_secret: file.cluster_secret.clone(),
+                cluster_secret_file: file.cluster_secret_file.clone(),
+                node_id: file.node_id,
+                advertise_cluster_url: file.advertise_cluster_url.clone(),
+                initial_cluster: file.initial_cluster.clone(),
+            },
+        )?;
         Ok(Self {
+            cluster,
             data_dir: args
                 .data_dir
                 .clone()

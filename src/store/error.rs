@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A storage fault: the write was not kept; retrying later may succeed.
     #[error("storage is unavailable: {0}")]
     Unavailable(String),
+    /// No leader with a quorum can take the write now (a cluster lost its majority, or is
+    /// electing a leader); retrying later may succeed.
+    #[error("no quorum: {0}")]
+    NoQuorum(String),
     /// A bug outside any one command; nothing of the batch was kept.
     #[error("internal error: {0}")]
     Internal(String),
@@ -37,6 +41,8 @@ pub enum ErrorKind {
     Unavailable,
     /// The server is stopping.
     Closed,
+    /// The cluster has no leader with a quorum now.
+    NoQuorum,
     /// Stored data cannot be read (corrupt, or from a newer Burgee).
     Corrupt,
     /// A bug.
@@ -51,6 +57,7 @@ impl StoreError {
             | Self::Locked { .. }
             | Self::Unwritable { .. } => ErrorKind::Unavailable,
             Self::Closed => ErrorKind::Closed,
+            Self::NoQuorum(_) => ErrorKind::NoQuorum,
             Self::Corrupt(_) | Self::NewerFormat { .. } => ErrorKind::Corrupt,
             Self::Encode(_) | Self::Internal(_) => ErrorKind::Internal,
         }

@@ -1,24 +1,13 @@
 //! Whether the store can take writes, for readiness and liveness probes.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-/// The writer's health, shared with the probes.
-#[derive(Debug)]
+/// Storage health as the writer last found it, shared with the probes.
+#[derive(Debug, Default)]
 pub struct Health {
-    /// Why writes fail now, if they do.
-    unavailable: Mutex<Option<String>>,
-    /// False once the writer thread has ended (it never should while the server runs).
-    writer_alive: AtomicBool,
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Self {
-            unavailable: Mutex::new(None),
-            writer_alive: AtomicBool::new(true),
-        }
-    }
+    /// Why writes fail now, and since when, if they do.
+    unavailable: Mutex<Option<(String, Instant)>>,
 }
 
 impl Health {
@@ -33,23 +22,24 @@ impl Health {
     pub fn set_unavailable(&self, why: String) {
         tracing::error!(reason = %why, "storage cannot take writes");
         if let Ok(mut reason) = self.unavailable.lock() {
-            *reason = Some(why);
+            let since = reason
+                .as_ref()
+                .map_or_else(Instant::now, |(_, since)| *since);
+            *reason = Some((why, since));
         }
     }
 
     /// Why the store cannot take writes now, or `None` when it can.
     pub fn unavailable(&self) -> Option<String> {
-        if !self.writer_alive() {
-            return Some("the store's writer has stopped".into());
-        }
-        self.unavailable.lock().ok().and_then(|r| r.clone())
+        self.unavailable_for(Duration::ZERO)
     }
 
-    pub fn writer_alive(&self) -> bool {
-        self.writer_alive.load(Ordering::SeqCst)
-    }
-
-    pub(super) fn writer_stopped(&self) {
-        self.writer_alive.store(false, Ordering::SeqCst);
+    /// Why the store cannot take writes, if it has not for at least `at_least`.
+    pub fn unavailable_for(&self, at_least: Duration) -> Option<String> {
+        let reason = self.unavailable.lock().ok()?;
+        reason
+            .as_ref()
+            .filter(|(_, since)| since.elapsed() >= at_least)
+            .map(|(why, _)| why.clone())
     }
 }

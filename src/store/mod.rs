@@ -21,6 +21,7 @@ pub mod fault;
 pub mod health;
 mod migrate;
 pub mod people;
+mod proposer;
 mod purge;
 pub mod records;
 pub mod replicated;
@@ -34,8 +35,10 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use burgee_raft::{ClusterSecret, Node, NodeConfig};
 use redb::{Database, ReadableDatabase};
-use tokio::sync::{mpsc, oneshot};
 
 pub use catalog::Catalog;
 pub use command::{Applied, Command, Envelope};
@@ -56,15 +59,69 @@ pub type StoredIdentity = (IdentityRecord, Vec<(String, StoredValue)>);
 #[derive(Clone)]
 pub struct Store {
     shared: Arc<Shared>,
-    sender: mpsc::Sender<writer::Request>,
+    node: Arc<Node>,
+    proposer: Arc<proposer::Proposer>,
     path: PathBuf,
 }
 
+/// How long a write waits for storage that stopped taking writes while it was on its way,
+/// before its caller hears 503 (the write stays in the log and applies once storage recovers).
+const UNAVAILABLE_GRACE: Duration = Duration::from_secs(2);
+/// How long a write waits to be committed by a majority before its caller hears 503 (it may
+/// still apply, if the cluster heals before a new leader replaces the entry).
+const COMMIT_WAIT: Duration = Duration::from_secs(15);
+/// How often a waiting write looks at the storage's health.
+const HEALTH_POLL: Duration = Duration::from_millis(100);
+
+/// This node's place in the Raft group.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    pub id: u64,
+    /// The cluster's shared secret; without one the node has no peers (a group of one).
+    pub secret: Option<ClusterSecret>,
+    /// The URL peers reach this node's cluster port at.
+    pub advertise: String,
+}
+
+impl NodeOptions {
+    /// A node of its own, with no peers.
+    pub fn single() -> Self {
+        Self {
+            id: 1,
+            secret: None,
+            advertise: "http://127.0.0.1:0".into(),
+        }
+    }
+}
+
 impl Store {
-    /// Opens (or creates) the store in `dir`; refuses a directory in use by another process,
-    /// one it cannot write, or data from a newer format. `views` are built for every
-    /// environment now and kept current with every command.
-    pub fn open<V: Views>(dir: &Path, views: Arc<V>) -> Result<Self, StoreError> {
+    /// Opens (or creates) a store of its own in `dir` (a one-member Raft group); see
+    /// [`Store::open_node`].
+    pub async fn open<V: Views>(dir: &Path, views: Arc<V>) -> Result<Self, StoreError> {
+        let store = Self::open_node(dir, views, &NodeOptions::single()).await?;
+        store
+            .node
+            .initialize_alone(&NodeOptions::single().advertise)
+            .await
+            .map_err(raft_error)?;
+        store
+            .node
+            .wait_leader(Duration::from_secs(30))
+            .await
+            .map_err(raft_error)?;
+        Ok(store)
+    }
+
+    /// Opens (or creates) the store in `dir` and starts its Raft node; refuses a directory in
+    /// use by another process, one it cannot write, or data from a newer format. A directory
+    /// the single-node server wrote before it ran on Raft becomes a one-member group whose log
+    /// goes on after its last write. `views` are built for every environment now and kept
+    /// current with every applied entry.
+    pub async fn open_node<V: Views>(
+        dir: &Path,
+        views: Arc<V>,
+        options: &NodeOptions,
+    ) -> Result<Self, StoreError> {
         let unwritable = |e: std::io::Error| StoreError::Unwritable {
             path: dir.display().to_string(),
             reason: e.to_string(),
@@ -80,20 +137,44 @@ impl Store {
         };
         let db = Arc::new(database::open(&path, &backend)?);
         let machine = batch::StateMachine::new(Arc::clone(&db), backend.clone())?;
+        let applied = machine.catalog().meta.last_applied;
+        if applied > 0 && snapshot::raft_meta(&db)?.is_empty() {
+            let adopted = burgee_raft::RaftMeta::adopted(options.id, &options.advertise, applied)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            snapshot::store_raft_meta(&db, &adopted.0)?;
+            tracing::info!(
+                applied,
+                "the data directory joins Raft as a group of one; its log goes on after its last write"
+            );
+        }
         writer::publish_all(&*views, machine.catalog());
         let shared = Arc::new(Shared::new(db, Arc::clone(machine.catalog()), backend));
-        let (sender, receiver) = mpsc::channel(4096);
-        let writer_shared = Arc::clone(&shared);
-        let writer_path = path.clone();
-        std::thread::Builder::new()
-            .name("burgee-writer".into())
-            .spawn(move || writer::run(machine, writer_shared, views, receiver, writer_path))
-            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let writer = writer::Writer::new(machine, Arc::clone(&shared), views, path.clone());
+        let replicated = replicated::Replicated::new(writer);
+        let config = NodeConfig {
+            id: options.id,
+            dir: dir.join("raft"),
+            secret: options.secret.clone(),
+        };
+        // The state file's lock (taken above) keeps a second process from the log too.
+        let node = Node::start(&config, replicated).await.map_err(raft_error)?;
+        let node = Arc::new(node);
         Ok(Self {
             shared,
-            sender,
+            proposer: Arc::new(proposer::Proposer::start(Arc::clone(&node))),
+            node,
             path,
         })
+    }
+
+    /// The Raft node under the store.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Stops the Raft node; what it acknowledged is durable.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.node.shutdown().await.map_err(raft_error)
     }
 
     /// Starts removing the rows of deleted environments in the background (and resumes a
@@ -114,25 +195,55 @@ impl Store {
 
     /// Why the store cannot take writes now, if it cannot.
     pub fn unavailable(&self) -> Option<String> {
+        if let Some(reason) = self.node.stopped() {
+            return Some(format!("the Raft node stopped: {reason}"));
+        }
         self.shared.health.unavailable()
     }
 
-    /// Whether the writer thread runs.
+    /// Whether the writer (the Raft node that applies every write) runs.
     pub fn writer_alive(&self) -> bool {
-        self.shared.health.writer_alive()
+        self.node.stopped().is_none()
     }
 
-    /// Proposes a command and waits until it is applied, durable and visible.
+    /// Proposes a command and waits until it is committed, applied, durable and visible here.
     pub async fn execute(
         &self,
         envelope: Envelope,
     ) -> Result<Result<Applied, CommandError>, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.sender
-            .send((envelope, reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        if let Some(reason) = self.unavailable() {
+            return Err(StoreError::Unavailable(reason));
+        }
+        let proposed = self.proposer.propose(envelope);
+        tokio::pin!(proposed);
+        let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
+        loop {
+            tokio::select! {
+                proposed = &mut proposed => {
+                    let proposed = proposed?;
+                    // Made through another node: visible here once applied here too.
+                    self.node
+                        .wait_applied(proposed.index, COMMIT_WAIT)
+                        .await
+                        .map_err(proposer::write_error)?;
+                    return Ok(proposed.answer);
+                }
+                () = tokio::time::sleep(HEALTH_POLL) => {
+                    // A group of one commits what it logs: only a cluster can lack a majority.
+                    if tokio::time::Instant::now() >= deadline && self.node.status().voters.len() > 1 {
+                        return Err(StoreError::NoQuorum(format!(
+                            "the write was not committed within {} s; it may still apply if the cluster heals",
+                            COMMIT_WAIT.as_secs()
+                        )));
+                    }
+                    if let Some(reason) = self.shared.health.unavailable_for(UNAVAILABLE_GRACE) {
+                        return Err(StoreError::Unavailable(format!(
+                            "{reason} (the write is in the log and applies once storage recovers)"
+                        )));
+                    }
+                }
+            }
+        }
     }
 
     /// Up to `limit` audit entries from `from_seq` that `keep` accepts, and where the next
@@ -248,4 +359,9 @@ impl Store {
         }
         Ok(rows)
     }
+}
+
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(raft_error)`
+fn raft_error(error: burgee_raft::NodeError) -> StoreError {
+    StoreError::Database(error.to_string())
 }

@@ -68,23 +68,13 @@ pub async fn run(store: Store) {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::collections::BTreeSet;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
+    use crate::store::Store;
     use crate::store::command::{Actor, COMMAND_FORMAT, Command, Envelope, TraitWrite};
     use crate::store::records::{EnvironmentSettingsRecord, StoredValue};
-    use crate::store::{Catalog, Store, Views};
-
-    /// No views besides the catalog.
-    struct NoViews;
-
-    impl Views for NoViews {
-        type Staged = ();
-        fn staged(&self) {}
-        fn stage(&self, (): &mut (), _: &Catalog, _: &BTreeSet<u32>) {}
-        fn publish(&self, (): (), _: &Catalog) {}
-    }
+    use crate::store::writer::NoViews;
 
     async fn run(store: &Store, command: Command) {
         let envelope = Envelope {
@@ -101,7 +91,7 @@ mod tests {
     #[tokio::test]
     async fn a_restart_resumes_an_interrupted_purge() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Arc::new(NoViews)).unwrap();
+        let store = Store::open(dir.path(), Arc::new(NoViews)).await.unwrap();
         run(
             &store,
             Command::Initialize {
@@ -157,10 +147,11 @@ mod tests {
         // Deleted, but the background purge never started: a restart must pick it up.
         run(&store, Command::DeleteEnvironment { id: 1 }).await;
         assert_eq!(store.identity_rows(1).unwrap(), 6000);
+        store.close().await.unwrap();
         drop(store);
-        // The writer thread lets go of the file once every handle is gone.
+        // The stopped node's tasks let go of the files a moment later.
         let reopened = loop {
-            match Store::open(dir.path(), Arc::new(NoViews)) {
+            match Store::open(dir.path(), Arc::new(NoViews)).await {
                 Ok(store) => break store,
                 Err(crate::store::StoreError::Locked { .. }) => {
                     tokio::time::sleep(Duration::from_millis(20)).await;

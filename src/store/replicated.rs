@@ -1,85 +1,113 @@
 //! The store as the Raft log's state machine ([`burgee_raft::Machine`]): a batch of log
 //! entries is applied at their own indexes in one transaction that also stores Raft's
-//! progress; snapshots stream every table ([`super::snapshot`]).
+//! progress, through the [`Writer`]; snapshots stream every table ([`super::snapshot`]).
 
 use std::sync::{Arc, Mutex};
 
 use burgee_raft::{Item, Machine, MachineError, RaftMeta};
 
-use super::batch::StateMachine;
-use super::command::{Applied, Envelope};
-use super::state_machine::CommandError;
+use super::command::Envelope;
+use super::writer::{Entry, Views, Writer};
 use super::{StoreError, snapshot};
 
-/// What a log entry answered, as it travels back to the node that proposed it.
-pub type Answer = Result<Applied, CommandError>;
+/// What a log entry answered (an answer per command), as it travels back to the node that
+/// proposed it.
+pub type Answer = super::writer::EntryAnswer;
 
-pub struct Replicated {
-    machine: Mutex<StateMachine>,
+pub struct Replicated<V: Views> {
+    writer: Mutex<Writer<V>>,
 }
 
 fn fault(e: &StoreError) -> MachineError {
     MachineError(e.to_string())
 }
 
-impl Replicated {
-    pub fn new(machine: StateMachine) -> Arc<Self> {
-        Arc::new(Self {
-            machine: Mutex::new(machine),
-        })
-    }
-
-    /// Runs `f` with the state machine.
-    pub fn with<T>(&self, f: impl FnOnce(&mut StateMachine) -> T) -> T {
-        let mut machine = self
-            .machine
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut machine)
+impl Replicated<super::writer::NoViews> {
+    /// Over `machine` (whose file is `path`), publishing only its catalog (tools and tests).
+    pub fn without_views(
+        machine: super::batch::StateMachine,
+        path: std::path::PathBuf,
+    ) -> Arc<Self> {
+        let shared = Arc::new(super::shared::Shared::new(
+            Arc::clone(machine.database()),
+            Arc::clone(machine.catalog()),
+            machine.backend().clone(),
+        ));
+        Self::new(Writer::new(
+            machine,
+            shared,
+            Arc::new(super::writer::NoViews),
+            path,
+        ))
     }
 }
 
-impl Machine for Replicated {
+impl<V: Views> Replicated<V> {
+    pub fn new(writer: Writer<V>) -> Arc<Self> {
+        Arc::new(Self {
+            writer: Mutex::new(writer),
+        })
+    }
+
+    /// Runs `f` with the state machine (reopened first if a fault closed it).
+    pub fn with_machine<T>(
+        &self,
+        f: impl FnOnce(&mut super::batch::StateMachine) -> T,
+    ) -> Result<T, StoreError> {
+        self.with(|w| w.machine().map(f))
+    }
+
+    /// Runs `f` with the writer.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Writer<V>) -> T) -> T {
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut writer)
+    }
+}
+
+/// A log entry as the writer applies it: a batch of commands one node proposed.
+fn entry(item: &Item) -> Entry {
+    match &item.command {
+        None => Entry::Raft(item.index),
+        Some(bytes) => match postcard::from_bytes::<Vec<Envelope>>(bytes) {
+            Ok(envelopes) => Entry::Commands(item.index, envelopes),
+            Err(e) => Entry::Undecodable(item.index, e.to_string()),
+        },
+    }
+}
+
+impl<V: Views> Machine for Replicated<V> {
     fn raft_meta(&self) -> Result<RaftMeta, MachineError> {
-        self.with(|m| snapshot::raft_meta(m.database()))
-            .map(RaftMeta)
-            .map_err(|e| fault(&e))
+        self.with(|w| {
+            let machine = w.machine()?;
+            snapshot::raft_meta(machine.database())
+        })
+        .map(RaftMeta)
+        .map_err(|e| fault(&e))
     }
 
     fn apply(&self, items: &[Item], meta: &RaftMeta) -> Result<Vec<Vec<u8>>, MachineError> {
-        self.with(|machine| {
-            let mut batch = machine.begin().map_err(|e| fault(&e))?;
-            let mut answers = Vec::with_capacity(items.len());
-            for item in items {
-                let Some(bytes) = &item.command else {
-                    batch.advance(item.index);
-                    answers.push(Vec::new());
-                    continue;
-                };
-                // An entry that does not decode is refused like any other, on every node.
-                let answer: Answer = match postcard::from_bytes::<Envelope>(bytes) {
-                    Ok(envelope) => batch
-                        .apply_at(item.index, &envelope, |_, _| Ok(()))
-                        .map_err(|e| fault(&e))?,
-                    Err(e) => {
-                        batch.advance(item.index);
-                        Err(CommandError::Invalid(format!(
-                            "the log entry is not a command: {e}"
-                        )))
-                    }
-                };
-                answers
-                    .push(postcard::to_stdvec(&answer).map_err(|e| MachineError(e.to_string()))?);
-            }
-            batch.set_raft_meta(meta.0.clone());
-            batch.commit().map_err(|e| fault(&e))?;
-            Ok(answers)
-        })
+        let entries: Vec<Entry> = items.iter().map(entry).collect();
+        let answers = self
+            .with(|w| w.apply(&entries, &meta.0))
+            .map_err(|e| fault(&e))?;
+        entries
+            .iter()
+            .zip(answers)
+            .map(|(entry, answer)| match entry {
+                Entry::Raft(_) => Ok(Vec::new()),
+                _ => postcard::to_stdvec(&answer).map_err(|e| MachineError(e.to_string())),
+            })
+            .collect()
     }
 
     fn write_snapshot(&self, out: &mut dyn std::io::Write) -> Result<RaftMeta, MachineError> {
         // Only the database handle is needed: the read transaction is a consistent view.
-        let db = self.with(|m| Arc::clone(m.database()));
+        let db = self
+            .with(|w| w.machine().map(|m| Arc::clone(m.database())))
+            .map_err(|e| fault(&e))?;
         snapshot::write(&db, out)
             .map(RaftMeta)
             .map_err(|e| fault(&e))
@@ -90,11 +118,8 @@ impl Machine for Replicated {
         input: &mut dyn std::io::Read,
         meta: &RaftMeta,
     ) -> Result<(), MachineError> {
-        self.with(|machine| {
-            let db = Arc::clone(machine.database());
-            snapshot::install(&db, input, &meta.0).map_err(|e| fault(&e))?;
-            machine.replace_database(db).map_err(|e| fault(&e))
-        })
+        self.with(|w| w.install(input, &meta.0))
+            .map_err(|e| fault(&e))
     }
 }
 

@@ -251,3 +251,14 @@ pub fn raft_meta(db: &Database) -> Result<Vec<u8>, StoreError> {
         .map(|v| v.value().to_vec())
         .unwrap_or_default())
 }
+
+/// Stores `raft` as the Raft state of `db`, durably.
+pub fn store_raft_meta(db: &Database, raft: &[u8]) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(tables::META)?;
+        meta.insert(RAFT_META_KEY, raft)?;
+    }
+    txn.commit()?;
+    Ok(())
+}

@@ -1,11 +1,14 @@
-//! The writer thread: applies commands in arrival order, a batch at a time, supervised.
+//! The writer: applies committed log entries a batch at a time and publishes what they leave.
 //!
-//! Commands that arrive together form a batch (one transaction, one durable commit; see
+//! Entries committed together form a batch (one transaction, one durable commit; see
 //! [`super::batch`]). After the commit the new catalog and the views built from it are
-//! published, then every caller hears back, so an acknowledged write is durable and visible.
-//! A failed batch publishes nothing and answers every caller with a storage error; the writer
-//! then reopens the database and goes on from what is on disk. A panic while applying or
-//! staging a command refuses that command alone; a panic anywhere else fails the batch.
+//! published, and only then does the batch count as applied, so an acknowledged write is
+//! durable and visible. A panic while applying or staging a command refuses that command
+//! alone (on every node alike: it depends on the command and the state only).
+//!
+//! A storage fault fails the batch, but the entries stay in the Raft log: the writer reopens
+//! the database, which holds exactly the batches applied before, and applies the batch again
+//! until storage takes it. Readiness is 503 meanwhile and new writes are refused with 503.
 
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,24 +17,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redb::Database;
-use tokio::sync::{mpsc, oneshot};
 
-use super::batch::{Committed, StateMachine};
+use super::batch::{Batch, Committed, StateMachine};
 use super::catalog::Catalog;
 use super::command::{Applied, Envelope};
-use super::error::{ErrorKind, StoreError};
+use super::error::StoreError;
 use super::shared::Shared;
 use super::state_machine::{CommandError, panic_message};
 
-/// At most this many commands share one durable commit.
-const MAX_BATCH: usize = 256;
 /// How long a reopen waits for readers to let go of the old database.
 const RELEASE_WAIT: Duration = Duration::from_secs(10);
-/// How often an unopenable database is tried again while no write arrives.
-const REOPEN_RETRY: Duration = Duration::from_secs(1);
+/// How long the writer waits before trying storage again after a fault.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-pub type Answer = Result<Result<Applied, CommandError>, StoreError>;
-pub type Request = (Envelope, oneshot::Sender<Answer>);
+pub type Answer = Result<Applied, CommandError>;
 
 /// What readers see besides the catalog (compiled SDK snapshots), built from each command's
 /// catalog before the batch commits and published with it.
@@ -54,136 +53,237 @@ pub fn publish_all<V: Views>(views: &V, catalog: &Catalog) {
     views.publish(staged, catalog);
 }
 
-/// Marks the writer stopped however its thread ends.
-struct StopGuard(Arc<Shared>);
+/// One committed log entry.
+#[derive(Debug)]
+pub enum Entry {
+    /// Raft's own entries (blank, membership): nothing to apply.
+    Raft(u64),
+    /// The commands one node proposed together, applied in order.
+    Commands(u64, Vec<Envelope>),
+    /// An entry that is not a batch of commands; refused alike on every node.
+    Undecodable(u64, String),
+}
 
-impl Drop for StopGuard {
-    fn drop(&mut self) {
-        self.0.health.writer_stopped();
+impl Entry {
+    fn index(&self) -> u64 {
+        match self {
+            Self::Raft(index) | Self::Commands(index, _) | Self::Undecodable(index, _) => *index,
+        }
     }
 }
 
-#[allow(clippy::needless_pass_by_value)] // the thread owns what it is given
-pub fn run<V: Views>(
-    machine: StateMachine,
+/// What one entry answered: an answer per command (none for Raft's own entries), or why the
+/// entry could not be read.
+pub type EntryAnswer = Result<Vec<Answer>, String>;
+
+/// The state machine and where its results are published.
+pub struct Writer<V: Views> {
+    /// `None` while the database cannot be opened after a fault.
+    machine: Option<StateMachine>,
     shared: Arc<Shared>,
     views: Arc<V>,
-    mut receiver: mpsc::Receiver<Request>,
     path: PathBuf,
-) {
-    let _guard = StopGuard(Arc::clone(&shared));
-    let mut machine = Some(machine);
-    loop {
-        let first = if machine.is_none() {
-            // Without a database, retry the reopen every second even when no write arrives,
-            // so the store recovers by itself (readiness is 503 meanwhile).
-            match receiver.try_recv() {
-                Ok(request) => request,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    std::thread::sleep(REOPEN_RETRY);
-                    machine = reopen(&shared, &*views, &path, None);
-                    continue;
-                }
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-            }
-        } else {
-            match receiver.blocking_recv() {
-                Some(request) => request,
-                None => break,
-            }
-        };
-        let mut requests = vec![first];
-        while requests.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(next) => requests.push(next),
-                Err(_) => break,
-            }
-        }
-        if machine.is_none() {
-            machine = reopen(&shared, &*views, &path, None);
-        }
-        let Some(current) = machine.as_mut() else {
-            let reason = shared.health.unavailable().unwrap_or_default();
-            for (_, reply) in requests {
-                let _ = reply.send(Err(StoreError::Unavailable(reason.clone())));
-            }
-            continue;
-        };
-        let started = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| run_batch(current, &*views, &requests)))
-            .unwrap_or_else(|panic| BatchEnd::Failed {
-                answers: None,
-                error: StoreError::Internal(format!(
-                    "the writer panicked: {}",
-                    panic_message(panic.as_ref())
-                )),
-            });
-        match outcome {
-            BatchEnd::Committed(answers, committed, staged) => {
-                shared.catalog.store(Arc::clone(&committed.catalog));
-                views.publish(staged, &committed.catalog);
-                shared.health.set_available();
-                if !committed.catalog.purges.is_empty() {
-                    shared.purge_wakeup.notify_one();
-                }
-                for ((_, reply), answer) in requests.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
-                }
-            }
-            BatchEnd::Failed { answers, error } => {
-                let reason = error.to_string();
-                metrics::counter!("burgee_storage_faults_total").increment(1);
-                machine = reopen(&shared, &*views, &path, machine.take());
-                // A commit can fail after the batch reached the disk (its last sync failed);
-                // what the reopened file holds is the truth, and then the answers stand.
-                let kept = answers.and_then(|(answers, last_index)| {
-                    let on_disk = machine.as_ref().map(|m| m.catalog().meta.last_applied);
-                    (on_disk == Some(last_index)).then_some(answers)
-                });
-                match kept {
-                    Some(answers) => {
-                        tracing::warn!(%reason, "a commit reported an error, but the batch reached the disk; it stands");
-                        for ((_, reply), answer) in requests.into_iter().zip(answers) {
-                            let _ = reply.send(Ok(answer));
-                        }
-                    }
-                    None => {
-                        tracing::error!(%reason, commands = requests.len(), "a batch failed: nothing of it was kept");
-                        metrics::counter!("burgee_commands_total", "outcome" => "failed")
-                            .increment(requests.len() as u64);
-                        for (_, reply) in requests {
-                            let _ = reply.send(Err(answer_for(&error, &reason)));
-                        }
-                    }
-                }
-            }
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        metrics::histogram!("burgee_store_batch_seconds").record(seconds);
-        shared.record_batch(seconds);
-    }
 }
 
-/// What callers of a failed batch hear: storage faults are worth a retry; corrupt or
-/// unreadable data and bugs are not.
-fn answer_for(error: &StoreError, reason: &str) -> StoreError {
-    let reason = reason.to_owned();
-    match error.kind() {
-        ErrorKind::Corrupt => StoreError::Corrupt(reason),
-        ErrorKind::Internal => StoreError::Internal(reason),
-        ErrorKind::Unavailable | ErrorKind::Closed => StoreError::Unavailable(reason),
+impl<V: Views> Writer<V> {
+    pub fn new(machine: StateMachine, shared: Arc<Shared>, views: Arc<V>, path: PathBuf) -> Self {
+        Self {
+            machine: Some(machine),
+            shared,
+            views,
+            path,
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The state machine, reopening the database first when a fault closed it.
+    pub fn machine(&mut self) -> Result<&mut StateMachine, StoreError> {
+        if self.machine.is_none() {
+            self.reopen();
+        }
+        let reason = || self.shared.health.unavailable().unwrap_or_default();
+        match self.machine.as_mut() {
+            Some(machine) => Ok(machine),
+            None => Err(StoreError::Unavailable(reason())),
+        }
+    }
+
+    /// Applies `entries` in one batch that stores `raft` with them, publishes the result and
+    /// returns one answer per entry. Entries at or below the Raft position the state holds
+    /// were applied before and change nothing. Storage faults are retried until storage takes
+    /// the batch; only a bug (a panic outside any one command) gives up.
+    pub fn apply(
+        &mut self,
+        entries: &[Entry],
+        raft: &[u8],
+    ) -> Result<Vec<EntryAnswer>, StoreError> {
+        for attempt in 1.. {
+            let started = Instant::now();
+            let views = Arc::clone(&self.views);
+            let Ok(machine) = self.machine() else {
+                std::thread::sleep(RETRY_AFTER);
+                continue;
+            };
+            let views = &*views;
+            let applied_before = applied_raft_index(machine)?;
+            let fresh: Vec<&Entry> = entries
+                .iter()
+                .filter(|e| applied_before.is_none_or(|before| e.index() > before))
+                .collect();
+            let outcome =
+                catch_unwind(AssertUnwindSafe(|| run_batch(machine, views, &fresh, raft)))
+                    .map_err(|panic| {
+                        StoreError::Internal(format!(
+                            "the writer panicked: {}",
+                            panic_message(panic.as_ref())
+                        ))
+                    })?;
+            match outcome {
+                BatchEnd::Committed(answers, committed, staged) => {
+                    self.publish(&committed, staged);
+                    self.record(started);
+                    return Ok(answered(entries, &fresh, answers));
+                }
+                BatchEnd::Failed { answers, error } => {
+                    let reason = error.to_string();
+                    metrics::counter!("burgee_storage_faults_total").increment(1);
+                    self.shared
+                        .health
+                        .set_unavailable(format!("a commit failed: {reason}"));
+                    let machine = self.machine.take();
+                    self.machine = self.reopen_from(machine);
+                    // A commit can fail after the batch reached the disk (its last sync
+                    // failed); what the reopened file holds is the truth.
+                    let last_index = fresh.last().map(|e| e.index());
+                    let on_disk = match self.machine.as_mut() {
+                        Some(machine) => applied_raft_index(machine).unwrap_or(None),
+                        None => None,
+                    };
+                    if let Some(answers) =
+                        answers.filter(|_| on_disk.is_some() && on_disk >= last_index)
+                    {
+                        tracing::warn!(%reason, "a commit reported an error, but the batch reached the disk; it stands");
+                        self.record(started);
+                        return Ok(answered(entries, &fresh, answers));
+                    }
+                    tracing::error!(%reason, entries = entries.len(), "a batch failed; it is applied again from the log once storage takes it");
+                    // A passing fault is retried at once; a lasting one once a second.
+                    if attempt > 1 {
+                        std::thread::sleep(RETRY_AFTER);
+                    }
+                }
+            }
+        }
+        unreachable!("the attempts never run out")
+    }
+
+    /// Replaces the whole state with a snapshot and publishes it.
+    pub fn install(
+        &mut self,
+        input: &mut dyn std::io::Read,
+        raft: &[u8],
+    ) -> Result<(), StoreError> {
+        let machine = self.machine()?;
+        let db = Arc::clone(machine.database());
+        super::snapshot::install(&db, input, raft)?;
+        machine.replace_database(db)?;
+        let catalog = Arc::clone(machine.catalog());
+        self.shared.catalog.store(Arc::clone(&catalog));
+        publish_all(&*self.views, &catalog);
+        Ok(())
+    }
+
+    fn publish(&self, committed: &Committed, staged: V::Staged) {
+        self.shared.catalog.store(Arc::clone(&committed.catalog));
+        self.views.publish(staged, &committed.catalog);
+        self.shared.health.set_available();
+        if !committed.catalog.purges.is_empty() {
+            self.shared.purge_wakeup.notify_one();
+        }
+    }
+
+    fn record(&self, started: Instant) {
+        let seconds = started.elapsed().as_secs_f64();
+        metrics::histogram!("burgee_store_batch_seconds").record(seconds);
+        self.shared.record_batch(seconds);
+    }
+
+    fn reopen(&mut self) {
+        let machine = self.machine.take();
+        self.machine = self.reopen_from(machine);
+    }
+
+    /// Closes the database (waiting briefly for readers to let go) and opens it again, so that a
+    /// latched I/O error clears and the state comes back from the file. `None` when the file
+    /// cannot be opened now.
+    fn reopen_from(&self, machine: Option<StateMachine>) -> Option<StateMachine> {
+        let shared = &self.shared;
+        let backend = shared.backend.clone();
+        shared.db.store(None);
+        if let Some(machine) = machine {
+            release(machine.into_database());
+        }
+        let opened = super::database::open(&self.path, &backend)
+            .map(Arc::new)
+            .and_then(|db| StateMachine::new(Arc::clone(&db), backend).map(|m| (db, m)));
+        match opened {
+            Ok((db, machine)) => {
+                shared.db.store(Some(db));
+                if machine.catalog().meta.last_applied != shared.catalog.load().meta.last_applied {
+                    shared.catalog.store(Arc::clone(machine.catalog()));
+                    let views = &*self.views;
+                    let published =
+                        catch_unwind(AssertUnwindSafe(|| publish_all(views, machine.catalog())));
+                    if let Err(panic) = published {
+                        tracing::error!(reason = %panic_message(panic.as_ref()), "rebuilding the SDK snapshots after a reopen panicked; they stay as they were");
+                    }
+                }
+                Some(machine)
+            }
+            Err(error) => {
+                shared
+                    .health
+                    .set_unavailable(format!("the database cannot be opened: {error}"));
+                None
+            }
+        }
     }
 }
 
 /// How a batch ended.
 enum BatchEnd<S> {
-    Committed(Vec<Result<Applied, CommandError>>, Committed, S),
+    Committed(Vec<EntryAnswer>, Committed, S),
     /// Nothing was published. When the failure was the commit itself, `answers` holds what
-    /// each entry decided and the index the batch would have reached.
+    /// each entry decided.
     Failed {
-        answers: Option<(Vec<Result<Applied, CommandError>>, u64)>,
+        answers: Option<Vec<EntryAnswer>>,
         error: StoreError,
     },
+}
+
+/// The Raft position the state holds (entries up to it are applied).
+fn applied_raft_index(machine: &StateMachine) -> Result<Option<u64>, StoreError> {
+    let meta = burgee_raft::RaftMeta(super::snapshot::raft_meta(machine.database())?);
+    meta.last_applied()
+        .map_err(|e| StoreError::Corrupt(format!("the stored Raft state: {e}")))
+}
+
+/// One answer per entry of `entries`: what `fresh` (those not applied before) answered, and
+/// for an entry applied before, that it was.
+fn answered(entries: &[Entry], fresh: &[&Entry], answers: Vec<EntryAnswer>) -> Vec<EntryAnswer> {
+    let mut by_index: std::collections::BTreeMap<u64, EntryAnswer> =
+        fresh.iter().map(|e| e.index()).zip(answers).collect();
+    entries
+        .iter()
+        .map(|e| {
+            by_index
+                .remove(&e.index())
+                .unwrap_or_else(|| Err(format!("log entry {} was applied before", e.index())))
+        })
+        .collect()
 }
 
 /// Runs a batch with one rebuild of the views it touched, after its last entry (a burst of
@@ -193,7 +293,8 @@ enum BatchEnd<S> {
 fn run_batch<V: Views>(
     machine: &mut StateMachine,
     views: &V,
-    requests: &[Request],
+    entries: &[&Entry],
+    raft: &[u8],
 ) -> BatchEnd<V::Staged> {
     let failed = |error| BatchEnd::Failed {
         answers: None,
@@ -203,10 +304,17 @@ fn run_batch<V: Views>(
         Ok(batch) => batch,
         Err(error) => return failed(error),
     };
-    let mut answers = Vec::with_capacity(requests.len());
-    for (envelope, _) in requests {
-        match batch.apply(envelope, |_, _| Ok(())) {
-            Ok(answer) => answers.push(answer),
+    let mut answers = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let mut answer = Vec::new();
+        let applied = apply_entry(entry, |envelope| {
+            let applied = batch.apply(envelope, |_, _| Ok(()))?;
+            answer.push(applied);
+            Ok(())
+        });
+        match applied {
+            Ok(Ok(())) => answers.push(Ok(answer)),
+            Ok(Err(unreadable)) => answers.push(Err(unreadable)),
             Err(error) => return failed(error),
         }
     }
@@ -217,28 +325,10 @@ fn run_batch<V: Views>(
     if built.is_err() {
         // Nothing of this attempt is kept: the batch is dropped uncommitted.
         drop(batch);
-        return run_batch_staging_each(machine, views, requests);
+        return run_batch_staging_each(machine, views, entries, raft);
     }
-    for answer in &answers {
-        count(answer);
-    }
-    let last_index = batch.catalog().meta.last_applied;
-    match batch.commit() {
-        Ok(committed) => BatchEnd::Committed(answers, committed, staged),
-        Err(error) => BatchEnd::Failed {
-            answers: Some((answers, last_index)),
-            error,
-        },
-    }
-}
-
-fn count(answer: &Result<Applied, CommandError>) {
-    let outcome = match answer {
-        Ok(_) => "applied",
-        Err(CommandError::Failed(_)) => "panicked",
-        Err(_) => "refused",
-    };
-    metrics::counter!("burgee_commands_total", "outcome" => outcome).increment(1);
+    answers.iter().flatten().flatten().for_each(count);
+    commit(batch, raft, answers, staged)
 }
 
 /// A batch whose views are rebuilt after each entry, so a panic while building them refuses
@@ -246,87 +336,93 @@ fn count(answer: &Result<Applied, CommandError>) {
 fn run_batch_staging_each<V: Views>(
     machine: &mut StateMachine,
     views: &V,
-    requests: &[Request],
+    entries: &[&Entry],
+    raft: &[u8],
 ) -> BatchEnd<V::Staged> {
-    let failed = |error| BatchEnd::Failed {
-        answers: None,
-        error,
-    };
     let mut staged = views.staged();
     let mut batch = match machine.begin() {
         Ok(batch) => batch,
-        Err(error) => return failed(error),
+        Err(error) => {
+            return BatchEnd::Failed {
+                answers: None,
+                error,
+            };
+        }
     };
-    let mut answers = Vec::with_capacity(requests.len());
-    for (envelope, _) in requests {
-        let applied = batch.apply(envelope, |catalog, touched| {
-            let mut trial = staged.clone();
-            catch_unwind(AssertUnwindSafe(|| {
-                views.stage(&mut trial, catalog, touched);
-            }))
-            .map(|()| staged = trial)
-            .map_err(|panic| {
-                format!(
-                    "building what SDKs are served panicked: {}",
-                    panic_message(panic.as_ref())
-                )
-            })
+    let mut answers = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let mut answer = Vec::new();
+        let applied = apply_entry(entry, |envelope| {
+            let applied = batch.apply(envelope, |catalog, touched| {
+                let mut trial = staged.clone();
+                catch_unwind(AssertUnwindSafe(|| {
+                    views.stage(&mut trial, catalog, touched);
+                }))
+                .map(|()| staged = trial)
+                .map_err(|panic| {
+                    format!(
+                        "building what SDKs are served panicked: {}",
+                        panic_message(panic.as_ref())
+                    )
+                })
+            })?;
+            count(&applied);
+            answer.push(applied);
+            Ok(())
         });
-        let answer = match applied {
-            Ok(answer) => answer,
-            Err(error) => return failed(error),
-        };
-        count(&answer);
-        answers.push(answer);
+        match applied {
+            Ok(Ok(())) => answers.push(Ok(answer)),
+            Ok(Err(unreadable)) => answers.push(Err(unreadable)),
+            Err(error) => {
+                return BatchEnd::Failed {
+                    answers: None,
+                    error,
+                };
+            }
+        }
     }
-    let last_index = batch.catalog().meta.last_applied;
+    commit(batch, raft, answers, staged)
+}
+
+/// Applies each command of `entry` with `apply`; an unreadable entry changes nothing and
+/// is answered with why.
+fn apply_entry(
+    entry: &Entry,
+    mut apply: impl FnMut(&Envelope) -> Result<(), StoreError>,
+) -> Result<Result<(), String>, StoreError> {
+    match entry {
+        Entry::Raft(_) => Ok(Ok(())),
+        Entry::Commands(_, envelopes) => {
+            for envelope in envelopes {
+                apply(envelope)?;
+            }
+            Ok(Ok(()))
+        }
+        Entry::Undecodable(_, reason) => Ok(Err(format!(
+            "the log entry is not a batch of commands: {reason}"
+        ))),
+    }
+}
+
+fn commit<S>(batch: Batch<'_>, raft: &[u8], answers: Vec<EntryAnswer>, staged: S) -> BatchEnd<S> {
+    let mut batch = batch;
+    batch.set_raft_meta(raft.to_vec());
     match batch.commit() {
         Ok(committed) => BatchEnd::Committed(answers, committed, staged),
         Err(error) => BatchEnd::Failed {
-            answers: Some((answers, last_index)),
+            answers: Some(answers),
             error,
         },
     }
 }
 
-/// Closes the database (waiting briefly for readers to let go) and opens it again, so that a
-/// latched I/O error clears and the state comes back from the file. `None` when the file
-/// cannot be opened now; the next batch tries again.
-fn reopen<V: Views>(
-    shared: &Shared,
-    views: &V,
-    path: &std::path::Path,
-    machine: Option<StateMachine>,
-) -> Option<StateMachine> {
-    let backend = shared.backend.clone();
-    shared.db.store(None);
-    if let Some(machine) = machine {
-        release(machine.into_database());
-    }
-    let opened = super::database::open(path, &backend)
-        .map(Arc::new)
-        .and_then(|db| StateMachine::new(Arc::clone(&db), backend).map(|m| (db, m)));
-    match opened {
-        Ok((db, machine)) => {
-            shared.db.store(Some(db));
-            if machine.catalog().meta.last_applied != shared.catalog.load().meta.last_applied {
-                shared.catalog.store(Arc::clone(machine.catalog()));
-                let published =
-                    catch_unwind(AssertUnwindSafe(|| publish_all(views, machine.catalog())));
-                if let Err(panic) = published {
-                    tracing::error!(reason = %panic_message(panic.as_ref()), "rebuilding the SDK snapshots after a reopen panicked; they stay as they were");
-                }
-            }
-            shared.health.set_available();
-            Some(machine)
-        }
-        Err(error) => {
-            shared
-                .health
-                .set_unavailable(format!("the database cannot be opened: {error}"));
-            None
-        }
-    }
+fn count(answer: &Answer) {
+    let outcome = match answer {
+        Ok(_) => "applied",
+        Err(CommandError::Failed(_)) => "panicked",
+        Err(_) => "refused",
+    };
+    metrics::counter!("burgee_commands_total", "outcome" => outcome).increment(1);
 }
 
 /// Drops the last handle to a database, once readers have let go of theirs.
@@ -336,4 +432,14 @@ fn release(db: Arc<Database>) {
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(db);
+}
+
+/// Views for a store that serves no SDKs (tools and tests).
+pub struct NoViews;
+
+impl Views for NoViews {
+    type Staged = ();
+    fn staged(&self) {}
+    fn stage(&self, (): &mut (), _: &Catalog, _: &BTreeSet<u32>) {}
+    fn publish(&self, (): (), _: &Catalog) {}
 }

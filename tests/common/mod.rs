@@ -62,6 +62,7 @@ pub fn strip_json_comments(text: &str) -> String {
 
 #[allow(dead_code)] // not every test binary starts servers
 pub mod access;
+pub mod cluster;
 #[allow(dead_code)] // not every test binary evaluates contexts
 pub mod engine;
 pub mod server;

@@ -115,3 +115,42 @@ async fn a_second_process_cannot_open_the_same_log() {
     let _first = LogStore::open(&path).unwrap();
     assert!(LogStore::open(&path).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(&dir.path().join("raft-log.redb")).unwrap();
+    let before = store.commits();
+    // Like openraft, one append per client write; they arrive while a commit runs.
+    let mut appends = tokio::task::JoinSet::new();
+    for index in 1..=400 {
+        let mut store = store.clone();
+        appends.spawn(async move { store.blocking_append(entries(1, index..=index)).await });
+    }
+    while let Some(appended) = appends.join_next().await {
+        appended.unwrap().unwrap();
+    }
+    let commits = store.commits() - before;
+    assert!(commits < 400, "400 appends took {commits} commits");
+    let mut store = store;
+    let read = store.try_get_log_entries(..).await.unwrap();
+    assert_eq!(indexes(&read), (1..=400).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn appended_entries_are_readable_before_their_commit_and_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("raft-log.redb");
+    let mut store = LogStore::open(&path).unwrap();
+    store.blocking_append(entries(1, 1..=3)).await.unwrap();
+    store.truncate(log_id(1, 2)).await.unwrap();
+    store.blocking_append(entries(2, 2..=4)).await.unwrap();
+    let read = store.try_get_log_entries(..).await.unwrap();
+    assert_eq!(indexes(&read), vec![1, 2, 3, 4]);
+    assert_eq!(read[1].log_id, log_id(2, 2), "the truncated entry is gone");
+    drop(store);
+    let mut store = LogStore::open(&path).unwrap();
+    let read = store.try_get_log_entries(..).await.unwrap();
+    assert_eq!(read[1].log_id, log_id(2, 2));
+    assert_eq!(read.len(), 4);
+}

@@ -136,6 +136,7 @@ impl From<StoreError> for ApiError {
         let (status, code) = match error.kind() {
             ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             ErrorKind::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            ErrorKind::NoQuorum => (StatusCode::SERVICE_UNAVAILABLE, "no_quorum"),
             ErrorKind::Corrupt => (StatusCode::INTERNAL_SERVER_ERROR, "storage_corrupt"),
             ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

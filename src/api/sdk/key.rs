@@ -27,7 +27,9 @@ impl From<crate::store::StoreError> for SdkError {
     fn from(error: crate::store::StoreError) -> Self {
         use crate::store::ErrorKind;
         match error.kind() {
-            ErrorKind::Unavailable | ErrorKind::Closed => Self::Unavailable(error.to_string()),
+            ErrorKind::Unavailable | ErrorKind::Closed | ErrorKind::NoQuorum => {
+                Self::Unavailable(error.to_string())
+            }
             ErrorKind::Corrupt | ErrorKind::Internal => Self::Internal(error.to_string()),
         }
     }

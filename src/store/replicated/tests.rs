@@ -9,14 +9,30 @@ use super::{Answer, Replicated};
 use crate::store::batch::StateMachine;
 use crate::store::command::{Actor, Applied, Command, Envelope};
 use crate::store::database::{self, Backend};
+use crate::store::writer::NoViews;
 
-fn store(dir: &std::path::Path) -> Arc<Replicated> {
-    let db = database::open(&dir.join("state.redb"), &Backend::default()).unwrap();
-    Replicated::new(StateMachine::new(Arc::new(db), Backend::default()).unwrap())
+type Store = Replicated<NoViews>;
+
+fn store(dir: &std::path::Path) -> Arc<Store> {
+    let path = dir.join("state.redb");
+    let db = Arc::new(database::open(&path, &Backend::default()).unwrap());
+    Replicated::without_views(StateMachine::new(db, Backend::default()).unwrap(), path)
+}
+
+fn catalog(replicated: &Store) -> Arc<crate::store::Catalog> {
+    replicated
+        .with_machine(|m| Arc::clone(m.catalog()))
+        .unwrap()
+}
+
+fn dump(replicated: &Store) -> Vec<database::DumpedRow> {
+    replicated
+        .with_machine(|m| database::dump(m.database()).unwrap())
+        .unwrap()
 }
 
 /// Waits until the stopped node's tasks let go of the store, then closes it.
-async fn released(replicated: Arc<Replicated>) {
+async fn released(replicated: Arc<Store>) {
     let started = std::time::Instant::now();
     while Arc::strong_count(&replicated) > 1 {
         assert!(
@@ -27,13 +43,15 @@ async fn released(replicated: Arc<Replicated>) {
     }
 }
 
-async fn write(node: &Node, command: Command) -> Answer {
+/// Proposes one command as a log entry of its own; its answer.
+async fn write(node: &Node, command: Command) -> crate::store::writer::Answer {
     let envelope = Envelope::now(Actor::System, "test", command);
-    let bytes = node
-        .write(postcard::to_stdvec(&envelope).unwrap())
+    let written = node
+        .write(postcard::to_stdvec(&vec![envelope]).unwrap())
         .await
         .unwrap();
-    postcard::from_bytes(&bytes).unwrap()
+    let answers: Answer = postcard::from_bytes(&written.answer).unwrap();
+    answers.unwrap().remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,20 +105,22 @@ async fn a_one_member_raft_group_over_the_store() {
         matches!(clash, Err(crate::store::CommandError::Conflict(_))),
         "{clash:?}"
     );
-    // The store's index is the log's (blank and membership entries included); the node's
-    // metrics follow its applies a moment later.
-    let applied = replicated.with(|m| m.catalog().meta.last_applied);
+    // The store counts commands (22: the initialisation, 20 projects, the refused clash);
+    // Raft counts entries, its own included. The node's metrics follow its applies a moment
+    // later.
+    assert_eq!(catalog(&replicated).meta.last_applied, 22);
+    let applied = node.status().last_log_index;
     let started = std::time::Instant::now();
-    while node.status().last_applied != Some(applied) {
+    while node.status().last_applied != applied {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "{:?} vs {applied}",
+            "{:?} vs {applied:?}",
             node.status()
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     node.shutdown().await.unwrap();
-    let before = replicated.with(|m| database::dump(m.database()).unwrap());
+    let before = dump(&replicated);
     released(replicated).await;
 
     // Restarted: the store kept what was applied, and nothing is applied twice.
@@ -112,9 +132,9 @@ async fn a_one_member_raft_group_over_the_store() {
     .await
     .unwrap();
     node.wait_leader(Duration::from_secs(10)).await.unwrap();
-    let projects = replicated.with(|m| m.catalog().projects.len());
+    let projects = catalog(&replicated).projects.len();
     assert_eq!(projects, 20);
-    let after: Vec<_> = replicated.with(|m| database::dump(m.database()).unwrap());
+    let after: Vec<_> = dump(&replicated);
     let without = |rows: &[database::DumpedRow]| {
         rows.iter()
             .filter(|(t, k, _)| !(*t == "meta" && (k == "raft" || k == "meta")))
@@ -135,4 +155,73 @@ async fn a_one_member_raft_group_over_the_store() {
     .await;
     assert_eq!(answer, Ok(Applied::Created { id: 21 }));
     node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_of_the_single_node_server_joins_raft_without_a_step() {
+    let dir = tempfile::tempdir().unwrap();
+    // What the single-node server wrote: batches applied at their own indexes, no Raft state.
+    {
+        let path = dir.path().join("state.redb");
+        let db = Arc::new(database::open(&path, &Backend::default()).unwrap());
+        let mut machine = StateMachine::new(db, Backend::default()).unwrap();
+        let commands = [
+            Command::Initialize {
+                organisation_name: "default".into(),
+                instance_seed: [3; 16],
+                admin_token: None,
+                setup: None,
+            },
+            Command::CreateProject {
+                name: "Web".into(),
+                hide_disabled_flags: false,
+            },
+            Command::CreateProject {
+                name: "Mobile".into(),
+                hide_disabled_flags: false,
+            },
+        ];
+        for command in commands {
+            let mut batch = machine.begin().unwrap();
+            let envelope = Envelope::now(Actor::System, "old", command);
+            batch.apply(&envelope, |_, _| Ok(())).unwrap().unwrap();
+            batch.commit().unwrap();
+        }
+        assert_eq!(machine.catalog().meta.last_applied, 3);
+    }
+    let store = crate::store::Store::open(dir.path(), Arc::new(NoViews))
+        .await
+        .unwrap();
+    assert_eq!(store.catalog().projects.len(), 2, "nothing was lost");
+    let envelope = Envelope::now(
+        Actor::System,
+        "new",
+        Command::CreateProject {
+            name: "Docs".into(),
+            hide_disabled_flags: false,
+        },
+    );
+    let answer = store.execute(envelope).await.unwrap();
+    assert_eq!(answer, Ok(Applied::Created { id: 3 }), "ids go on");
+    let applied = store.catalog().meta.last_applied;
+    assert!(
+        applied > 3,
+        "the log goes on after the last write: {applied}"
+    );
+    store.close().await.unwrap();
+    drop(store);
+
+    // And it opens again as the group it became.
+    let reopened = loop {
+        match crate::store::Store::open(dir.path(), Arc::new(NoViews)).await {
+            Ok(store) => break store,
+            Err(crate::store::StoreError::Locked { .. }) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    };
+    assert_eq!(reopened.catalog().projects.len(), 3);
+    assert!(reopened.catalog().meta.last_applied >= applied);
+    reopened.close().await.unwrap();
 }

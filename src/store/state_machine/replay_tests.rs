@@ -209,7 +209,7 @@ fn log_items(commands: Vec<Command>) -> Vec<burgee_raft::Item> {
         }
         items.push(burgee_raft::Item {
             index,
-            command: Some(postcard::to_stdvec(&envelope(command)).unwrap()),
+            command: Some(postcard::to_stdvec(&vec![envelope(command)]).unwrap()),
         });
     }
     items
@@ -222,10 +222,11 @@ fn the_store_as_a_raft_state_machine_applies_once_and_snapshots_whole() {
     use crate::store::replicated::{Answer, Replicated};
 
     let items = log_items(stream(2000, 0xfeed));
-    let (machine, _leader_dir) = Harness::new().into_parts();
-    let leader = Replicated::new(machine);
+    let (machine, leader_dir) = Harness::new().into_parts();
+    let leader = Replicated::without_views(machine, leader_dir.path().join("state.redb"));
     for (n, chunk) in items.chunks(37).enumerate() {
-        let meta = RaftMeta(format!("raft state {n}").into_bytes());
+        let meta =
+            RaftMeta::adopted(1, &format!("http://node-{n}"), chunk.last().unwrap().index).unwrap();
         let answers = leader.apply(chunk, &meta).unwrap();
         assert_eq!(answers.len(), chunk.len());
         for (item, answer) in chunk.iter().zip(&answers) {
@@ -239,18 +240,27 @@ fn the_store_as_a_raft_state_machine_applies_once_and_snapshots_whole() {
         assert_eq!(leader.raft_meta().unwrap(), meta);
     }
     let last = items.last().unwrap().index;
-    assert_eq!(leader.with(|m| m.catalog().meta.last_applied), last);
-    let before = leader.with(|m| database::dump(m.database()).unwrap());
-    // A replayed entry (after a crash) is never applied twice.
-    let again = leader
-        .apply(&items[..50], &RaftMeta(b"later".to_vec()))
+    // The store counts commands; Raft's own entries only move Raft's position.
+    let commands = items.iter().filter(|i| i.command.is_some()).count() as u64;
+    assert_eq!(
+        leader
+            .with_machine(|m| m.catalog().meta.last_applied)
+            .unwrap(),
+        commands
+    );
+    let before = leader
+        .with_machine(|m| database::dump(m.database()).unwrap())
         .unwrap();
+    // A replayed entry (after a crash) is never applied twice.
+    let later = RaftMeta::adopted(1, "http://later", last).unwrap();
+    let again = leader.apply(&items[..50], &later).unwrap();
     for answer in again.iter().filter(|a| !a.is_empty()) {
         let answer: Answer = postcard::from_bytes(answer).unwrap();
         assert!(answer.is_err());
     }
     let after: Vec<_> = leader
-        .with(|m| database::dump(m.database()).unwrap())
+        .with_machine(|m| database::dump(m.database()).unwrap())
+        .unwrap()
         .into_iter()
         .filter(|(_, key, _)| key != "raft")
         .collect();
@@ -265,22 +275,31 @@ fn the_store_as_a_raft_state_machine_applies_once_and_snapshots_whole() {
     let file = tempfile::tempfile().unwrap();
     let mut writer = std::io::BufWriter::new(file);
     let meta = leader.write_snapshot(&mut writer).unwrap();
-    assert_eq!(meta, RaftMeta(b"later".to_vec()));
+    assert_eq!(meta, later);
     let mut file = writer.into_inner().unwrap();
     std::io::Seek::rewind(&mut file).unwrap();
-    let (machine, _follower_dir) = Harness::initialised().into_parts();
-    let follower = Replicated::new(machine);
+    let (machine, follower_dir) = Harness::initialised().into_parts();
+    let follower = Replicated::without_views(machine, follower_dir.path().join("state.redb"));
     follower
         .install_snapshot(&mut std::io::BufReader::new(&mut file), &meta)
         .unwrap();
-    let leader_dump = leader.with(|m| database::dump(m.database()).unwrap());
-    let follower_dump = follower.with(|m| database::dump(m.database()).unwrap());
+    let leader_dump = leader
+        .with_machine(|m| database::dump(m.database()).unwrap())
+        .unwrap();
+    let follower_dump = follower
+        .with_machine(|m| database::dump(m.database()).unwrap())
+        .unwrap();
     assert_eq!(leader_dump.len(), follower_dump.len());
     assert!(
         leader_dump == follower_dump,
         "the installed snapshot differs"
     );
-    assert_eq!(follower.with(|m| m.catalog().meta.last_applied), last);
+    assert_eq!(
+        follower
+            .with_machine(|m| m.catalog().meta.last_applied)
+            .unwrap(),
+        commands
+    );
     assert!(
         follower_dump
             .iter()
@@ -296,7 +315,9 @@ fn the_store_as_a_raft_state_machine_applies_once_and_snapshots_whole() {
     let cut = &bytes[..bytes.len() / 2];
     let refused = follower.install_snapshot(&mut &cut[..], &RaftMeta(b"x".to_vec()));
     assert!(refused.is_err());
-    let unchanged = follower.with(|m| database::dump(m.database()).unwrap());
+    let unchanged = follower
+        .with_machine(|m| database::dump(m.database()).unwrap())
+        .unwrap();
     assert!(
         unchanged == follower_dump,
         "a refused snapshot changed the follower"
