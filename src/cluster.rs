@@ -53,6 +53,13 @@ pub async fn bootstrap(store: &Store, cluster: Option<&ClusterSettings>) -> anyh
         },
     };
     if member_already {
+        // Alone in its group, a restarted node elects itself within an election timeout;
+        // until then it could take no write.
+        if status.voters == [status.id] {
+            node.wait_leader(LEAD_ALONE)
+                .await
+                .context("leading the group of one again")?;
+        }
         return Ok(if founder { Role::Founder } else { Role::Member });
     }
     match cluster {

@@ -53,6 +53,9 @@ pub enum WriteError {
     Stopped(String),
 }
 
+/// How long a write waits for an election to find a leader.
+const ELECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// How long a leader may go without a majority's acknowledgement before it refuses writes.
 const QUORUM_SILENCE_MS: u64 = 1_000;
 
@@ -165,19 +168,36 @@ impl Node {
     pub async fn write(&self, command: Vec<u8>) -> Result<Written, WriteError> {
         self.check_quorum()?;
         let command = Command(command);
-        match propose(&self.raft, command.clone()).await {
-            Err(WriteError::NotLeader {
-                leader: Some(leader),
-            }) if leader != self.id => self.forward(leader, &command).await,
-            other => other,
+        // While an election runs no leader is known: wait for one (a few election timeouts)
+        // rather than refuse the write at once.
+        let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+        loop {
+            match propose(&self.raft, command.clone()).await {
+                Err(WriteError::NotLeader {
+                    leader: Some(leader),
+                }) if leader != self.id => return self.forward(leader, &command).await,
+                Err(WriteError::NotLeader { leader: None })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
         }
     }
 
     /// A leader that a majority has not acknowledged within a few election timeouts refuses
     /// writes at once instead of holding them until the cluster heals.
     fn check_quorum(&self) -> Result<(), WriteError> {
-        let metrics = self.raft.metrics().borrow().clone();
-        let voters = metrics.membership_config.membership().voter_ids().count();
+        // Read in place: cloning the metrics on every write costs more than the check.
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let voters = metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .take(2)
+            .count();
         if metrics.state != ServerState::Leader || voters < 2 {
             return Ok(());
         }
@@ -221,6 +241,10 @@ impl Node {
         index: u64,
         timeout: std::time::Duration,
     ) -> Result<(), WriteError> {
+        let applied = self.raft.metrics().borrow().last_applied.map(|l| l.index);
+        if applied >= Some(index) {
+            return Ok(());
+        }
         self.raft
             .wait(Some(timeout))
             .applied_index_at_least(Some(index), "the write applied here")
@@ -317,9 +341,9 @@ impl Node {
     /// Why the node stopped (a storage fault of its log or state), if it did; it does not
     /// start again in this process.
     pub fn stopped(&self) -> Option<String> {
-        self.raft
-            .metrics()
-            .borrow()
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        metrics
             .running_state
             .as_ref()
             .err()

@@ -4,10 +4,21 @@
 //! newline. Patterns the `regex` crate cannot compile (look-around, back-references) are
 //! invalid conditions.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use regex::Regex;
 
 /// Upper bound on the compiled size of one user pattern, so no pattern can exhaust memory.
 const SIZE_LIMIT: usize = 1 << 20;
+/// Most patterns kept compiled; past it the cache starts over.
+const CACHED_PATTERNS: usize = 4096;
+
+/// Patterns compiled before, by text: every write that touches an environment rebuilds its
+/// compiled form, and compiling a pattern costs far more than matching it (a clone shares the
+/// compiled program).
+static COMPILED: LazyLock<Mutex<HashMap<String, Result<PyPattern, String>>>> =
+    LazyLock::new(Mutex::default);
 
 /// A compiled `REGEX` condition value.
 #[derive(Debug, Clone)]
@@ -18,8 +29,25 @@ pub struct PyPattern {
 }
 
 impl PyPattern {
-    /// Compiles a Python pattern; the error text says why the `regex` crate refused it.
+    /// Compiles a Python pattern (or takes it from the cache of patterns compiled before);
+    /// the error text says why the `regex` crate refused it.
     pub fn compile(pattern: &str) -> Result<Self, String> {
+        if let Ok(cache) = COMPILED.lock()
+            && let Some(compiled) = cache.get(pattern)
+        {
+            return compiled.clone();
+        }
+        let compiled = Self::compile_uncached(pattern);
+        if let Ok(mut cache) = COMPILED.lock() {
+            if cache.len() >= CACHED_PATTERNS {
+                cache.clear();
+            }
+            cache.insert(pattern.to_owned(), compiled.clone());
+        }
+        compiled
+    }
+
+    fn compile_uncached(pattern: &str) -> Result<Self, String> {
         let translated = translate(pattern);
         // Validate the pattern alone first, so wrapping it cannot make it valid.
         regex_syntax::Parser::new()

@@ -1,8 +1,9 @@
 //! Applying a batch of entries in one write transaction and committing it durably.
 //!
 //! A batch is all or nothing on disk: its entries apply in order inside one redb write
-//! transaction (each entry sees the ones before it), and one `Durability::Immediate` commit
-//! makes them durable together. Until that commit succeeded nothing of the batch is visible
+//! transaction (each entry sees the ones before it), and one commit makes them durable
+//! together (`Durability::Immediate`), or durable with the next checkpoint when the Raft log
+//! holds them meanwhile (`Durability::None`). Until that commit succeeded nothing of the batch is visible
 //! to anyone: not in redb (readers see only committed data) and not in memory (the caller
 //! publishes the catalog [`Batch::commit`] returns). A storage error anywhere fails the whole
 //! batch, and nothing of it is on disk (its entries stay in the Raft log, to be applied again).
@@ -58,10 +59,28 @@ impl StateMachine {
         &self.backend
     }
 
-    /// Starts a batch on top of the last durable state.
+    /// Starts a batch on top of the last committed state, made durable by its own commit.
     pub fn begin(&mut self) -> Result<Batch<'_>, StoreError> {
+        self.begin_with(Durability::Immediate)
+    }
+
+    /// Starts a batch whose commit is not synced to disk: it is durable once a later
+    /// [`StateMachine::checkpoint`] is (the Raft log holds its entries until then).
+    pub fn begin_unsynced(&mut self) -> Result<Batch<'_>, StoreError> {
+        self.begin_with(Durability::None)
+    }
+
+    /// Makes every commit so far durable (one empty synced commit).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn begin_with(&mut self, durability: Durability) -> Result<Batch<'_>, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(durability)?;
         let catalog = Catalog::clone(&self.durable);
         Ok(Batch {
             machine: self,

@@ -61,6 +61,8 @@ pub struct Store {
     shared: Arc<Shared>,
     node: Arc<Node>,
     proposer: Arc<proposer::Proposer>,
+    /// Set by [`Store::close`]: writes after it are refused without reaching the stopped node.
+    closed: Arc<std::sync::atomic::AtomicBool>,
     path: PathBuf,
 }
 
@@ -162,6 +164,7 @@ impl Store {
         Ok(Self {
             shared,
             proposer: Arc::new(proposer::Proposer::start(Arc::clone(&node))),
+            closed: Arc::default(),
             node,
             path,
         })
@@ -174,6 +177,7 @@ impl Store {
 
     /// Stops the Raft node; what it acknowledged is durable.
     pub async fn close(&self) -> Result<(), StoreError> {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.node.shutdown().await.map_err(raft_error)
     }
 
@@ -211,6 +215,9 @@ impl Store {
         &self,
         envelope: Envelope,
     ) -> Result<Result<Applied, CommandError>, StoreError> {
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
         if let Some(reason) = self.unavailable() {
             return Err(StoreError::Unavailable(reason));
         }

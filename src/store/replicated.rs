@@ -43,10 +43,36 @@ impl Replicated<super::writer::NoViews> {
 }
 
 impl<V: Views> Replicated<V> {
+    /// Over `writer`; a background thread makes its unsynced batches durable every
+    /// [`super::writer::CHECKPOINT_EVERY`] when no batch did (it ends with the machine).
     pub fn new(writer: Writer<V>) -> Arc<Self> {
-        Arc::new(Self {
+        let replicated = Arc::new(Self {
             writer: Mutex::new(writer),
-        })
+        });
+        let weak = Arc::downgrade(&replicated);
+        let spawned = std::thread::Builder::new()
+            .name("burgee-checkpoint".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(super::writer::CHECKPOINT_EVERY);
+                    let Some(replicated) = weak.upgrade() else {
+                        return;
+                    };
+                    if let Err(error) = replicated.with(|w| w.checkpoint_if(Writer::checkpoint_due))
+                    {
+                        tracing::warn!(%error, "a checkpoint failed");
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "no checkpoint thread: unsynced batches are made durable by later ones");
+        }
+        replicated
+    }
+
+    /// Makes every applied batch durable now (before the process stops).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.with(|w| w.checkpoint_if(|_| true))
     }
 
     /// Runs `f` with the state machine (reopened first if a fault closed it).
@@ -104,9 +130,13 @@ impl<V: Views> Machine for Replicated<V> {
     }
 
     fn write_snapshot(&self, out: &mut dyn std::io::Write) -> Result<RaftMeta, MachineError> {
-        // Only the database handle is needed: the read transaction is a consistent view.
+        // Durable first: the log a snapshot covers is purged after it. Then only the database
+        // handle is needed: the read transaction is a consistent view.
         let db = self
-            .with(|w| w.machine().map(|m| Arc::clone(m.database())))
+            .with(|w| {
+                w.checkpoint_if(|_| true)?;
+                w.machine().map(|m| Arc::clone(m.database()))
+            })
             .map_err(|e| fault(&e))?;
         snapshot::write(&db, out)
             .map(RaftMeta)

@@ -6,9 +6,16 @@
 //! durable and visible. A panic while applying or staging a command refuses that command
 //! alone (on every node alike: it depends on the command and the state only).
 //!
-//! A storage fault fails the batch, but the entries stay in the Raft log: the writer reopens
-//! the database, which holds exactly the batches applied before, and applies the batch again
-//! until storage takes it. Readiness is 503 meanwhile and new writes are refused with 503.
+//! Batches commit without an fsync: the Raft log is the durable point. Every
+//! [`CHECKPOINT_EVERY`] (and before a snapshot is taken) one synced commit makes the batches
+//! since the last checkpoint durable; after a crash, openraft applies the log again from the
+//! state's durable position. The writer keeps the batches since the last checkpoint, so that
+//! when a storage fault makes it reopen the file (which then holds the state of the last
+//! checkpoint) it applies them again before it goes on.
+//!
+//! A storage fault fails the batch, but its entries stay in the Raft log: the writer reopens
+//! the database and applies the batch again until storage takes it. Readiness is 503
+//! meanwhile and new writes are refused with 503.
 
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -29,6 +36,10 @@ use super::state_machine::{CommandError, panic_message};
 const RELEASE_WAIT: Duration = Duration::from_secs(10);
 /// How long the writer waits before trying storage again after a fault.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How often unsynced batches are made durable (while there are any).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// Commands since the last checkpoint that make the next batch checkpoint at once.
+const CHECKPOINT_COMMANDS: usize = 20_000;
 
 pub type Answer = Result<Applied, CommandError>;
 
@@ -54,7 +65,7 @@ pub fn publish_all<V: Views>(views: &V, catalog: &Catalog) {
 }
 
 /// One committed log entry.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Entry {
     /// Raft's own entries (blank, membership): nothing to apply.
     Raft(u64),
@@ -83,6 +94,10 @@ pub struct Writer<V: Views> {
     shared: Arc<Shared>,
     views: Arc<V>,
     path: PathBuf,
+    /// Batches committed since the last checkpoint (entries and Raft state), in order.
+    unsynced: Vec<(Vec<Entry>, Vec<u8>)>,
+    unsynced_commands: usize,
+    checkpointed: Instant,
 }
 
 impl<V: Views> Writer<V> {
@@ -92,7 +107,31 @@ impl<V: Views> Writer<V> {
             shared,
             views,
             path,
+            unsynced: Vec::new(),
+            unsynced_commands: 0,
+            checkpointed: Instant::now(),
         }
+    }
+
+    /// Makes the batches committed so far durable, if there are any and `due` says so.
+    pub fn checkpoint_if(&mut self, due: impl FnOnce(&Self) -> bool) -> Result<(), StoreError> {
+        if self.unsynced.is_empty() || !due(self) {
+            return Ok(());
+        }
+        let Some(machine) = self.machine.as_ref() else {
+            return Ok(());
+        };
+        machine.checkpoint()?;
+        self.unsynced.clear();
+        self.unsynced_commands = 0;
+        self.checkpointed = Instant::now();
+        Ok(())
+    }
+
+    /// Whether a checkpoint is due by time or by volume.
+    pub fn checkpoint_due(&self) -> bool {
+        self.checkpointed.elapsed() >= CHECKPOINT_EVERY
+            || self.unsynced_commands >= CHECKPOINT_COMMANDS
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -144,6 +183,12 @@ impl<V: Views> Writer<V> {
             match outcome {
                 BatchEnd::Committed(answers, committed, staged) => {
                     self.publish(&committed, staged);
+                    self.retain(&fresh, raft);
+                    if let Err(error) = self.checkpoint_if(Self::checkpoint_due) {
+                        // The batches stay kept; the next checkpoint tries again.
+                        tracing::warn!(%error, "a checkpoint failed");
+                        metrics::counter!("burgee_storage_faults_total").increment(1);
+                    }
                     self.record(started);
                     return Ok(answered(entries, &fresh, answers));
                 }
@@ -153,8 +198,7 @@ impl<V: Views> Writer<V> {
                     self.shared
                         .health
                         .set_unavailable(format!("a commit failed: {reason}"));
-                    let machine = self.machine.take();
-                    self.machine = self.reopen_from(machine);
+                    self.reopen();
                     // A commit can fail after the batch reached the disk (its last sync
                     // failed); what the reopened file holds is the truth.
                     let last_index = fresh.last().map(|e| e.index());
@@ -191,6 +235,8 @@ impl<V: Views> Writer<V> {
         super::snapshot::install(&db, input, raft)?;
         machine.replace_database(db)?;
         let catalog = Arc::clone(machine.catalog());
+        self.unsynced.clear();
+        self.unsynced_commands = 0;
         self.shared.catalog.store(Arc::clone(&catalog));
         publish_all(&*self.views, &catalog);
         Ok(())
@@ -211,14 +257,47 @@ impl<V: Views> Writer<V> {
         self.shared.record_batch(seconds);
     }
 
+    fn retain(&mut self, fresh: &[&Entry], raft: &[u8]) {
+        self.unsynced_commands += fresh
+            .iter()
+            .map(|e| match e {
+                Entry::Commands(_, envelopes) => envelopes.len(),
+                _ => 0,
+            })
+            .sum::<usize>();
+        self.unsynced
+            .push((fresh.iter().map(|e| (*e).clone()).collect(), raft.to_vec()));
+    }
+
+    /// Reopens the database and applies again what it lost of the batches since the last
+    /// checkpoint, then publishes the result.
     fn reopen(&mut self) {
         let machine = self.machine.take();
         self.machine = self.reopen_from(machine);
+        let Some(machine) = self.machine.as_mut() else {
+            return;
+        };
+        if let Err(error) = replay(machine, &self.unsynced) {
+            self.shared
+                .health
+                .set_unavailable(format!("applying the unsynced batches again: {error}"));
+            self.machine = None;
+            return;
+        }
+        self.unsynced.clear();
+        self.unsynced_commands = 0;
+        self.checkpointed = Instant::now();
+        let catalog = Arc::clone(machine.catalog());
+        self.shared.catalog.store(Arc::clone(&catalog));
+        let views = &*self.views;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| publish_all(views, &catalog))) {
+            tracing::error!(reason = %panic_message(panic.as_ref()), "rebuilding the SDK snapshots after a reopen panicked; they stay as they were");
+        }
     }
 
     /// Closes the database (waiting briefly for readers to let go) and opens it again, so that a
-    /// latched I/O error clears and the state comes back from the file. `None` when the file
-    /// cannot be opened now.
+    /// latched I/O error clears and the state comes back from the file (as of its last
+    /// checkpoint). `None` when the file cannot be opened now.
     fn reopen_from(&self, machine: Option<StateMachine>) -> Option<StateMachine> {
         let shared = &self.shared;
         let backend = shared.backend.clone();
@@ -253,6 +332,15 @@ impl<V: Views> Writer<V> {
     }
 }
 
+impl<V: Views> Drop for Writer<V> {
+    /// A clean stop leaves nothing for the log to apply again.
+    fn drop(&mut self) {
+        if let Err(error) = self.checkpoint_if(|_| true) {
+            tracing::warn!(%error, "the last checkpoint failed; the log applies those batches again at the next start");
+        }
+    }
+}
+
 /// How a batch ended.
 enum BatchEnd<S> {
     Committed(Vec<EntryAnswer>, Committed, S),
@@ -262,6 +350,31 @@ enum BatchEnd<S> {
         answers: Option<Vec<EntryAnswer>>,
         error: StoreError,
     },
+}
+
+/// Applies again, synced this time, the batches the reopened file lost (those past its Raft
+/// position); their answers were given already.
+fn replay(machine: &mut StateMachine, batches: &[(Vec<Entry>, Vec<u8>)]) -> Result<(), StoreError> {
+    let on_disk = applied_raft_index(machine)?;
+    for (entries, raft) in batches {
+        let lost: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| on_disk.is_none_or(|before| e.index() > before))
+            .collect();
+        if lost.is_empty() {
+            continue;
+        }
+        let mut batch = machine.begin()?;
+        for entry in lost {
+            apply_entry(entry, |envelope| {
+                batch.apply(envelope, |_, _| Ok(())).map(|_| ())
+            })?
+            .ok();
+        }
+        batch.set_raft_meta(raft.clone());
+        batch.commit()?;
+    }
+    Ok(())
 }
 
 /// The Raft position the state holds (entries up to it are applied).
@@ -300,7 +413,7 @@ fn run_batch<V: Views>(
         answers: None,
         error,
     };
-    let mut batch = match machine.begin() {
+    let mut batch = match machine.begin_unsynced() {
         Ok(batch) => batch,
         Err(error) => return failed(error),
     };
@@ -340,7 +453,7 @@ fn run_batch_staging_each<V: Views>(
     raft: &[u8],
 ) -> BatchEnd<V::Staged> {
     let mut staged = views.staged();
-    let mut batch = match machine.begin() {
+    let mut batch = match machine.begin_unsynced() {
         Ok(batch) => batch,
         Err(error) => {
             return BatchEnd::Failed {
