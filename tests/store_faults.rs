@@ -70,7 +70,7 @@ async fn a_failed_commit_is_applied_again_from_the_log_and_nothing_is_lost_or_do
 
 #[tokio::test]
 async fn a_failed_batch_is_applied_again_and_only_refused_calls_are_missing() {
-    // Commits 1–3 set up; the fifth commit fails, whatever identify calls share it.
+    // Commits 1–3 set up; the fifth commit fails, whatever commands share it.
     let (_temp, server) = fresh("5");
     let admin = Admin::new(&server);
     admin
@@ -83,24 +83,32 @@ async fn a_failed_batch_is_applied_again_and_only_refused_calls_are_missing() {
         )
         .await;
     let key = env["client_key"].as_str().unwrap().to_owned();
-    let mut calls = Vec::new();
-    for i in 0..60 {
-        let url = server.url("/api/v1/identities/");
-        let key = key.clone();
-        calls.push(tokio::spawn(async move {
-            let response = client()
-                .post(url)
-                .header("X-Environment-Key", key)
-                .json(&json!({"identifier": format!("u{i}"), "traits": [{"trait_key": "i", "trait_value": i}]}))
-                .send()
-                .await
-                .unwrap();
-            response.status().as_u16()
-        }));
-    }
+    // Rounds of 20 concurrent identify calls until one of their batches met the fault (how
+    // many batches the calls make, and which commit other writes take, varies).
     let mut statuses = Vec::new();
-    for call in calls {
-        statuses.push(call.await.unwrap());
+    for round in 0..10 {
+        let mut calls = Vec::new();
+        for i in round * 20..(round + 1) * 20 {
+            let url = server.url("/api/v1/identities/");
+            let key = key.clone();
+            calls.push(tokio::spawn(async move {
+                let response = client()
+                    .post(url)
+                    .header("X-Environment-Key", key)
+                    .json(&json!({"identifier": format!("u{i}"), "traits": [{"trait_key": "i", "trait_value": i}]}))
+                    .send()
+                    .await
+                    .unwrap();
+                response.status().as_u16()
+            }));
+        }
+        for call in calls {
+            statuses.push(call.await.unwrap());
+        }
+        let faults = metric(&server, "burgee_storage_faults_total").await;
+        if faults.unwrap_or(0.0) >= 1.0 {
+            break;
+        }
     }
     // Calls of the failed batch wait for it to apply again; a call that arrives while storage
     // is known to be failing is refused before it reaches the log.

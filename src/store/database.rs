@@ -28,6 +28,16 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// Whether commits are planned to fail (test builds): batches are then synced one by one,
+    /// so that a planned commit is one that reaches the disk (an unsynced commit may write
+    /// nothing at all).
+    pub fn injects_faults(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return self.faults.is_some();
+        #[cfg(not(feature = "fault-injection"))]
+        false
+    }
+
     /// A batch commit is about to start (fault injection counts and arms here).
     pub fn before_commit(&self) {
         #[cfg(feature = "fault-injection")]

@@ -271,7 +271,7 @@ impl<V: Views> Writer<V> {
 
     /// Reopens the database and applies again what it lost of the batches since the last
     /// checkpoint, then publishes the result.
-    fn reopen(&mut self) {
+    pub(super) fn reopen(&mut self) {
         let machine = self.machine.take();
         self.machine = self.reopen_from(machine);
         let Some(machine) = self.machine.as_mut() else {

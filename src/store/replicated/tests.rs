@@ -225,3 +225,47 @@ async fn a_data_directory_of_the_single_node_server_joins_raft_without_a_step() 
     assert!(reopened.catalog().meta.last_applied >= applied);
     reopened.close().await.unwrap();
 }
+
+#[test]
+fn a_reopen_after_unsynced_batches_applies_again_what_the_file_lost() {
+    use burgee_raft::{Item, Machine as _, RaftMeta};
+
+    let dir = tempfile::tempdir().unwrap();
+    let replicated = store(dir.path());
+    let commands = [
+        Command::Initialize {
+            organisation_name: "default".into(),
+            instance_seed: [5; 16],
+            admin_token: None,
+            setup: None,
+        },
+        Command::CreateProject {
+            name: "Web".into(),
+            hide_disabled_flags: false,
+        },
+        Command::CreateProject {
+            name: "Mobile".into(),
+            hide_disabled_flags: false,
+        },
+    ];
+    for (n, command) in commands.into_iter().enumerate() {
+        let index = n as u64 + 1;
+        let envelope = Envelope::now(Actor::System, "unsynced", command);
+        let item = Item {
+            index,
+            command: Some(postcard::to_stdvec(&vec![envelope]).unwrap()),
+        };
+        let meta = RaftMeta::adopted(1, "http://test", index).unwrap();
+        replicated.apply(&[item], &meta).unwrap();
+    }
+    let before = dump(&replicated);
+    // What a storage fault does: close and reopen the file, then go on from it.
+    replicated.with(crate::store::writer::Writer::reopen);
+    assert_eq!(catalog(&replicated).projects.len(), 2);
+    assert_eq!(catalog(&replicated).meta.last_applied, 3);
+    assert!(dump(&replicated) == before, "the reopened state differs");
+    assert_eq!(
+        replicated.raft_meta().unwrap().last_applied().unwrap(),
+        Some(3)
+    );
+}
