@@ -71,31 +71,34 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut progress = self.progress().await.map_err(|e| sm_error(&e))?;
-        let mut items = Vec::new();
-        for entry in entries {
-            progress.last_applied = Some(entry.log_id);
-            let command = match entry.payload {
-                EntryPayload::Normal(command) => Some(command.0),
-                EntryPayload::Membership(membership) => {
-                    progress.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    None
-                }
-                EntryPayload::Blank => None,
-            };
-            items.push(Item {
-                index: entry.log_id.index,
-                command,
-            });
-        }
-        if items.is_empty() {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let meta = progress.encode().map_err(|e| sm_error(&e))?;
+        // One trip to the blocking pool: reading the progress, applying and storing it.
         let machine = Arc::clone(&self.machine);
-        let answers = blocking(move || machine.apply(&items, &meta))
-            .await
-            .map_err(|e| sm_error(&e))?;
+        let answers = blocking(move || {
+            let mut progress = Progress::decode(&machine.raft_meta()?)?;
+            let mut items = Vec::with_capacity(entries.len());
+            for entry in entries {
+                progress.last_applied = Some(entry.log_id);
+                let command = match entry.payload {
+                    EntryPayload::Normal(command) => Some(command.0),
+                    EntryPayload::Membership(membership) => {
+                        progress.membership = StoredMembership::new(Some(entry.log_id), membership);
+                        None
+                    }
+                    EntryPayload::Blank => None,
+                };
+                items.push(Item {
+                    index: entry.log_id.index,
+                    command,
+                });
+            }
+            machine.apply(&items, &progress.encode()?)
+        })
+        .await
+        .map_err(|e| sm_error(&e))?;
         Ok(answers.into_iter().map(Answer).collect())
     }
 
