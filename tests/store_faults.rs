@@ -23,6 +23,14 @@ fn fresh(commits: &str) -> (tempfile::TempDir, Server) {
     (temp, server)
 }
 
+/// The projects a server serves after `kill -9` and a restart without faults.
+async fn projects_after_kill_9(server: Server) -> Vec<String> {
+    let data_dir = server.data_dir.clone();
+    drop(server.kill());
+    let restarted = Server::start_in(&data_dir, &[]);
+    project_names(&Admin::new(&restarted).get("/admin/v1/projects").await)
+}
+
 fn project_names(list: &Value) -> Vec<String> {
     list["items"]
         .as_array()
@@ -57,14 +65,7 @@ async fn a_failed_commit_is_applied_again_from_the_log_and_nothing_is_lost_or_do
     );
 
     // What was acknowledged is on disk, once.
-    let data_dir = server.data_dir.clone();
-    drop(server.kill());
-    let restarted = Server::start_in(&data_dir, &[]);
-    let admin = Admin::new(&restarted);
-    assert_eq!(
-        project_names(&admin.get("/admin/v1/projects").await),
-        ["A", "B", "C"]
-    );
+    assert_eq!(projects_after_kill_9(server).await, ["A", "B", "C"]);
     drop(temp);
 }
 
@@ -171,14 +172,7 @@ async fn a_lost_disk_turns_readiness_unavailable_and_liveness_stays_truthful() {
 
     // B reached the Raft log before storage failed, so it applies once storage is back (here:
     // after a restart); C was refused before it reached the log.
-    let data_dir = server.data_dir.clone();
-    drop(server.kill());
-    let restarted = Server::start_in(&data_dir, &[]);
-    let admin = Admin::new(&restarted);
-    assert_eq!(
-        project_names(&admin.get("/admin/v1/projects").await),
-        ["A", "B"]
-    );
+    assert_eq!(projects_after_kill_9(server).await, ["A", "B"]);
 }
 
 #[tokio::test]

@@ -31,6 +31,26 @@ fn dump(replicated: &Store) -> Vec<database::DumpedRow> {
         .unwrap()
 }
 
+/// An initialisation and the projects Web and Mobile.
+fn initialise_and_two_projects() -> [Command; 3] {
+    [
+        Command::Initialize {
+            organisation_name: "default".into(),
+            instance_seed: [3; 16],
+            admin_token: None,
+            setup: None,
+        },
+        Command::CreateProject {
+            name: "Web".into(),
+            hide_disabled_flags: false,
+        },
+        Command::CreateProject {
+            name: "Mobile".into(),
+            hide_disabled_flags: false,
+        },
+    ]
+}
+
 /// Waits until the stopped node's tasks let go of the store, then closes it.
 async fn released(replicated: Arc<Store>) {
     let started = std::time::Instant::now();
@@ -165,23 +185,7 @@ async fn a_data_directory_of_the_single_node_server_joins_raft_without_a_step() 
         let path = dir.path().join("state.redb");
         let db = Arc::new(database::open(&path, &Backend::default()).unwrap());
         let mut machine = StateMachine::new(db, Backend::default()).unwrap();
-        let commands = [
-            Command::Initialize {
-                organisation_name: "default".into(),
-                instance_seed: [3; 16],
-                admin_token: None,
-                setup: None,
-            },
-            Command::CreateProject {
-                name: "Web".into(),
-                hide_disabled_flags: false,
-            },
-            Command::CreateProject {
-                name: "Mobile".into(),
-                hide_disabled_flags: false,
-            },
-        ];
-        for command in commands {
+        for command in initialise_and_two_projects() {
             let mut batch = machine.begin().unwrap();
             let envelope = Envelope::now(Actor::System, "old", command);
             batch.apply(&envelope, |_, _| Ok(())).unwrap().unwrap();
@@ -232,23 +236,7 @@ fn a_reopen_after_unsynced_batches_applies_again_what_the_file_lost() {
 
     let dir = tempfile::tempdir().unwrap();
     let replicated = store(dir.path());
-    let commands = [
-        Command::Initialize {
-            organisation_name: "default".into(),
-            instance_seed: [5; 16],
-            admin_token: None,
-            setup: None,
-        },
-        Command::CreateProject {
-            name: "Web".into(),
-            hide_disabled_flags: false,
-        },
-        Command::CreateProject {
-            name: "Mobile".into(),
-            hide_disabled_flags: false,
-        },
-    ];
-    for (n, command) in commands.into_iter().enumerate() {
+    for (n, command) in initialise_and_two_projects().into_iter().enumerate() {
         let index = n as u64 + 1;
         let envelope = Envelope::now(Actor::System, "unsynced", command);
         let item = Item {
