@@ -94,6 +94,33 @@ async fn writes_at_any_node_reach_every_node_and_survive_the_leader_s_kill_9() {
     let status = cluster.status(leader).await;
     assert_eq!(status["role"], "leader");
     assert_eq!(status["members"].as_array().unwrap().len(), 3);
+    // `burgee cluster status` shows the same, for people and as JSON.
+    let cli = |output: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_burgee"))
+            .args(["cluster", "status", "--url", &cluster.node(leader).base])
+            .args(["--output", output])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let shown: serde_json::Value = serde_json::from_str(&cli("json")).unwrap();
+    assert_eq!(shown["role"], "leader");
+    assert_eq!(shown["node_id"], leader);
+    let table = cli("table");
+    assert!(
+        table.starts_with(&format!("node {leader} is leader in term ")),
+        "{table}"
+    );
+    assert_eq!(table.matches("http://127.0.0.1:").count(), 3, "{table}");
+    for id in 1..=3 {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.trim_start().starts_with(&id.to_string())),
+            "member {id}: {table}"
+        );
+    }
 
     // kill -9 the leader: the others elect a new one and take writes.
     cluster.kill(leader);

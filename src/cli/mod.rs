@@ -4,6 +4,7 @@ mod access;
 mod admin;
 mod audit;
 mod client;
+mod cluster;
 pub use client::ADMIN_SOCKET;
 mod evaluate;
 mod profile;
@@ -165,6 +166,13 @@ pub enum Command {
         #[command(flatten)]
         connection: client::Connection,
     },
+    /// The Raft cluster.
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +261,10 @@ pub fn run() -> ExitCode {
             command,
             connection,
         } => audit::run(&connection, &command),
+        Command::Cluster {
+            command,
+            connection,
+        } => cluster::run(&connection, &command).map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,
