@@ -117,14 +117,14 @@ impl<V: Views> Machine for Replicated<V> {
     fn apply(&self, items: &[Item], meta: &RaftMeta) -> Result<Vec<Vec<u8>>, MachineError> {
         let entries: Vec<Entry> = items.iter().map(entry).collect();
         let answers = self
-            .with(|w| w.apply(&entries, &meta.0))
+            .with(|w| w.apply(entries, &meta.0))
             .map_err(|e| fault(&e))?;
-        entries
+        items
             .iter()
             .zip(answers)
-            .map(|(entry, answer)| match entry {
-                Entry::Raft(_) => Ok(Vec::new()),
-                _ => postcard::to_stdvec(&answer).map_err(|e| MachineError(e.to_string())),
+            .map(|(item, answer)| match item.command {
+                None => Ok(Vec::new()),
+                Some(_) => postcard::to_stdvec(&answer).map_err(|e| MachineError(e.to_string())),
             })
             .collect()
     }

@@ -156,9 +156,10 @@ impl<V: Views> Writer<V> {
     /// the batch; only a bug (a panic outside any one command) gives up.
     pub fn apply(
         &mut self,
-        entries: &[Entry],
+        entries: Vec<Entry>,
         raft: &[u8],
     ) -> Result<Vec<EntryAnswer>, StoreError> {
+        let indexes: Vec<u64> = entries.iter().map(Entry::index).collect();
         for attempt in 1.. {
             let started = Instant::now();
             let views = Arc::clone(&self.views);
@@ -168,10 +169,8 @@ impl<V: Views> Writer<V> {
             };
             let views = &*views;
             let applied_before = applied_raft_index(machine)?;
-            let fresh: Vec<&Entry> = entries
-                .iter()
-                .filter(|e| applied_before.is_none_or(|before| e.index() > before))
-                .collect();
+            let is_fresh = |e: &Entry| applied_before.is_none_or(|before| e.index() > before);
+            let fresh: Vec<&Entry> = entries.iter().filter(|e| is_fresh(e)).collect();
             let outcome =
                 catch_unwind(AssertUnwindSafe(|| run_batch(machine, views, &fresh, raft)))
                     .map_err(|panic| {
@@ -182,15 +181,17 @@ impl<V: Views> Writer<V> {
                     })?;
             match outcome {
                 BatchEnd::Committed(answers, committed, staged) => {
+                    let answers = answered(&indexes, &fresh, answers);
                     self.publish(&committed, staged);
-                    self.retain(&fresh, raft);
+                    // Kept (moved, not copied) until the next checkpoint makes them durable.
+                    self.retain(entries.into_iter().filter(is_fresh).collect(), raft);
                     if let Err(error) = self.checkpoint_if(Self::checkpoint_due) {
                         // The batches stay kept; the next checkpoint tries again.
                         tracing::warn!(%error, "a checkpoint failed");
                         metrics::counter!("burgee_storage_faults_total").increment(1);
                     }
                     self.record(started);
-                    return Ok(answered(entries, &fresh, answers));
+                    return Ok(answers);
                 }
                 BatchEnd::Failed { answers, error } => {
                     let reason = error.to_string();
@@ -211,7 +212,7 @@ impl<V: Views> Writer<V> {
                     {
                         tracing::warn!(%reason, "a commit reported an error, but the batch reached the disk; it stands");
                         self.record(started);
-                        return Ok(answered(entries, &fresh, answers));
+                        return Ok(answered(&indexes, &fresh, answers));
                     }
                     tracing::error!(%reason, entries = entries.len(), "a batch failed; it is applied again from the log once storage takes it");
                     // A passing fault is retried at once; a lasting one once a second.
@@ -257,7 +258,7 @@ impl<V: Views> Writer<V> {
         self.shared.record_batch(seconds);
     }
 
-    fn retain(&mut self, fresh: &[&Entry], raft: &[u8]) {
+    fn retain(&mut self, fresh: Vec<Entry>, raft: &[u8]) {
         self.unsynced_commands += fresh
             .iter()
             .map(|e| match e {
@@ -265,8 +266,7 @@ impl<V: Views> Writer<V> {
                 _ => 0,
             })
             .sum::<usize>();
-        self.unsynced
-            .push((fresh.iter().map(|e| (*e).clone()).collect(), raft.to_vec()));
+        self.unsynced.push((fresh, raft.to_vec()));
     }
 
     /// Reopens the database and applies again what it lost of the batches since the last
@@ -384,17 +384,17 @@ fn applied_raft_index(machine: &StateMachine) -> Result<Option<u64>, StoreError>
         .map_err(|e| StoreError::Corrupt(format!("the stored Raft state: {e}")))
 }
 
-/// One answer per entry of `entries`: what `fresh` (those not applied before) answered, and
+/// One answer per entry (by index): what `fresh` (those not applied before) answered, and
 /// for an entry applied before, that it was.
-fn answered(entries: &[Entry], fresh: &[&Entry], answers: Vec<EntryAnswer>) -> Vec<EntryAnswer> {
+fn answered(indexes: &[u64], fresh: &[&Entry], answers: Vec<EntryAnswer>) -> Vec<EntryAnswer> {
     let mut by_index: std::collections::BTreeMap<u64, EntryAnswer> =
         fresh.iter().map(|e| e.index()).zip(answers).collect();
-    entries
+    indexes
         .iter()
-        .map(|e| {
+        .map(|index| {
             by_index
-                .remove(&e.index())
-                .unwrap_or_else(|| Err(format!("log entry {} was applied before", e.index())))
+                .remove(index)
+                .unwrap_or_else(|| Err(format!("log entry {index} was applied before")))
         })
         .collect()
 }
