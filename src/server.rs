@@ -45,6 +45,21 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             let (store, settings) = (store.clone(), settings.clone());
             tokio::spawn(async move { initialise_when_possible(&store, &settings).await });
         }
+        (crate::cluster::Role::Forming, _) => {
+            let (store, settings) = (store.clone(), settings.clone());
+            tokio::spawn(async move {
+                let Some(cluster) = &settings.cluster else {
+                    return;
+                };
+                match crate::cluster::form(&store, cluster).await {
+                    Ok(true) => initialise_when_possible(&store, &settings).await,
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::error!(error = %format!("{error:#}"), "forming the cluster failed");
+                    }
+                }
+            });
+        }
         (crate::cluster::Role::Member, _) => {}
     }
     store.start_background_work();

@@ -5,13 +5,19 @@
 //! Layout: [`types`] (the openraft type configuration), [`log_store`] (the Raft log in its own
 //! redb file: an append is acknowledged only after a durable commit), [`machine`] (what the
 //! replicated state must provide), [`state_machine`] (openraft's state machine over it, with
-//! snapshots as streamed files), `error` (storage errors as openraft wants them).
+//! snapshots as streamed files), [`network`] and [`serve`] (cluster traffic, both sides),
+//! [`identity`] (which cluster a node belongs to), [`membership`] (changes online), `error`
+//! (storage errors as openraft wants them).
 
 mod error;
+pub mod identity;
 pub mod log_store;
 pub mod machine;
+pub mod membership;
 pub mod network;
+mod no_peers;
 pub mod node;
+pub mod serve;
 mod snapshots;
 pub mod state_machine;
 pub mod types;
@@ -19,6 +25,7 @@ pub mod types;
 pub use error::LogStoreError;
 pub use log_store::LogStore;
 pub use machine::{Item, Machine, MachineError, RaftMeta};
+pub use membership::{MemberChange, MembershipError};
 pub use network::ClusterSecret;
 pub use node::{Node, NodeConfig, NodeError, Status, WriteError, Written};
 pub use state_machine::StateMachine;

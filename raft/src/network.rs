@@ -2,28 +2,25 @@
 //! keeps its peer port), postcard bodies, and a shared secret every request carries, compared
 //! in constant time. A node with another secret is refused and says so in its log.
 //!
-//! Paths: `POST /raft/append`, `/raft/vote`, `/raft/snapshot` (openraft's RPCs) and
-//! `/raft/write` (a follower forwarding a client's write to the leader).
+//! This module is the calling side; [`crate::serve`] answers. Every request also carries the
+//! sender's cluster id ([`crate::identity`]): a node of another cluster is refused.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::http::StatusCode;
+use openraft::BasicNode;
 use openraft::error::{NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, Raft};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::types::{Command, TypeConfig};
+use crate::identity::{CLUSTER_ID_HEADER, ClusterIdentity};
+use crate::types::TypeConfig;
 
 /// The header that carries the cluster secret.
 pub const SECRET_HEADER: &str = "x-burgee-cluster-secret";
@@ -37,7 +34,7 @@ impl ClusterSecret {
         Self(Arc::from(secret))
     }
 
-    fn matches(&self, given: &[u8]) -> bool {
+    pub(crate) fn matches(&self, given: &[u8]) -> bool {
         subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), given).into()
     }
 }
@@ -53,16 +50,21 @@ impl std::fmt::Debug for ClusterSecret {
 pub struct HttpNetwork {
     http: reqwest::Client,
     secret: ClusterSecret,
+    identity: ClusterIdentity,
 }
 
 impl HttpNetwork {
-    pub fn new(secret: ClusterSecret) -> Self {
+    pub fn new(secret: ClusterSecret, identity: ClusterIdentity) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default();
-        Self { http, secret }
+        Self {
+            http,
+            secret,
+            identity,
+        }
     }
 
     /// POSTs `body` to `address` + `path`; the peer's answer decoded.
@@ -74,10 +76,11 @@ impl HttpNetwork {
     ) -> Result<A, CallError> {
         let bytes = postcard::to_stdvec(body).map_err(|e| CallError::Local(e.to_string()))?;
         let url = format!("{}{path}", address.trim_end_matches('/'));
-        let response = self
-            .http
-            .post(url)
-            .header(SECRET_HEADER, &*self.secret.0)
+        let mut request = self.http.post(url).header(SECRET_HEADER, &*self.secret.0);
+        if let Some(id) = self.identity.get() {
+            request = request.header(CLUSTER_ID_HEADER, id);
+        }
+        let response = request
             .header("content-type", "application/octet-stream")
             .body(bytes)
             .send()
@@ -99,6 +102,11 @@ impl HttpNetwork {
                 String::from_utf8_lossy(&body).into_owned(),
             ));
         }
+        if status == StatusCode::CONFLICT {
+            return Err(CallError::OtherCluster(
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+        }
         if !status.is_success() {
             return Err(CallError::Network(format!(
                 "{status}: {}",
@@ -117,6 +125,8 @@ pub enum CallError {
     Unreachable(String),
     #[error("the peer refused this node's cluster secret: {0}")]
     Refused(String),
+    #[error("the peer belongs to another cluster: {0}")]
+    OtherCluster(String),
     #[error("cluster traffic failed: {0}")]
     Network(String),
     #[error("{0}")]
@@ -129,6 +139,10 @@ impl<E: std::error::Error> From<CallError> for RPCError<u64, BasicNode, RaftErro
             CallError::Unreachable(_) => RPCError::Unreachable(Unreachable::new(&error)),
             CallError::Refused(_) => {
                 tracing::error!(%error, "a peer refused this node: check --cluster-secret");
+                RPCError::Network(NetworkError::new(&error))
+            }
+            CallError::OtherCluster(_) => {
+                tracing::error!(%error, "a member's data belongs to another cluster: check --initial-cluster and its data directory");
                 RPCError::Network(NetworkError::new(&error))
             }
             CallError::Network(_) | CallError::Local(_) => {
@@ -191,97 +205,5 @@ impl RaftNetwork<TypeConfig> for Peer {
 
     async fn vote(&mut self, rpc: VoteRequest<u64>, _option: RPCOption) -> Rpc<VoteResponse<u64>> {
         self.rpc("/raft/vote", &rpc).await
-    }
-}
-
-/// The cluster port's routes for `raft`.
-pub fn router(raft: Raft<TypeConfig>, secret: ClusterSecret) -> axum::Router {
-    axum::Router::new()
-        .route("/raft/append", post(append))
-        .route("/raft/vote", post(vote))
-        .route("/raft/snapshot", post(snapshot))
-        .route("/raft/write", post(forwarded_write))
-        .with_state(Served { raft, secret })
-}
-
-#[derive(Clone)]
-struct Served {
-    raft: Raft<TypeConfig>,
-    secret: ClusterSecret,
-}
-
-/// Why cluster traffic was not taken.
-enum Refusal {
-    WrongSecret,
-    Unreadable(String),
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Self::WrongSecret => (StatusCode::UNAUTHORIZED, "wrong cluster secret").into_response(),
-            Self::Unreadable(why) => (
-                StatusCode::BAD_REQUEST,
-                format!("a request that cannot be read: {why}"),
-            )
-                .into_response(),
-        }
-    }
-}
-
-/// Checks the secret and decodes the body.
-fn accept<Q: DeserializeOwned>(
-    served: &Served,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Q, Refusal> {
-    let given = headers
-        .get(SECRET_HEADER)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !served.secret.matches(given) {
-        tracing::warn!("refused cluster traffic with a wrong or missing cluster secret");
-        return Err(Refusal::WrongSecret);
-    }
-    postcard::from_bytes(body).map_err(|e| Refusal::Unreadable(e.to_string()))
-}
-
-fn reply<T: Serialize>(answer: &T) -> Response {
-    match postcard::to_stdvec(answer) {
-        Ok(bytes) => bytes.into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-async fn append(State(served): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
-    match accept::<AppendEntriesRequest<TypeConfig>>(&served, &headers, &body) {
-        Ok(rpc) => reply(&served.raft.append_entries(rpc).await),
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
-async fn vote(State(served): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
-    match accept::<VoteRequest<u64>>(&served, &headers, &body) {
-        Ok(rpc) => reply(&served.raft.vote(rpc).await),
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
-async fn snapshot(State(served): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
-    match accept::<InstallSnapshotRequest<TypeConfig>>(&served, &headers, &body) {
-        Ok(rpc) => reply(&served.raft.install_snapshot(rpc).await),
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
-/// A write a follower forwarded: proposed here (the leader) and answered as applied.
-async fn forwarded_write(
-    State(served): State<Served>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match accept::<Command>(&served, &headers, &body) {
-        Ok(command) => reply(&crate::node::propose(&served.raft, command).await),
-        Err(refusal) => refusal.into_response(),
     }
 }

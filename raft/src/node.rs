@@ -4,21 +4,22 @@
 //! With a cluster secret a node speaks to its peers over HTTP ([`crate::network`]); without
 //! one it speaks to no peer, which is all a one-member group needs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use openraft::error::{ClientWriteError, InitializeError, RaftError, Unreachable};
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
-};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, Config, Raft, ServerState};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use crate::identity::{ClusterIdentity, IdentityError};
 use crate::log_store::LogStore;
 use crate::machine::Machine;
-use crate::network::{ClusterSecret, HttpNetwork};
+use crate::membership::{MemberChange, MembershipError};
+use crate::network::{CallError, ClusterSecret, HttpNetwork};
+use crate::no_peers::NoPeers;
+use crate::serve::Hello;
 use crate::state_machine::StateMachine;
 use crate::types::{Command, TypeConfig};
 
@@ -33,6 +34,10 @@ pub enum NodeError {
     Raft(String),
     #[error("the Raft directory {path}: {reason}")]
     Directory { path: String, reason: String },
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("asking a peer: {0}")]
+    Peer(String),
 }
 
 /// Why a write did not apply.
@@ -105,6 +110,7 @@ pub struct Node {
     id: u64,
     raft: Raft<TypeConfig>,
     network: Option<(HttpNetwork, ClusterSecret)>,
+    identity: ClusterIdentity,
 }
 
 impl Node {
@@ -126,9 +132,10 @@ impl Node {
         .validate()
         .map_err(|e| NodeError::Raft(e.to_string()))?;
         let settings = Arc::new(settings);
+        let identity = ClusterIdentity::load(&config.dir)?;
         let (raft, network) = match &config.secret {
             Some(secret) => {
-                let network = HttpNetwork::new(secret.clone());
+                let network = HttpNetwork::new(secret.clone(), identity.clone());
                 let raft = Raft::new(config.id, settings, network.clone(), log, state).await;
                 (raft, Some((network, secret.clone())))
             }
@@ -142,6 +149,7 @@ impl Node {
             id: config.id,
             raft,
             network,
+            identity,
         })
     }
 
@@ -157,6 +165,8 @@ impl Node {
             .iter()
             .map(|(id, url)| (*id, BasicNode::new(url)))
             .collect();
+        // The id goes to disk first: the group's first entry is never without it.
+        self.identity.ensure()?;
         match self.raft.initialize(members).await {
             Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(e) => Err(NodeError::Raft(e.to_string())),
@@ -211,11 +221,26 @@ impl Node {
 
     /// Sends a write to the leader, which proposes and answers it.
     async fn forward(&self, leader: u64, command: &Command) -> Result<Written, WriteError> {
-        let not_leader = WriteError::NotLeader {
-            leader: Some(leader),
-        };
+        self.call_member(leader, "/raft/write", command)
+            .await
+            .map_err(|e| match e {
+                None => WriteError::NotLeader {
+                    leader: Some(leader),
+                },
+                Some(e) => WriteError::Unreachable(e.to_string()),
+            })?
+    }
+
+    /// Calls member `id` on the cluster port; `Err(None)` when it has no known address (or
+    /// this node no network).
+    async fn call_member<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        id: u64,
+        path: &str,
+        body: &Q,
+    ) -> Result<A, Option<CallError>> {
         let Some((network, _)) = &self.network else {
-            return Err(not_leader);
+            return Err(None);
         };
         let address = self
             .raft
@@ -223,15 +248,32 @@ impl Node {
             .borrow()
             .membership_config
             .membership()
-            .get_node(&leader)
-            .map(|n| n.addr.clone());
-        let Some(address) = address else {
-            return Err(not_leader);
+            .get_node(&id)
+            .map(|n| n.addr.clone())
+            .ok_or(None)?;
+        network.call(&address, path, body).await.map_err(Some)
+    }
+
+    /// Which cluster the node at `url` belongs to (asked before forming one).
+    pub async fn hello(&self, url: &str) -> Result<Hello, NodeError> {
+        let Some((network, _)) = &self.network else {
+            return Err(NodeError::Peer("this node has no cluster network".into()));
         };
         network
-            .call::<_, Result<Written, WriteError>>(&address, "/raft/write", command)
+            .call(url, "/raft/hello", &())
             .await
-            .map_err(|e| WriteError::Unreachable(e.to_string()))?
+            .map_err(|e| NodeError::Peer(e.to_string()))
+    }
+
+    /// The id of the cluster this node belongs to, once it knows it.
+    pub fn cluster_id(&self) -> Option<String> {
+        self.identity.get()
+    }
+
+    /// Draws this node's cluster id when it has data but none yet (a group of one written
+    /// before nodes kept an id).
+    pub fn ensure_cluster_id(&self) -> Result<String, NodeError> {
+        Ok(self.identity.ensure()?)
     }
 
     /// Waits until this node has applied the log up to `index` (a write made through another
@@ -253,39 +295,68 @@ impl Node {
             .map_err(|e| WriteError::Unreachable(format!("catching up with the leader: {e}")))
     }
 
-    /// On the leader: waits until its state holds every write acknowledged before the call
-    /// (Raft's read index: it confirms with a quorum that it still leads, then applies up to
-    /// that point), so a read after it sees every acknowledged write. Elsewhere: `NotLeader`.
-    pub async fn read_barrier(&self) -> Result<(), WriteError> {
-        match self.raft.ensure_linearizable().await {
-            Ok(_) => Ok(()),
-            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
-                forward,
-            ))) => Err(WriteError::NotLeader {
-                leader: forward.leader_id,
-            }),
-            Err(e) => Err(WriteError::Stopped(e.to_string())),
+    /// Waits until this node's state holds every write acknowledged anywhere before the call
+    /// (Raft's read index: the leader confirms with a quorum that it still leads and says how
+    /// far its log was committed; this node applies up to there), so a read after it sees
+    /// every acknowledged write.
+    pub async fn linearize(&self, timeout: std::time::Duration) -> Result<(), WriteError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let index = match read_index(&self.raft).await {
+                Err(WriteError::NotLeader {
+                    leader: Some(leader),
+                }) if leader != self.id => self
+                    .call_member::<_, Result<u64, WriteError>>(leader, "/raft/read-index", &())
+                    .await
+                    .map_err(|e| match e {
+                        None => WriteError::NotLeader {
+                            leader: Some(leader),
+                        },
+                        Some(e) => WriteError::Unreachable(e.to_string()),
+                    })?,
+                Err(WriteError::NotLeader { leader: None })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+                other => other,
+            }?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            return self.wait_applied(index, left).await;
         }
     }
 
-    /// Adds a non-voting member (on the leader); returns once it has caught up with the log
-    /// (through a snapshot when the log it needs was purged).
-    pub async fn add_learner(&self, id: u64, url: &str) -> Result<(), WriteError> {
-        self.raft
-            .add_learner(id, BasicNode::new(url), true)
-            .await
-            .map(|_| ())
-            .map_err(membership_error)
-    }
-
-    /// Makes exactly `voters` the voting members (on the leader; each must be a member
-    /// already). Members no longer listed leave the group.
-    pub async fn set_voters(&self, voters: &BTreeSet<u64>) -> Result<(), WriteError> {
-        self.raft
-            .change_membership(voters.clone(), false)
-            .await
-            .map(|_| ())
-            .map_err(membership_error)
+    /// Changes the cluster's members, through the leader when this node is not it.
+    pub async fn change_members(&self, change: MemberChange) -> Result<(), MembershipError> {
+        let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+        loop {
+            match crate::membership::change(&self.raft, change.clone()).await {
+                Err(MembershipError::NotLeader {
+                    leader: Some(leader),
+                }) if leader != self.id => {
+                    return self
+                        .call_member::<_, Result<(), MembershipError>>(
+                            leader,
+                            "/raft/members",
+                            &change,
+                        )
+                        .await
+                        .map_err(|e| match e {
+                            None => MembershipError::NotLeader {
+                                leader: Some(leader),
+                            },
+                            Some(e) => MembershipError::Unreachable(e.to_string()),
+                        })?;
+                }
+                Err(MembershipError::NotLeader { leader: None })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Builds a snapshot of the state now and drops the log it covers.
@@ -323,9 +394,9 @@ impl Node {
 
     /// The routes of the cluster port (only with a cluster secret).
     pub fn router(&self) -> Option<axum::Router> {
-        self.network
-            .as_ref()
-            .map(|(_, secret)| crate::network::router(self.raft.clone(), secret.clone()))
+        self.network.as_ref().map(|(_, secret)| {
+            crate::serve::router(self.raft.clone(), secret.clone(), self.identity.clone())
+        })
     }
 
     /// Waits until this node leads (a one-member group elects itself at once).
@@ -392,13 +463,19 @@ impl Node {
     }
 }
 
-fn membership_error(error: RaftError<u64, ClientWriteError<u64, BasicNode>>) -> WriteError {
-    match error {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => WriteError::NotLeader {
-            leader: forward.leader_id,
-        },
-        RaftError::APIError(other) => WriteError::Stopped(other.to_string()),
-        other => WriteError::Stopped(other.to_string()),
+/// On the leader: the log index a read must wait for to see every acknowledged write.
+pub(crate) async fn read_index(raft: &Raft<TypeConfig>) -> Result<u64, WriteError> {
+    match raft.get_read_log_id().await {
+        Ok((read, _applied)) => Ok(read.map_or(0, |l| l.index)),
+        Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => {
+            Err(WriteError::NotLeader {
+                leader: forward.leader_id,
+            })
+        }
+        Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e))) => {
+            Err(WriteError::Unreachable(e.to_string()))
+        }
+        Err(e) => Err(WriteError::Stopped(e.to_string())),
     }
 }
 
@@ -424,55 +501,4 @@ pub(crate) async fn propose(
 
 fn snapshot_dir(dir: &Path) -> PathBuf {
     dir.join("snapshots")
-}
-
-/// The network of a node that has no peers yet.
-#[derive(Clone, Copy)]
-struct NoPeers;
-
-#[derive(Debug, thiserror::Error)]
-#[error("this node has no cluster network")]
-struct NoNetwork;
-
-impl RaftNetworkFactory<TypeConfig> for NoPeers {
-    type Network = NoPeers;
-
-    async fn new_client(&mut self, _target: u64, _node: &BasicNode) -> Self::Network {
-        NoPeers
-    }
-}
-
-type RpcError<E = openraft::error::Infallible> =
-    openraft::error::RPCError<u64, BasicNode, RaftError<u64, E>>;
-
-impl RaftNetwork<TypeConfig> for NoPeers {
-    async fn append_entries(
-        &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<AppendEntriesResponse<u64>, RpcError> {
-        Err(openraft::error::RPCError::Unreachable(Unreachable::new(
-            &NoNetwork,
-        )))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<u64>, RpcError<openraft::error::InstallSnapshotError>> {
-        Err(openraft::error::RPCError::Unreachable(Unreachable::new(
-            &NoNetwork,
-        )))
-    }
-
-    async fn vote(
-        &mut self,
-        _rpc: VoteRequest<u64>,
-        _option: RPCOption,
-    ) -> Result<VoteResponse<u64>, RpcError> {
-        Err(openraft::error::RPCError::Unreachable(Unreachable::new(
-            &NoNetwork,
-        )))
-    }
 }

@@ -82,17 +82,20 @@ async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
                 .all(|m| *m == status.last_log_index)
     })
     .await;
-    leader_node.read_barrier().await.unwrap();
-    let follower = &nodes
-        .iter()
-        .find(|n| !n.node.status().is_leader)
-        .unwrap()
-        .node;
+    // A read after an acknowledged write sees it on every node: a follower asks the leader
+    // for its read index and applies up to it before it answers.
+    let timeout = Duration::from_secs(10);
+    leader_node.linearize(timeout).await.unwrap();
+    let written = leader_node.write(b"read me".to_vec()).await.unwrap();
+    let follower = nodes.iter().find(|n| !n.node.status().is_leader).unwrap();
+    follower.node.linearize(timeout).await.unwrap();
     assert_eq!(
-        follower.read_barrier().await,
-        Err(burgee_raft::WriteError::NotLeader {
-            leader: Some(leader)
-        })
+        follower
+            .memory
+            .commands()
+            .get(&written.index)
+            .map(Vec::as_slice),
+        Some(&b"read me"[..])
     );
 
     // A request without the cluster's secret is refused.
@@ -105,7 +108,8 @@ async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401);
 
-    // The leader stops: the others elect a new one and take writes.
+    // The leader stops: the others elect a new one and take writes (41 in all, with the
+    // read-index write above).
     let position = nodes
         .iter()
         .position(|n| n.node.status().id == leader)
@@ -123,7 +127,7 @@ async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
     })
     .await;
     eventually("both survivors to apply every write", || {
-        nodes.iter().all(|n| n.memory.commands().len() == 40)
+        nodes.iter().all(|n| n.memory.commands().len() == 41)
     })
     .await;
     assert_eq!(nodes[0].memory.commands(), nodes[1].memory.commands());

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use burgee_raft::{MemberChange, MembershipError};
 use std::time::Duration;
 
 use common::{Running, eventually, listener, start_on};
@@ -40,7 +40,13 @@ async fn one_node_grows_to_three_through_a_snapshot_then_shrinks_to_two() {
     let third = start(3).await;
     for newcomer in [&second, &third] {
         let id = newcomer.node.status().id;
-        first.node.add_learner(id, &newcomer.address).await.unwrap();
+        let url = newcomer.address.clone();
+        let learner = MemberChange::Add {
+            id,
+            url,
+            voter: false,
+        };
+        first.node.change_members(learner).await.unwrap();
     }
     eventually("two learners", || {
         first.node.status().learners == vec![2, 3]
@@ -50,11 +56,24 @@ async fn one_node_grows_to_three_through_a_snapshot_then_shrinks_to_two() {
         second.memory.commands().len() == 200 && third.memory.commands().len() == 200
     })
     .await;
-    first
-        .node
-        .set_voters(&BTreeSet::from([1, 2, 3]))
-        .await
-        .unwrap();
+    // A learner added again as a voter is promoted; through a follower, the leader does it.
+    for newcomer in [&second, &third] {
+        let promote = MemberChange::Add {
+            id: newcomer.node.status().id,
+            url: newcomer.address.clone(),
+            voter: true,
+        };
+        second.node.change_members(promote).await.unwrap();
+    }
+    let moved = MemberChange::Add {
+        id: 3,
+        url: "http://127.0.0.1:1".into(),
+        voter: true,
+    };
+    assert!(matches!(
+        first.node.change_members(moved).await,
+        Err(MembershipError::Conflict(_))
+    ));
     eventually("three voters", || {
         first.node.status().voters == vec![1, 2, 3]
     })
@@ -77,9 +96,16 @@ async fn one_node_grows_to_three_through_a_snapshot_then_shrinks_to_two() {
     // Shrink to two: node 3 leaves, the two others go on.
     first
         .node
-        .set_voters(&BTreeSet::from([1, 2]))
+        .change_members(MemberChange::Remove { id: 3 })
         .await
         .unwrap();
+    assert_eq!(
+        first
+            .node
+            .change_members(MemberChange::Remove { id: 3 })
+            .await,
+        Err(MembershipError::UnknownMember(3))
+    );
     third.server.abort();
     third.node.shutdown().await.unwrap();
     eventually("two voters", || first.node.status().voters == vec![1, 2]).await;

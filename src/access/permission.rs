@@ -52,6 +52,7 @@ permissions! {
     CreateProject = 4, "CREATE_PROJECT", Organisation, "create projects";
     ViewAuditLog = 5, "VIEW_AUDIT_LOG", Organisation, "read the whole audit log, security events included";
     ImportEnvironments = 6, "IMPORT_ENVIRONMENTS", Organisation, "import Flagsmith environment documents";
+    ManageCluster = 7, "MANAGE_CLUSTER", Organisation, "add and remove the cluster's nodes";
     ViewProject = 16, "VIEW_PROJECT", Project, "see the project, its features and segments";
     ManageProject = 17, "MANAGE_PROJECT", Project, "rename or delete the project";
     CreateFeature = 18, "CREATE_FEATURE", Project, "create features";

@@ -1,5 +1,6 @@
 //! `burgee cluster status`: the Raft cluster as the node at `--url` sees it
-//! (`GET /health/cluster`, which needs no credential).
+//! (`GET /health/cluster`, which needs no credential); `burgee cluster add|remove`: the
+//! membership changed online through any node (`MANAGE_CLUSTER`).
 
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -10,34 +11,61 @@ use super::client::{Client, Connection, Output, print};
 pub enum ClusterCommand {
     /// The node's role, term and leader, then each member with its replication lag.
     Status,
+    /// Adds a node (started with `--join`, or a learner): it catches up with the log, through
+    /// a snapshot if need be, then votes.
+    Add {
+        /// The new node's `--node-id`.
+        id: u64,
+        /// The new node's `--advertise-cluster-url`.
+        url: String,
+        /// A non-voting member: it replicates the log, serves SDK reads and forwards writes,
+        /// and takes no part in elections (read capacity without slowing commits).
+        #[arg(long)]
+        learner: bool,
+    },
+    /// Removes a node (a voter or a learner) from the cluster.
+    Remove { id: u64 },
 }
 
 pub fn run(connection: &Connection, command: &ClusterCommand) -> anyhow::Result<()> {
-    match command {
-        ClusterCommand::Status => {
-            let status = Client::anonymous(connection)?.get("/health/cluster")?;
-            if connection.output == Output::Json {
-                println!("{status}");
-                return Ok(());
-            }
-            println!(
-                "node {} is {} in term {}; leader: {}; applied index {}",
-                status["node_id"],
-                status["role"].as_str().unwrap_or("unknown"),
-                status["term"],
-                display(&status["leader"]),
-                display(&status["applied_index"]),
-            );
-            let rows = members(&status);
-            print(
-                Output::Table,
-                &json!(rows),
-                &["id", "url", "voter", "matched_index", "lag"],
-                &rows,
-            );
-            Ok(())
-        }
+    let status = match command {
+        ClusterCommand::Status => Client::anonymous(connection)?.get("/health/cluster")?,
+        ClusterCommand::Add { id, url, learner } => Client::new(connection)?.call(
+            reqwest::Method::POST,
+            "/admin/v1/cluster/members",
+            Some(&json!({"id": id, "url": url, "learner": learner})),
+        )?,
+        ClusterCommand::Remove { id } => Client::new(connection)?.call(
+            reqwest::Method::DELETE,
+            &format!("/admin/v1/cluster/members/{id}"),
+            None,
+        )?,
+    };
+    show(connection, &status);
+    Ok(())
+}
+
+/// The status as JSON, or as a line about the node and a table of its members.
+fn show(connection: &Connection, status: &Value) {
+    if connection.output == Output::Json {
+        println!("{status}");
+        return;
     }
+    println!(
+        "node {} is {} in term {}; leader: {}; applied index {}",
+        status["node_id"],
+        status["role"].as_str().unwrap_or("unknown"),
+        status["term"],
+        display(&status["leader"]),
+        display(&status["applied_index"]),
+    );
+    let rows = members(status);
+    print(
+        Output::Table,
+        &json!(rows),
+        &["id", "url", "voter", "matched_index", "lag"],
+        &rows,
+    );
 }
 
 fn display(value: &Value) -> String {

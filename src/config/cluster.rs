@@ -44,6 +44,10 @@ pub struct ClusterArgs {
     /// `burgee cluster add` grows.
     #[arg(long, env = "BURGEE_INITIAL_CLUSTER", value_name = "ID=URL,...", value_delimiter = ',', value_parser = parse_member)]
     pub initial_cluster: Option<Vec<Member>>,
+    /// A new node joins an existing cluster: it never forms one, and waits until a member
+    /// runs `burgee cluster add` for it (use it to grow a cluster or replace a node).
+    #[arg(long, env = "BURGEE_JOIN")]
+    pub join: bool,
 }
 
 /// One `ID=URL` of `--initial-cluster`.
@@ -90,6 +94,7 @@ pub struct FileCluster {
     pub node_id: Option<u64>,
     pub advertise_cluster_url: Option<String>,
     pub initial_cluster: Option<Vec<String>>,
+    pub join: Option<bool>,
 }
 
 /// The effective cluster settings.
@@ -101,6 +106,8 @@ pub struct ClusterSettings {
     pub node_id: u64,
     pub advertise_url: String,
     pub initial_cluster: BTreeMap<u64, String>,
+    /// A new node waits to be added instead of forming a cluster.
+    pub join: bool,
 }
 
 impl ClusterSettings {
@@ -109,7 +116,8 @@ impl ClusterSettings {
         let Some(listen) = args.cluster_listen.or(file.cluster_listen) else {
             let given = args.cluster_secret.is_some()
                 || args.initial_cluster.is_some()
-                || file.initial_cluster.is_some();
+                || file.initial_cluster.is_some()
+                || args.join;
             if given {
                 anyhow::bail!("cluster settings need --cluster-listen (the cluster port)");
             }
@@ -174,6 +182,7 @@ impl ClusterSettings {
             node_id,
             advertise_url,
             initial_cluster,
+            join: args.join || file.join.unwrap_or(false),
         }))
     }
 }

@@ -121,6 +121,7 @@ struct FileSettings {
     node_id: Option<u64>,
     advertise_cluster_url: Option<String>,
     initial_cluster: Option<Vec<String>>,
+    join: Option<bool>,
 }
 
 /// The effective settings.
@@ -174,6 +175,7 @@ impl Settings {
                 node_id: file.node_id,
                 advertise_cluster_url: file.advertise_cluster_url.clone(),
                 initial_cluster: file.initial_cluster.clone(),
+                join: file.join,
             },
         )?;
         Ok(Self {

@@ -504,6 +504,14 @@ pub enum SecurityEvent {
         path: String,
         permission: String,
     },
+    /// The cluster's membership changed (Raft carried out the change itself; this records it).
+    MembershipChanged {
+        node_id: u64,
+        /// `added` or `removed`.
+        change: String,
+        url: Option<String>,
+        voter: bool,
+    },
 }
 
 /// What applying a command did.

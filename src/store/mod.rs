@@ -72,6 +72,8 @@ const UNAVAILABLE_GRACE: Duration = Duration::from_secs(2);
 /// How long a write waits to be committed by a majority before its caller hears 503 (it may
 /// still apply, if the cluster heals before a new leader replaces the entry).
 const COMMIT_WAIT: Duration = Duration::from_secs(15);
+/// How long a linearizable read waits for the leader to confirm the cluster's state.
+const READ_INDEX_WAIT: Duration = Duration::from_secs(5);
 /// How often a waiting write looks at the storage's health.
 const HEALTH_POLL: Duration = Duration::from_millis(100);
 
@@ -250,6 +252,26 @@ impl Store {
                     }
                 }
             }
+        }
+    }
+
+    /// Waits until this node's state holds every write acknowledged anywhere in the cluster
+    /// before the call (a linearizable read follows); 503 `no_quorum` when no leader can
+    /// confirm it within a few seconds. Immediate in a group of one, whose acknowledged
+    /// writes are applied before they are acknowledged.
+    pub async fn linearize(&self) -> Result<(), StoreError> {
+        let status = self.node.status();
+        if status.voters == [status.id] {
+            return Ok(());
+        }
+        match tokio::time::timeout(READ_INDEX_WAIT, self.node.linearize(READ_INDEX_WAIT)).await {
+            Ok(done) => done.map_err(proposer::write_error),
+            Err(_) => Err(StoreError::NoQuorum(format!(
+                "no leader confirmed the cluster's state within {} s: a read that must see \
+                 every acknowledged write cannot be served (send `Burgee-Consistency: stale` \
+                 for this node's own state)",
+                READ_INDEX_WAIT.as_secs()
+            ))),
         }
     }
 

@@ -4,6 +4,8 @@
 
 mod audit;
 pub mod body;
+mod cluster;
+mod consistency;
 mod environments;
 mod error;
 mod features;
@@ -52,11 +54,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(roles::router())
         .merge(tokens::router())
         .merge(audit::router())
+        .merge(cluster::router())
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .merge(imports)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::api::auth::routes::authorize,
+        ))
+        // Outermost: the permission check too reads state at least as new as the leader's.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            consistency::linearizable_reads,
         ))
 }
 

@@ -289,6 +289,12 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/admin/v1/import/flagsmith",
         Org(P::ImportEnvironments),
     ),
+    ("post", "/admin/v1/cluster/members", Org(P::ManageCluster)),
+    (
+        "delete",
+        "/admin/v1/cluster/members/{id}",
+        Org(P::ManageCluster),
+    ),
 ];
 
 /// The need of a route, if the table lists it.

@@ -436,6 +436,16 @@ fn describe(command: &Command, applied: &Applied) -> (String, String) {
         Command::RecordEvent(SecurityEvent::AccessDenied { method, path, .. }) => {
             ("access.denied", format!("{method} {path}"))
         }
+        Command::RecordEvent(SecurityEvent::MembershipChanged {
+            node_id, change, ..
+        }) => (
+            if change == "added" {
+                "cluster.member_added"
+            } else {
+                "cluster.member_removed"
+            },
+            format!("node {node_id}"),
+        ),
         Command::UpdateOrganisation { .. } => ("organisation.updated", "organisation".to_owned()),
         Command::CreateProject { name, .. } => {
             ("project.created", format!("project {created} ({name})"))
@@ -527,6 +537,9 @@ fn detail(command: &Command, applied: &Applied) -> Option<Value> {
         }) => Some(json!({"reason": reason, "locked_until": lock_until})),
         Command::RecordEvent(SecurityEvent::AccessDenied { permission, .. }) => {
             Some(json!({"permission": permission}))
+        }
+        Command::RecordEvent(SecurityEvent::MembershipChanged { url, voter, .. }) => {
+            Some(json!({"url": url, "voter": voter}))
         }
         Command::Identify { traits, .. } => {
             Some(json!({"traits": traits.iter().map(|t| &t.key).collect::<Vec<_>>()}))

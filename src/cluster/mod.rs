@@ -1,13 +1,9 @@
-//! A node's place in its cluster: forming or joining it at start, serving the cluster port,
-//! and what `/health/cluster` and the metrics tell of Raft.
-//!
-//! Bootstrap rules: a node that belongs to a group already (its Raft log or state says so)
-//! just starts. A new node without a cluster port forms a group of one; so does a new node
-//! with a cluster port but no `--initial-cluster` (`burgee cluster add` grows it). With
-//! `--initial-cluster`, the member with the lowest id forms the group of all of them and the
-//! others wait for it to reach them, so no two nodes ever form two groups.
+//! A node's place in its cluster: forming or joining it at start ([`bootstrap`]), serving
+//! the cluster port, and what `/health/cluster` and the metrics tell of Raft.
 
-use std::time::Duration;
+mod bootstrap;
+
+pub use bootstrap::{Role, bootstrap, form};
 
 use anyhow::Context as _;
 use burgee_raft::{ClusterSecret, Status};
@@ -15,18 +11,6 @@ use serde_json::{Value, json};
 
 use crate::config::{ClusterSettings, Settings};
 use crate::store::{NodeOptions, Store};
-
-/// How long a node that forms a group of one waits to lead it.
-const LEAD_ALONE: Duration = Duration::from_secs(30);
-
-/// Where a node stands after [`bootstrap`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// It formed the group (now or before): it writes the first configuration.
-    Founder,
-    /// It waits for, or already follows, a group another node formed.
-    Member,
-}
 
 /// The node's options from the settings.
 pub fn node_options(settings: &Settings) -> NodeOptions {
@@ -38,65 +22,6 @@ pub fn node_options(settings: &Settings) -> NodeOptions {
             advertise: cluster.advertise_url.clone(),
         },
     }
-}
-
-/// Forms the group when this node is the one to (see the module's rules).
-pub async fn bootstrap(store: &Store, cluster: Option<&ClusterSettings>) -> anyhow::Result<Role> {
-    let node = store.node();
-    let status = node.status();
-    let member_already = status.last_log_index.is_some() || !status.members.is_empty();
-    let founder = match cluster {
-        None => true,
-        Some(cluster) => match cluster.initial_cluster.keys().next() {
-            None => true,
-            Some(lowest) => *lowest == cluster.node_id,
-        },
-    };
-    if member_already {
-        // Alone in its group, a restarted node elects itself within an election timeout;
-        // until then it could take no write.
-        if status.voters == [status.id] {
-            node.wait_leader(LEAD_ALONE)
-                .await
-                .context("leading the group of one again")?;
-        }
-        return Ok(if founder { Role::Founder } else { Role::Member });
-    }
-    match cluster {
-        None => {
-            node.initialize_alone(&NodeOptions::single().advertise)
-                .await
-                .context("forming a group of one")?;
-            node.wait_leader(LEAD_ALONE)
-                .await
-                .context("leading the group of one")?;
-        }
-        Some(cluster) if cluster.initial_cluster.is_empty() => {
-            node.initialize_alone(&cluster.advertise_url)
-                .await
-                .context("forming a cluster of one")?;
-            node.wait_leader(LEAD_ALONE)
-                .await
-                .context("leading the cluster of one")?;
-            tracing::info!(
-                node_id = cluster.node_id,
-                "formed a cluster of one; `burgee cluster add` grows it"
-            );
-        }
-        Some(cluster) if founder => {
-            node.initialize(&cluster.initial_cluster)
-                .await
-                .context("forming the cluster")?;
-            tracing::info!(node_id = cluster.node_id, members = ?cluster.initial_cluster, "formed the cluster");
-        }
-        Some(cluster) => {
-            tracing::info!(
-                node_id = cluster.node_id,
-                "waiting for the node with the lowest id of --initial-cluster to reach this one"
-            );
-        }
-    }
-    Ok(if founder { Role::Founder } else { Role::Member })
 }
 
 /// Serves the cluster port (Raft traffic between nodes) until the process ends.

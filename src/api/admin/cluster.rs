@@ -1,0 +1,126 @@
+//! `/admin/v1/cluster/members`: the cluster's membership, changed online at any node (a
+//! follower forwards the change to the leader). Each change is recorded in the audit log.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use burgee_raft::{MemberChange, MembershipError};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{ApiError, Body, execute};
+use crate::api::AppState;
+use crate::api::auth::Caller;
+use crate::store::command::{Command, SecurityEvent};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/cluster/members", post(add))
+        .route("/admin/v1/cluster/members/{id}", delete(remove))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMember {
+    id: u64,
+    /// The node's `--advertise-cluster-url`.
+    url: String,
+    /// A non-voting member: it replicates the log and serves reads, and takes no part in
+    /// elections or commits.
+    #[serde(default)]
+    learner: bool,
+}
+
+async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<NewMember>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let url = body.url.trim().trim_end_matches('/').to_owned();
+    let change = MemberChange::Add {
+        id: body.id,
+        url: url.clone(),
+        voter: !body.learner,
+    };
+    apply(&state, change).await?;
+    record(&state, &caller, body.id, "added", Some(url), !body.learner).await?;
+    Ok((StatusCode::OK, Json(status(&state))))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let voter = state.store.node().status().voters.contains(&id);
+    apply(&state, MemberChange::Remove { id }).await?;
+    record(&state, &caller, id, "removed", None, voter).await?;
+    Ok(Json(status(&state)))
+}
+
+async fn apply(state: &AppState, change: MemberChange) -> Result<(), ApiError> {
+    if state.settings.cluster.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_clustered",
+            "this node runs without a cluster port: start it with --cluster-listen and \
+             --cluster-secret before it can take members",
+        ));
+    }
+    state
+        .store
+        .node()
+        .change_members(change)
+        .await
+        .map_err(|e| membership_error(&e))
+}
+
+async fn record(
+    state: &AppState,
+    caller: &Caller,
+    node_id: u64,
+    change: &str,
+    url: Option<String>,
+    voter: bool,
+) -> Result<(), ApiError> {
+    let event = SecurityEvent::MembershipChanged {
+        node_id,
+        change: change.to_owned(),
+        url,
+        voter,
+    };
+    execute(state, caller, Command::RecordEvent(event))
+        .await
+        .map(|_| ())
+}
+
+fn status(state: &AppState) -> Value {
+    crate::cluster::status_json(&state.store.node().status())
+}
+
+fn membership_error(error: &MembershipError) -> ApiError {
+    let message = error.to_string();
+    match error {
+        MembershipError::NotLeader { .. } | MembershipError::Unreachable(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_quorum", message)
+        }
+        MembershipError::Invalid(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_member", message)
+        }
+        MembershipError::Conflict(_) => {
+            ApiError::new(StatusCode::CONFLICT, "membership_conflict", message)
+        }
+        MembershipError::UnknownMember(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        }
+        MembershipError::NotCaughtUp { .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "member_not_caught_up",
+            message,
+        ),
+        MembershipError::Stopped(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        }
+    }
+}
