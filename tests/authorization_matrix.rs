@@ -19,6 +19,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "matrix password 1";
+/// A learner the membership routes add and remove; no node runs there.
+const LEARNER: u64 = 7;
+const UNREACHABLE_NODE: &str = "http://127.0.0.1:9";
 
 /// The roles as the issue defines them (kept here, apart from the code under test).
 const EDITOR: &[&str] = &[
@@ -342,6 +345,8 @@ fn concrete(path: &str, method: &str, fixture: &Fixture) -> String {
         id("token")
     } else if path.starts_with("/admin/v1/auth/tokens/") {
         id("personal")
+    } else if path.starts_with("/admin/v1/cluster/members/") {
+        LEARNER.to_string()
     } else {
         "1".into()
     };
@@ -412,6 +417,9 @@ fn body(method: &str, path: &str, n: usize, fixture: &Fixture, kind: Kind) -> Op
             json!({"traits": {"n": n}})
         }
         ("post", "/admin/v1/environments/{id}/server-keys") => json!({"name": format!("key {n}")}),
+        ("post", "/admin/v1/cluster/members") => {
+            json!({"id": 100 + n, "url": UNREACHABLE_NODE, "learner": true})
+        }
         ("post", "/admin/v1/import/flagsmith") => {
             let mut document = fixture.document.clone();
             document["api_key"] = json!(format!("imported{n}"));
@@ -435,6 +443,10 @@ async fn snapshot(server: &Server, fixture: &Fixture) -> Vec<(String, u16, Value
         strip(&mut value);
         reads.push((concrete, status, value));
     }
+    // The cluster's membership, which the membership routes change.
+    let (status, _, cluster) =
+        call(server, &Auth::None, Method::GET, "/health/cluster", None).await;
+    reads.push(("/health/cluster".into(), status, cluster["members"].clone()));
     reads
 }
 
@@ -489,7 +501,30 @@ async fn every_admin_route_for_every_kind_of_caller() {
         }
         let copy = tempfile::tempdir().unwrap();
         copy_store(&data, copy.path());
-        let server = Server::start_in(copy.path(), &[]);
+        // A cluster of one, so membership routes can succeed too.
+        let listen = format!("127.0.0.1:{}", common::cluster::free_port());
+        let server = Server::start_in(
+            copy.path(),
+            &[
+                "--cluster-listen",
+                &listen,
+                "--cluster-secret",
+                common::cluster::SECRET,
+            ],
+        );
+        if path.starts_with("/admin/v1/cluster/members/") {
+            // Something to remove.
+            let learner = json!({"id": LEARNER, "url": UNREACHABLE_NODE, "learner": true});
+            let (status, _, answer) = call(
+                &server,
+                &fixture.credentials[&Kind::AdminToken],
+                Method::POST,
+                "/admin/v1/cluster/members",
+                Some(&learner),
+            )
+            .await;
+            assert_eq!(status, 200, "{answer}");
+        }
         let target = concrete(path, method, &fixture);
         let http_method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let before = snapshot(&server, &fixture).await;

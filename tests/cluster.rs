@@ -159,6 +159,14 @@ async fn without_a_majority_writes_are_refused_with_no_quorum_and_reads_go_on() 
         })
         .await;
     assert_eq!(create_project(&cluster, leader, "Web").await, 201);
+    let env = cluster
+        .admin(leader)
+        .post(
+            "/admin/v1/projects/1/environments",
+            json!({"name": "Production"}),
+        )
+        .await;
+    let key = env["client_key"].as_str().unwrap().to_owned();
     for id in 1..=3 {
         serves_project(&cluster, id, "Web").await;
     }
@@ -179,7 +187,28 @@ async fn without_a_majority_writes_are_refused_with_no_quorum_and_reads_go_on() 
         .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "no_quorum", "{body}");
-    assert_eq!(project_names(&admin).await, ["Web"], "reads go on");
+    // Admin reads are linearizable: without a leader to confirm them they are refused, unless
+    // the caller asks for this node's own state.
+    let (status, body) = admin.call(Method::GET, "/admin/v1/projects", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("no_quorum")),
+        "{body}"
+    );
+    let admin = admin.stale();
+    assert_eq!(
+        project_names(&admin).await,
+        ["Web"],
+        "reads of its own state go on"
+    );
+    // SDK reads are served from the node's last state.
+    let flags = client()
+        .get(cluster.node(left).url("/api/v1/flags/"))
+        .header("X-Environment-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flags.status(), 200, "SDK reads go on without a quorum");
     let ready = client()
         .get(cluster.node(left).url("/health/readiness"))
         .send()

@@ -27,5 +27,7 @@ pub use log_store::LogStore;
 pub use machine::{Item, Machine, MachineError, RaftMeta};
 pub use membership::{MemberChange, MembershipError};
 pub use network::ClusterSecret;
-pub use node::{Node, NodeConfig, NodeError, Status, WriteError, Written};
+pub use node::{
+    DEFAULT_SNAPSHOT_ENTRIES, Node, NodeConfig, NodeError, Status, WriteError, Written,
+};
 pub use state_machine::StateMachine;

@@ -24,6 +24,9 @@ use crate::types::TypeConfig;
 
 /// The header that carries the cluster secret.
 pub const SECRET_HEADER: &str = "x-burgee-cluster-secret";
+/// The header that names the sending node (for the receiver's log, and for tools between
+/// nodes such as a test's network partition).
+pub const NODE_HEADER: &str = "x-burgee-node-id";
 
 /// The shared secret of a cluster (never printed).
 #[derive(Clone)]
@@ -51,10 +54,11 @@ pub struct HttpNetwork {
     http: reqwest::Client,
     secret: ClusterSecret,
     identity: ClusterIdentity,
+    node_id: u64,
 }
 
 impl HttpNetwork {
-    pub fn new(secret: ClusterSecret, identity: ClusterIdentity) -> Self {
+    pub fn new(secret: ClusterSecret, identity: ClusterIdentity, node_id: u64) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
@@ -64,6 +68,7 @@ impl HttpNetwork {
             http,
             secret,
             identity,
+            node_id,
         }
     }
 
@@ -76,7 +81,11 @@ impl HttpNetwork {
     ) -> Result<A, CallError> {
         let bytes = postcard::to_stdvec(body).map_err(|e| CallError::Local(e.to_string()))?;
         let url = format!("{}{path}", address.trim_end_matches('/'));
-        let mut request = self.http.post(url).header(SECRET_HEADER, &*self.secret.0);
+        let mut request = self
+            .http
+            .post(url)
+            .header(SECRET_HEADER, &*self.secret.0)
+            .header(NODE_HEADER, self.node_id);
         if let Some(id) = self.identity.get() {
             request = request.header(CLUSTER_ID_HEADER, id);
         }

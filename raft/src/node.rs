@@ -79,12 +79,20 @@ pub struct NodeConfig {
     pub dir: PathBuf,
     /// The cluster's shared secret; without one the node has no peers.
     pub secret: Option<ClusterSecret>,
+    /// Log entries between snapshots; a fifth of that stays in the log after one, so a
+    /// follower a little behind catches up from the log rather than a whole snapshot.
+    pub snapshot_entries: u64,
 }
+
+/// Log entries between snapshots, unless configured.
+pub const DEFAULT_SNAPSHOT_ENTRIES: u64 = 5_000;
 
 /// What a node reports about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     pub id: u64,
+    /// The cluster this node belongs to, once it knows.
+    pub cluster_id: Option<String>,
     pub term: u64,
     pub leader: Option<u64>,
     pub is_leader: bool,
@@ -127,6 +135,11 @@ impl Node {
             heartbeat_interval: 50,
             election_timeout_min: 150,
             election_timeout_max: 300,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
+                config.snapshot_entries.max(1),
+            ),
+            max_in_snapshot_log_to_keep: config.snapshot_entries / 5,
+            replication_lag_threshold: config.snapshot_entries.max(1),
             ..Default::default()
         }
         .validate()
@@ -135,7 +148,7 @@ impl Node {
         let identity = ClusterIdentity::load(&config.dir)?;
         let (raft, network) = match &config.secret {
             Some(secret) => {
-                let network = HttpNetwork::new(secret.clone(), identity.clone());
+                let network = HttpNetwork::new(secret.clone(), identity.clone(), config.id);
                 let raft = Raft::new(config.id, settings, network.clone(), log, state).await;
                 (raft, Some((network, secret.clone())))
             }
@@ -151,6 +164,15 @@ impl Node {
             network,
             identity,
         })
+    }
+
+    /// Whether this node belongs to a group (its log or vote says so). Asked of Raft itself:
+    /// the metrics may not show the stored state yet right after a start.
+    pub async fn is_member(&self) -> Result<bool, NodeError> {
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))
     }
 
     /// Makes this node a one-member group, unless it belongs to a group already.
@@ -425,6 +447,7 @@ impl Node {
         let metrics = self.raft.metrics().borrow().clone();
         Status {
             id: self.id,
+            cluster_id: self.identity.get(),
             term: metrics.current_term,
             leader: metrics.current_leader,
             is_leader: metrics.state == ServerState::Leader,

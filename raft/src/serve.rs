@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::{CLUSTER_ID_HEADER, ClusterIdentity};
 use crate::membership::MemberChange;
-use crate::network::{ClusterSecret, SECRET_HEADER};
+use crate::network::{ClusterSecret, NODE_HEADER, SECRET_HEADER};
 use crate::types::{Command, TypeConfig};
 
 /// What `/raft/hello` answers.
@@ -99,13 +99,20 @@ fn accept<Q: DeserializeOwned>(
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
+    let sender = headers
+        .get(NODE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown");
     if !served.secret.matches(given) {
-        tracing::warn!("refused cluster traffic with a wrong or missing cluster secret");
+        tracing::warn!(
+            sender,
+            "refused cluster traffic with a wrong or missing cluster secret"
+        );
         return Err(Refusal::WrongSecret);
     }
     let theirs = headers.get(CLUSTER_ID_HEADER).and_then(|v| v.to_str().ok());
     if let Err(error) = served.identity.check(theirs, teaches == Teaches::ClusterId) {
-        tracing::error!(%error, "refused cluster traffic of another cluster");
+        tracing::error!(sender, %error, "refused cluster traffic of another cluster");
         return Err(Refusal::OtherCluster(error.to_string()));
     }
     postcard::from_bytes(body).map_err(|e| Refusal::Unreadable(e.to_string()))
@@ -177,16 +184,10 @@ async fn hello(State(served): State<Served>, headers: HeaderMap) -> Response {
     if !served.secret.matches(given) {
         return Refusal::WrongSecret.into_response();
     }
-    let metrics = served.raft.metrics().borrow().clone();
-    let member = metrics.last_log_index.is_some()
-        || metrics
-            .membership_config
-            .membership()
-            .nodes()
-            .next()
-            .is_some();
+    let member = served.raft.is_initialized().await.unwrap_or(false);
+    let node_id = served.raft.metrics().borrow().id;
     reply(&Hello {
-        node_id: metrics.id,
+        node_id,
         cluster_id: served.identity.get(),
         member,
     })

@@ -308,6 +308,10 @@ fn operations() -> Vec<Operation> {
             .query("project", json!({"type": "string"}))
             .query("replace", json!({"type": "boolean"}))
             .body(json!({"type": "object", "description": "An environment document as /api/v1/environment-document/ serves it"})),
+        op("post", "/admin/v1/cluster/members", "Operations", "Add a node to the cluster (a learner, then a voter once it caught up, unless `learner`); answers the cluster as this node sees it")
+            .ok(200, "the cluster after the change")
+            .body(object(json!({"id": {"type": "integer", "minimum": 1}, "url": {"type": "string", "minLength": 1, "maxLength": 2000}, "learner": {"type": "boolean"}}), &["id", "url"])),
+        op("delete", "/admin/v1/cluster/members/{id}", "Operations", "Remove a node (a voter or a learner) from the cluster").ok(200, "the cluster after the change"),
     ]
 }
 

@@ -16,8 +16,10 @@ pub enum ClusterCommand {
     Add {
         /// The new node's `--node-id`.
         id: u64,
-        /// The new node's `--advertise-cluster-url`.
-        url: String,
+        /// The new node's `--advertise-cluster-url` (named apart from the global `--url`, the
+        /// API this command talks to).
+        #[arg(value_name = "CLUSTER_URL")]
+        cluster_url: String,
         /// A non-voting member: it replicates the log, serves SDK reads and forwards writes,
         /// and takes no part in elections (read capacity without slowing commits).
         #[arg(long)]
@@ -30,10 +32,14 @@ pub enum ClusterCommand {
 pub fn run(connection: &Connection, command: &ClusterCommand) -> anyhow::Result<()> {
     let status = match command {
         ClusterCommand::Status => Client::anonymous(connection)?.get("/health/cluster")?,
-        ClusterCommand::Add { id, url, learner } => Client::new(connection)?.call(
+        ClusterCommand::Add {
+            id,
+            cluster_url,
+            learner,
+        } => Client::new(connection)?.call(
             reqwest::Method::POST,
             "/admin/v1/cluster/members",
-            Some(&json!({"id": id, "url": url, "learner": learner})),
+            Some(&json!({"id": id, "url": cluster_url, "learner": learner})),
         )?,
         ClusterCommand::Remove { id } => Client::new(connection)?.call(
             reqwest::Method::DELETE,

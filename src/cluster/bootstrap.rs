@@ -39,8 +39,8 @@ pub enum Role {
 /// Starts the node's part in its cluster (see the module's rules).
 pub async fn bootstrap(store: &Store, cluster: Option<&ClusterSettings>) -> anyhow::Result<Role> {
     let node = store.node();
+    let member_already = node.is_member().await?;
     let status = node.status();
-    let member_already = status.last_log_index.is_some() || !status.members.is_empty();
     let founder = match cluster {
         None => true,
         Some(cluster) => match cluster.initial_cluster.keys().next() {

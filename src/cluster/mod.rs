@@ -20,6 +20,7 @@ pub fn node_options(settings: &Settings) -> NodeOptions {
             id: cluster.node_id,
             secret: Some(ClusterSecret::new(cluster.secret.expose())),
             advertise: cluster.advertise_url.clone(),
+            snapshot_entries: cluster.snapshot_entries,
         },
     }
 }
@@ -90,6 +91,7 @@ pub fn status_json(status: &Status) -> Value {
         .collect();
     json!({
         "node_id": status.id,
+        "cluster_id": status.cluster_id,
         "role": role(status),
         "term": status.term,
         "leader": status.leader,

@@ -48,6 +48,10 @@ pub struct ClusterArgs {
     /// runs `burgee cluster add` for it (use it to grow a cluster or replace a node).
     #[arg(long, env = "BURGEE_JOIN")]
     pub join: bool,
+    /// Raft log entries between snapshots of the state (default 5000); a fifth of that stays
+    /// in the log after a snapshot for followers a little behind.
+    #[arg(long, env = "BURGEE_SNAPSHOT_ENTRIES", value_parser = clap::value_parser!(u64).range(10..))]
+    pub snapshot_entries: Option<u64>,
 }
 
 /// One `ID=URL` of `--initial-cluster`.
@@ -95,6 +99,7 @@ pub struct FileCluster {
     pub advertise_cluster_url: Option<String>,
     pub initial_cluster: Option<Vec<String>>,
     pub join: Option<bool>,
+    pub snapshot_entries: Option<u64>,
 }
 
 /// The effective cluster settings.
@@ -108,6 +113,7 @@ pub struct ClusterSettings {
     pub initial_cluster: BTreeMap<u64, String>,
     /// A new node waits to be added instead of forming a cluster.
     pub join: bool,
+    pub snapshot_entries: u64,
 }
 
 impl ClusterSettings {
@@ -183,6 +189,11 @@ impl ClusterSettings {
             advertise_url,
             initial_cluster,
             join: args.join || file.join.unwrap_or(false),
+            snapshot_entries: match args.snapshot_entries.or(file.snapshot_entries) {
+                Some(n) if n < 10 => anyhow::bail!("snapshot_entries must be at least 10"),
+                Some(n) => n,
+                None => burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
+            },
         }))
     }
 }

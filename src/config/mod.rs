@@ -122,6 +122,7 @@ struct FileSettings {
     advertise_cluster_url: Option<String>,
     initial_cluster: Option<Vec<String>>,
     join: Option<bool>,
+    snapshot_entries: Option<u64>,
 }
 
 /// The effective settings.
@@ -176,6 +177,7 @@ impl Settings {
                 advertise_cluster_url: file.advertise_cluster_url.clone(),
                 initial_cluster: file.initial_cluster.clone(),
                 join: file.join,
+                snapshot_entries: file.snapshot_entries,
             },
         )?;
         Ok(Self {

@@ -85,6 +85,8 @@ pub struct NodeOptions {
     pub secret: Option<ClusterSecret>,
     /// The URL peers reach this node's cluster port at.
     pub advertise: String,
+    /// Raft log entries between snapshots.
+    pub snapshot_entries: u64,
 }
 
 impl NodeOptions {
@@ -94,6 +96,7 @@ impl NodeOptions {
             id: 1,
             secret: None,
             advertise: "http://127.0.0.1:0".into(),
+            snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
         }
     }
 }
@@ -159,6 +162,7 @@ impl Store {
             id: options.id,
             dir: dir.join("raft"),
             secret: options.secret.clone(),
+            snapshot_entries: options.snapshot_entries,
         };
         // The state file's lock (taken above) keeps a second process from the log too.
         let node = Node::start(&config, replicated).await.map_err(raft_error)?;

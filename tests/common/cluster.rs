@@ -1,11 +1,14 @@
 //! A cluster of real `burgee` processes on loopback, each with its own data directory and
-//! cluster port, formed with `--initial-cluster`.
+//! cluster port: formed with `--initial-cluster`, or grown from a node of its own with
+//! `--join` and `burgee cluster add`; optionally with a [`Proxy`] in front of every cluster
+//! port, so a test can partition the network.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::proxy::Proxy;
 use super::server::{Admin, Server, TOKEN, client};
 
 pub const SECRET: &str = "integration-test-cluster-secret-0123456789";
@@ -19,11 +22,25 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// How the cluster comes together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Formation {
+    /// Every node starts with the same `--initial-cluster`.
+    Initial,
+    /// Node 1 forms a cluster of one; the others start with `--join` and wait to be added.
+    Grown,
+}
+
 pub struct Cluster {
     /// Node `i + 1`, or `None` while it is stopped.
     pub nodes: Vec<Option<Server>>,
     ports: Vec<u16>,
+    /// In front of each node's cluster port, when partitions are wanted.
+    pub proxies: Vec<Proxy>,
     secrets: Vec<String>,
+    formation: Formation,
+    /// More arguments for every node.
+    extra: Vec<String>,
     _temp: tempfile::TempDir,
     root: PathBuf,
 }
@@ -36,20 +53,88 @@ impl Cluster {
 
     /// One node per secret (a node given another secret than its peers cannot take part).
     pub fn start_with_secrets(secrets: &[String]) -> Self {
+        let mut cluster = Self::prepare(secrets, Formation::Initial, Vec::new(), &[]);
+        cluster.start_all();
+        cluster
+    }
+
+    /// `size` nodes behind proxies, each with `extra` arguments.
+    pub async fn proxied(size: usize, extra: &[&str]) -> Self {
+        let ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let mut proxies = Vec::new();
+        for port in &ports {
+            proxies.push(Proxy::start(*port).await);
+        }
+        let secrets = vec![SECRET.to_owned(); size];
+        let mut cluster = Self::prepare(&secrets, Formation::Initial, proxies, extra);
+        cluster.ports = ports;
+        cluster.start_all();
+        cluster
+    }
+
+    /// Room for `size` nodes, formed as `formation` says, each with `extra` arguments; no
+    /// node runs yet.
+    pub fn prepared(size: usize, formation: Formation, extra: &[&str]) -> Self {
+        Self::prepare(&vec![SECRET.to_owned(); size], formation, Vec::new(), extra)
+    }
+
+    fn prepare(
+        secrets: &[String],
+        formation: Formation,
+        proxies: Vec<Proxy>,
+        extra: &[&str],
+    ) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path().to_owned();
-        let ports = secrets.iter().map(|_| free_port()).collect();
-        let mut cluster = Self {
+        Self {
             nodes: secrets.iter().map(|_| None).collect(),
-            ports,
+            ports: secrets.iter().map(|_| free_port()).collect(),
+            proxies,
             secrets: secrets.to_vec(),
+            formation,
+            extra: extra.iter().map(|e| (*e).to_owned()).collect(),
             _temp: temp,
             root,
-        };
-        for id in 1..=secrets.len() {
-            cluster.start_node(id);
         }
-        cluster
+    }
+
+    fn start_all(&mut self) {
+        for id in 1..=self.nodes.len() {
+            self.start_node(id);
+        }
+    }
+
+    /// The URL the other nodes reach node `id`'s cluster port at.
+    pub fn cluster_url(&self, id: usize) -> String {
+        let port = self
+            .proxies
+            .get(id - 1)
+            .map_or(self.ports[id - 1], |p| p.port);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Cuts node `id` off from the others, both ways (needs [`Cluster::proxied`]).
+    pub fn partition(&self, id: usize) {
+        for (i, proxy) in self.proxies.iter().enumerate() {
+            if i + 1 == id {
+                proxy.cut_all();
+            } else {
+                proxy.cut_from(id as u64);
+            }
+        }
+    }
+
+    /// Lets every node reach every other again.
+    pub fn heal(&self) {
+        for proxy in &self.proxies {
+            proxy.heal();
+        }
+    }
+
+    /// Deletes node `id`'s data directory (stop it first).
+    pub fn wipe(&self, id: usize) {
+        assert!(self.nodes[id - 1].is_none(), "stop node {id} first");
+        std::fs::remove_dir_all(self.data_dir(id)).unwrap();
     }
 
     pub fn data_dir(&self, id: usize) -> PathBuf {
@@ -57,10 +142,8 @@ impl Cluster {
     }
 
     fn initial_cluster(&self) -> String {
-        self.ports
-            .iter()
-            .enumerate()
-            .map(|(i, port)| format!("{}=http://127.0.0.1:{port}", i + 1))
+        (1..=self.nodes.len())
+            .map(|id| format!("{id}={}", self.cluster_url(id)))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -69,22 +152,27 @@ impl Cluster {
     pub fn start_node(&mut self, id: usize) {
         let listen = format!("127.0.0.1:{}", self.ports[id - 1]);
         let initial = self.initial_cluster();
+        let advertise = self.cluster_url(id);
         let node_id = id.to_string();
-        let server = Server::start_in(
-            &self.data_dir(id),
-            &[
-                "--bootstrap-token",
-                TOKEN,
-                "--cluster-listen",
-                &listen,
-                "--cluster-secret",
-                &self.secrets[id - 1],
-                "--node-id",
-                &node_id,
-                "--initial-cluster",
-                &initial,
-            ],
-        );
+        let mut args = vec![
+            "--bootstrap-token",
+            TOKEN,
+            "--cluster-listen",
+            &listen,
+            "--advertise-cluster-url",
+            &advertise,
+            "--cluster-secret",
+            &self.secrets[id - 1],
+            "--node-id",
+            &node_id,
+        ];
+        match self.formation {
+            Formation::Initial => args.extend(["--initial-cluster", &initial]),
+            Formation::Grown if id > 1 => args.push("--join"),
+            Formation::Grown => {}
+        }
+        args.extend(self.extra.iter().map(String::as_str));
+        let server = Server::start_in(&self.data_dir(id), &args);
         self.nodes[id - 1] = Some(server);
     }
 

@@ -147,6 +147,7 @@ pub fn client() -> reqwest::Client {
 pub struct Admin {
     pub http: reqwest::Client,
     pub base: String,
+    stale: bool,
 }
 
 impl Admin {
@@ -154,7 +155,15 @@ impl Admin {
         Self {
             http: client(),
             base: server.base.clone(),
+            stale: false,
         }
+    }
+
+    /// Reads this node's own state (`Burgee-Consistency: stale`) instead of a linearizable
+    /// read, which needs a quorum.
+    pub fn stale(mut self) -> Self {
+        self.stale = true;
+        self
     }
 
     pub async fn call(
@@ -167,6 +176,9 @@ impl Admin {
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(TOKEN);
+        if self.stale {
+            request = request.header("Burgee-Consistency", "stale");
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

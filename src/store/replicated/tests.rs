@@ -81,6 +81,7 @@ async fn a_one_member_raft_group_over_the_store() {
         id: 1,
         dir: dir.path().join("raft"),
         secret: None,
+        snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
     };
     let replicated = store(dir.path());
     let node = Node::start(
