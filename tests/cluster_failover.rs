@@ -92,7 +92,7 @@ async fn feature_names(base: &str) -> BTreeSet<String> {
         }
         match page["next_cursor"].as_str() {
             Some(cursor) => {
-                path = format!("/admin/v1/projects/1/features?limit=500&cursor={cursor}")
+                path = format!("/admin/v1/projects/1/features?limit=500&cursor={cursor}");
             }
             None => return names,
         }

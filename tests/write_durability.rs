@@ -107,8 +107,9 @@ async fn every_acknowledged_write_follows_an_fsync_of_the_database() {
     let trace_text = std::fs::read_to_string(&trace_path).unwrap();
     // The Raft log is the durable point of a write (the state file is synced at checkpoints;
     // after a crash the log is applied again from there).
-    let log = server.data_dir.join("raft").join("raft-log.redb");
-    assert_synced_before_each_response(&trace_text, &log, acknowledged);
+    // Its segment files are `raft/log/<first index, 20 digits>.seg`.
+    let segments = server.data_dir.join("raft").join("log").join("000");
+    assert_synced_before_each_response(&trace_text, &segments, acknowledged);
 }
 
 fn assert_synced_before_each_response(

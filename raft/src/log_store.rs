@@ -1,13 +1,19 @@
-//! The Raft log in its own redb file (`raft-log.redb`), beside the state's file so that log
-//! appends and state applies never queue on one writer lock.
+//! The Raft log: append-only segment files in `raft/log/` (see [`wal`]), beside the state's
+//! file, as etcd keeps its WAL. An append costs a write at the end of a file and its share
+//! of one `fdatasync`, where a database commit would rewrite B-tree pages for each entry.
 //!
-//! Writes go to one writer thread ([`flusher`]) that commits whatever is waiting in one
-//! `Durability::Immediate` transaction (group commit): an append is acknowledged to openraft
-//! (its `LogFlushed` callback) only after that commit returned, so an acknowledged entry
-//! survives a crash, and the entries of concurrent client writes share one fsync. Until then
-//! appended entries are readable from memory, as openraft requires.
+//! Writes go to one writer thread ([`flusher`]) that carries out whatever is waiting and
+//! syncs once (group commit): an append is acknowledged to openraft (its `LogFlushed`
+//! callback) only after that sync returned, so an acknowledged entry survives a crash, and
+//! the entries of concurrent client writes share one sync. Until then appended entries are
+//! readable from memory, as openraft requires. The vote and the last purged id live in a
+//! small file replaced atomically ([`meta`]). The committed index is not kept: after a
+//! restart the leader tells it again, and entries up to it apply then.
 
 mod flusher;
+mod meta;
+mod migrate;
+mod wal;
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -18,19 +24,11 @@ use std::sync::{Arc, Mutex};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::{OptionalSend, StorageIOError};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
 use crate::error::LogStoreError;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
-use flusher::{Job, Pending};
-
-/// Log index → postcard-encoded entry.
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
-/// `vote`, `committed`, `last_purged` → postcard-encoded values.
-const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
+use flusher::{Files, Job, Pending};
 
 /// The Raft log. Cloning shares it (openraft's log readers are clones).
 #[derive(Clone)]
@@ -39,7 +37,9 @@ pub struct LogStore {
 }
 
 struct Inner {
-    db: Arc<Database>,
+    files: Arc<Files>,
+    /// Held while the log is open: a second process is refused.
+    _lock: std::fs::File,
     pending: Arc<Mutex<Pending>>,
     jobs: Sender<Job>,
     commits: Arc<AtomicU64>,
@@ -58,33 +58,42 @@ impl Drop for Inner {
 }
 
 impl LogStore {
-    /// Opens (or creates) the log at `path`.
-    pub fn open(path: &Path) -> Result<Self, LogStoreError> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                LogStoreError::Locked(path.display().to_string())
-            }
-            other => other.into(),
-        })?;
-        let txn = db.begin_write()?;
-        txn.open_table(LOG)?;
-        txn.open_table(STATE)?;
-        txn.commit()?;
-        let db = Arc::new(db);
+    /// Opens (or creates) the log in the directory `dir`; a log a former version kept in
+    /// `raft-log.redb` beside it moves in first.
+    pub fn open(dir: &Path) -> Result<Self, LogStoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LogStoreError::Database(format!("creating {}: {e}", dir.display())))?;
+        let lock = lock(dir)?;
+        if let Some(parent) = dir.parent() {
+            migrate::from_redb(&parent.join("raft-log.redb"), dir)?;
+        }
+        let meta = meta::MetaFile::open(dir)?;
+        let mut wal = wal::Wal::open(dir)?;
+        if let Some(purged) = meta.meta.last_purged {
+            wal.purge(purged.index)?;
+        }
+        let files = Arc::new(Files {
+            wal: std::sync::RwLock::new(wal),
+            meta: Mutex::new(meta),
+        });
         let pending = Arc::new(Mutex::new(Pending::default()));
         let commits = Arc::new(AtomicU64::new(0));
         let (jobs, receiver) = channel();
         let writer = {
-            let (db, pending, commits) =
-                (Arc::clone(&db), Arc::clone(&pending), Arc::clone(&commits));
+            let (files, pending, commits) = (
+                Arc::clone(&files),
+                Arc::clone(&pending),
+                Arc::clone(&commits),
+            );
             std::thread::Builder::new()
                 .name("burgee-raft-log".into())
-                .spawn(move || flusher::run(&db, &receiver, &pending, &commits))
+                .spawn(move || flusher::run(&files, &receiver, &pending, &commits))
                 .map_err(|e| LogStoreError::Database(format!("starting the log writer: {e}")))?
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
+                files,
+                _lock: lock,
                 pending,
                 jobs,
                 commits,
@@ -105,26 +114,32 @@ impl LogStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn state<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, LogStoreError> {
-        let txn = self.inner.db.begin_read()?;
-        let table = txn.open_table(STATE)?;
-        let value = table.get(key)?;
-        Ok(value.map(|v| postcard::from_bytes(v.value())).transpose()?)
+    fn wal(&self) -> std::sync::RwLockReadGuard<'_, wal::Wal> {
+        self.inner
+            .files
+            .wal
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn meta(&self) -> meta::Meta {
+        self.inner
+            .files
+            .meta
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .meta
+            .clone()
     }
 
     fn last_entry_id(&self) -> Result<Option<LogId>, LogStoreError> {
-        // Pending first: an entry that leaves it is in the database by then.
+        // Pending first: an entry that leaves it is in the files by then.
         let pending = self
             .pending()
             .entries
             .last_key_value()
             .map(|(_, (_, e))| e.log_id);
-        let txn = self.inner.db.begin_read()?;
-        let table = txn.open_table(LOG)?;
-        let stored = table
-            .last()?
-            .map(|(_, v)| postcard::from_bytes::<Entry>(v.value()).map(|e| e.log_id))
-            .transpose()?;
+        let stored = self.wal().last_entry()?.map(|e| e.log_id);
         Ok(pending.max(stored))
     }
 
@@ -136,12 +151,12 @@ impl LogStore {
             .range(range)
             .map(|(index, (_, entry))| (*index, entry.clone()))
             .collect();
-        let txn = self.inner.db.begin_read()?;
-        let table = txn.open_table(LOG)?;
-        for row in table.range(range)? {
-            let (index, value) = row?;
-            if let std::collections::btree_map::Entry::Vacant(slot) = found.entry(index.value()) {
-                slot.insert(postcard::from_bytes(value.value())?);
+        let wal = self.wal();
+        for index in wal.indexes(range) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = found.entry(index)
+                && let Some(entry) = wal.read(index)?
+            {
+                slot.insert(entry);
             }
         }
         Ok(found.into_values().collect())
@@ -161,20 +176,6 @@ impl LogStore {
         committed
             .await
             .map_err(|_| LogStoreError::Database("the log writer has stopped".into()))?
-    }
-
-    async fn put_state<T: Serialize>(
-        &self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), LogStoreError> {
-        let value = postcard::to_stdvec(value)?;
-        self.commit(|done| Job::State {
-            key,
-            value,
-            done: Some(done),
-        })
-        .await
     }
 }
 
@@ -203,7 +204,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let last_purged_log_id: Option<LogId> = self.state("last_purged").map_err(read_error)?;
+        let last_purged_log_id = self.meta().last_purged;
         let last_log_id = self
             .last_entry_id()
             .map_err(read_error)?
@@ -219,33 +220,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.put_state("vote", vote)
+        let vote = *vote;
+        self.commit(|done| Job::Vote { vote, done })
             .await
             .map_err(|e| StorageIOError::write_vote(&e).into())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
-        self.state("vote")
-            .map_err(|e| StorageIOError::read_vote(&e).into())
-    }
-
-    /// Rides along with the next commit, unawaited: the committed index only saves work at a
-    /// restart (entries up to it are applied again at once), and a lagging one is safe.
-    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        let value = postcard::to_stdvec(&committed).map_err(|e| write_error(e.into()))?;
-        self.send(Job::State {
-            key: "committed",
-            value,
-            done: None,
-        })
-        .map_err(write_error)
-    }
-
-    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self
-            .state::<Option<LogId>>("committed")
-            .map_err(read_error)?
-            .flatten())
+        Ok(self.meta().vote)
     }
 
     async fn append<I>(
@@ -281,15 +263,30 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let encoded = postcard::to_stdvec(&log_id).map_err(|e| write_error(e.into()))?;
-        let through = log_id.index;
-        self.commit(|done| Job::Purge {
-            through,
-            log_id: encoded,
-            done,
-        })
-        .await
-        .map_err(write_error)
+        self.commit(|done| Job::Purge { log_id, done })
+            .await
+            .map_err(write_error)
+    }
+}
+
+/// Takes the directory's lock file, or says another process holds it.
+fn lock(dir: &Path) -> Result<std::fs::File, LogStoreError> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LogStoreError::Database(format!("opening {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(LogStoreError::Locked(dir.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(LogStoreError::Database(format!(
+            "locking {}: {e}",
+            path.display()
+        ))),
     }
 }
 

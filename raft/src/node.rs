@@ -75,7 +75,7 @@ pub struct Written {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub id: u64,
-    /// `raft-log.redb` and `snapshots/` go here.
+    /// `log/` (the Raft log), `snapshots/` and `cluster-id` go here.
     pub dir: PathBuf,
     /// The cluster's shared secret; without one the node has no peers.
     pub secret: Option<ClusterSecret>,
@@ -128,7 +128,7 @@ impl Node {
             path: config.dir.display().to_string(),
             reason: e.to_string(),
         })?;
-        let log = LogStore::open(&config.dir.join("raft-log.redb"))?;
+        let log = LogStore::open(&config.dir.join("log"))?;
         let state = StateMachine::new(machine, &snapshot_dir(&config.dir))?;
         let settings = Config {
             cluster_name: "burgee".into(),

@@ -1,4 +1,4 @@
-//! openraft's own storage test suite against the redb log store and the state-machine
+//! openraft's own storage test suite against the segment-file log store and the state-machine
 //! adapter (over a small in-memory machine: the server's store gets its own tests).
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
@@ -17,7 +17,7 @@ struct Builder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().unwrap();
-        let log = LogStore::open(&dir.path().join("raft-log.redb")).unwrap();
+        let log = LogStore::open(&dir.path().join("log")).unwrap();
         let machine =
             StateMachine::new(Arc::new(Memory::default()), &dir.path().join("snapshots")).unwrap();
         Ok((dir, log, machine))

@@ -1,21 +1,21 @@
-//! The log's one writer thread: group commit. Whatever writes wait when it finishes a commit
-//! (appends of many client writes, a vote, the committed index) go into the next transaction
-//! together, and one `Durability::Immediate` commit makes them all durable; only then are the
-//! appends acknowledged and the waiting callers answered. openraft hands each client write to
-//! its own `append`, so without this every write would pay for its own fsync.
+//! The log's one writer thread: group commit. Whatever writes wait when it finishes a sync
+//! (appends of many client writes, a vote, a truncation or purge) are carried out in order,
+//! and one `fdatasync` makes the appends durable; only then are they acknowledged and the
+//! waiting callers answered. openraft hands each client write to its own `append`, so
+//! without this every write would pay for its own sync.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use openraft::storage::LogFlushed;
-use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
-use super::{LOG, STATE};
+use super::meta::{Meta, MetaFile};
+use super::wal::Wal;
 use crate::error::LogStoreError;
-use crate::types::{Entry, TypeConfig};
+use crate::types::{Entry, LogId, TypeConfig, Vote};
 
 /// Most writes one commit takes.
 const MAX_GROUP: usize = 4096;
@@ -48,21 +48,25 @@ pub(super) enum Job {
         done: Done,
     },
     Purge {
-        through: u64,
-        log_id: Vec<u8>,
+        log_id: LogId,
         done: Done,
     },
-    State {
-        key: &'static str,
-        value: Vec<u8>,
-        done: Option<Done>,
+    Vote {
+        vote: Vote,
+        done: Done,
     },
     Stop,
 }
 
+/// What the writer works on, shared with the readers.
+pub(super) struct Files {
+    pub wal: RwLock<Wal>,
+    pub meta: Mutex<MetaFile>,
+}
+
 /// Runs until [`Job::Stop`] or until every sender is gone.
 pub(super) fn run(
-    db: &Database,
+    files: &Files,
     jobs: &Receiver<Job>,
     pending: &Mutex<Pending>,
     commits: &Arc<AtomicU64>,
@@ -77,7 +81,7 @@ pub(super) fn run(
             }
         }
         let stop = group.iter().any(|job| matches!(job, Job::Stop));
-        let written = write(db, &group);
+        let written = write(files, &group);
         if written.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
         }
@@ -88,37 +92,53 @@ pub(super) fn run(
     }
 }
 
-fn write(db: &Database, group: &[Job]) -> Result<(), LogStoreError> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(Durability::Immediate)?;
-    {
-        let mut log = txn.open_table(LOG)?;
-        let mut state = txn.open_table(STATE)?;
-        for job in group {
-            match job {
-                Job::Append { rows, .. } => {
-                    for (index, _, bytes) in rows {
-                        log.insert(*index, bytes.as_slice())?;
-                    }
-                }
-                Job::Truncate { from, .. } => {
-                    log.retain_in(*from.., |_, _| false)?;
-                }
-                Job::Purge {
-                    through, log_id, ..
-                } => {
-                    state.insert("last_purged", log_id.as_slice())?;
-                    log.retain_in(..=*through, |_, _| false)?;
-                }
-                Job::State { key, value, .. } => {
-                    state.insert(*key, value.as_slice())?;
-                }
-                Job::Stop => {}
+fn write(files: &Files, group: &[Job]) -> Result<(), LogStoreError> {
+    let mut wal = files
+        .wal
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for job in group {
+        match job {
+            Job::Append { rows, .. } => {
+                let rows: Vec<(u64, &[u8])> = rows
+                    .iter()
+                    .map(|(index, _, bytes)| (*index, bytes.as_slice()))
+                    .collect();
+                wal.append(&rows)?;
             }
+            Job::Truncate { from, .. } => wal.truncate(*from)?,
+            Job::Purge { log_id, .. } => {
+                let mut meta = files
+                    .meta
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let next = Meta {
+                    last_purged: Some(*log_id),
+                    ..meta.meta.clone()
+                };
+                // Recorded before the segments go: a crash between leaves entries that the
+                // next open drops again.
+                meta.store(next)?;
+                wal.purge(log_id.index)?;
+            }
+            Job::Vote { vote, .. } => {
+                let mut meta = files
+                    .meta
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let next = Meta {
+                    vote: Some(*vote),
+                    ..meta.meta.clone()
+                };
+                meta.store(next)?;
+            }
+            Job::Stop => {}
         }
     }
-    txn.commit()?;
-    Ok(())
+    // Synced without the lock, so readers go on meanwhile.
+    let syncs = wal.syncs();
+    drop(wal);
+    syncs.run()
 }
 
 /// Answers every write of the group; committed appends leave the pending entries (the
@@ -148,13 +168,8 @@ fn finish(group: Vec<Job>, written: &Result<(), LogStoreError>, pending: &Mutex<
                 let io = answer().map_err(|e| std::io::Error::other(e.to_string()));
                 callback.log_io_completed(io);
             }
-            Job::Truncate { done, .. } | Job::Purge { done, .. } => {
+            Job::Truncate { done, .. } | Job::Purge { done, .. } | Job::Vote { done, .. } => {
                 let _ = done.send(answer());
-            }
-            Job::State { done, .. } => {
-                if let Some(done) = done {
-                    let _ = done.send(answer());
-                }
             }
             Job::Stop => {}
         }
