@@ -1,8 +1,8 @@
 //! Membership online with `burgee cluster add|remove` against real processes: one node grows
 //! to three and shrinks to two while it takes writes, a learner serves SDK reads and
 //! forwards writes, admin reads after a write through another node see it at once (read
-//! index), every change is in the audit log, and a node whose data belongs to another
-//! cluster refuses to start.
+//! index), every change is in the audit log, a node whose data belongs to another cluster
+//! refuses to start, and the survivor of a lost majority recovers as a cluster of one.
 
 #![allow(clippy::unwrap_used)] // test code fails loudly
 
@@ -265,4 +265,112 @@ async fn a_node_whose_data_belongs_to_another_cluster_refuses_to_start() {
             && stderr.contains(&format!("belongs to cluster {their_id}")),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survivor_of_a_lost_majority_recovers_as_a_cluster_of_one_and_grows_again() {
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.leader(Duration::from_secs(20)).await;
+    cluster
+        .eventually(leader, "the first configuration", |admin| async move {
+            admin.call(Method::GET, "/admin/v1/projects", None).await.0 == 200
+        })
+        .await;
+    create_project(&cluster, leader, "Kept").await;
+    let survivor = (1..=3).find(|id| *id != leader).unwrap();
+    cluster
+        .eventually(survivor, "the project replicated", |admin| async move {
+            project_names(&admin.stale()).await == ["Kept"]
+        })
+        .await;
+    // Two of three are lost for good; the survivor stops cleanly.
+    for id in 1..=3 {
+        if id != survivor {
+            cluster.kill(id);
+        }
+    }
+    let server = cluster.nodes[survivor - 1].take().unwrap();
+    let (status, _) = server.terminate();
+    assert!(status.success());
+
+    let dir = cluster.data_dir(survivor);
+    let url = cluster.cluster_url(survivor);
+    let node_id = survivor.to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
+        .args(["cluster", "recover", "--data-dir"])
+        .arg(&dir)
+        .args(["--node-id", &node_id, "--advertise-cluster-url", &url])
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["kept"].as_str().unwrap().contains("raft.replaced-"),
+        "{report}"
+    );
+
+    // Alone now: it takes writes, and keeps what it had.
+    let listen = url.trim_start_matches("http://").to_owned();
+    let alone = common::server::Server::start_in(
+        &dir,
+        &[
+            "--cluster-listen",
+            &listen,
+            "--advertise-cluster-url",
+            &url,
+            "--cluster-secret",
+            common::cluster::SECRET,
+            "--node-id",
+            &node_id,
+        ],
+    );
+    let admin = common::server::Admin::new(&alone);
+    let started = Instant::now();
+    loop {
+        let (status, body) = admin
+            .call(
+                Method::POST,
+                "/admin/v1/projects",
+                Some(json!({"name": "After recovery"})),
+            )
+            .await;
+        if status == 201 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(project_names(&admin).await, ["Kept", "After recovery"]);
+    let (_, health) = common::server::get_json(&alone, "/health/cluster").await;
+    assert_eq!(health["members"].as_array().unwrap().len(), 1, "{health}");
+
+    // And it grows again: a new node joins and receives everything.
+    let fresh = tempfile::tempdir().unwrap();
+    let port = common::cluster::free_port();
+    let joining = common::server::Server::start_in(
+        fresh.path(),
+        &[
+            "--cluster-listen",
+            &format!("127.0.0.1:{port}"),
+            "--cluster-secret",
+            common::cluster::SECRET,
+            "--node-id",
+            "9",
+            "--join",
+        ],
+    );
+    let (status, body) = admin
+        .call(
+            Method::POST,
+            "/admin/v1/cluster/members",
+            Some(json!({"id": 9, "url": format!("http://127.0.0.1:{port}")})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let newcomer = common::server::Admin::new(&joining);
+    assert_eq!(project_names(&newcomer).await, ["Kept", "After recovery"]);
 }

@@ -27,10 +27,25 @@ pub enum ClusterCommand {
     },
     /// Removes a node (a voter or a learner) from the cluster.
     Remove { id: u64 },
+    /// After a cluster lost its majority: makes the `--data-dir` of a stopped survivor a
+    /// cluster of one holding its state (its old Raft directory is kept aside). Start it
+    /// without `--initial-cluster`, then grow it with `burgee cluster add`.
+    Recover {
+        /// The id the node keeps.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        node_id: u64,
+        /// The URL its cluster port will be reached at.
+        #[arg(long, value_name = "URL")]
+        advertise_cluster_url: String,
+    },
 }
 
 pub fn run(connection: &Connection, command: &ClusterCommand) -> anyhow::Result<()> {
     let status = match command {
+        ClusterCommand::Recover {
+            node_id,
+            advertise_cluster_url,
+        } => return recover(connection, *node_id, advertise_cluster_url),
         ClusterCommand::Status => Client::anonymous(connection)?.get("/health/cluster")?,
         ClusterCommand::Add {
             id,
@@ -48,6 +63,34 @@ pub fn run(connection: &Connection, command: &ClusterCommand) -> anyhow::Result<
         )?,
     };
     show(connection, &status);
+    Ok(())
+}
+
+fn recover(connection: &Connection, node_id: u64, advertise: &str) -> anyhow::Result<()> {
+    let dir = connection.data_dir();
+    let advertise = crate::config::cluster_url(advertise).map_err(anyhow::Error::msg)?;
+    let recovered = crate::store::recover::cluster_of_one(&dir, node_id, &advertise)
+        .map_err(|e| anyhow::anyhow!("recovering {}: {e}", dir.display()))?;
+    let kept = recovered.kept.map_or_else(
+        || "there was no Raft directory".to_owned(),
+        |p| format!("the old Raft directory is kept at {}", p.display()),
+    );
+    if connection.output == Output::Json {
+        let report = json!({
+            "data_dir": dir,
+            "node_id": node_id,
+            "applied_index": recovered.applied,
+            "kept": kept,
+        });
+        println!("{report}");
+    } else {
+        println!(
+            "{} is now a cluster of one (node {node_id}) at log index {}; {kept}. Start it \
+             without --initial-cluster, then add nodes started with --join.",
+            dir.display(),
+            recovered.applied
+        );
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::secrets::{Secret, secret_or_file};
 
-pub use cluster::{ClusterArgs, ClusterSettings};
+pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
 pub use network::{Cidr, parse_cidr};
 pub use text::parse_duration;
 

@@ -24,6 +24,7 @@ pub mod people;
 mod proposer;
 mod purge;
 pub mod records;
+pub mod recover;
 pub mod replicated;
 pub mod retention;
 mod shared;
