@@ -43,6 +43,8 @@ struct Inner {
     pending: Arc<Mutex<Pending>>,
     jobs: Sender<Job>,
     commits: Arc<AtomicU64>,
+    /// Woken when the last unsynced append is synced.
+    idle: Arc<tokio::sync::Notify>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -78,16 +80,18 @@ impl LogStore {
         });
         let pending = Arc::new(Mutex::new(Pending::default()));
         let commits = Arc::new(AtomicU64::new(0));
+        let idle = Arc::new(tokio::sync::Notify::new());
         let (jobs, receiver) = channel();
         let writer = {
-            let (files, pending, commits) = (
+            let (files, pending, commits, idle) = (
                 Arc::clone(&files),
                 Arc::clone(&pending),
                 Arc::clone(&commits),
+                Arc::clone(&idle),
             );
             std::thread::Builder::new()
                 .name("burgee-raft-log".into())
-                .spawn(move || flusher::run(&files, &receiver, &pending, &commits))
+                .spawn(move || flusher::run(&files, &receiver, &pending, &commits, &idle))
                 .map_err(|e| LogStoreError::Database(format!("starting the log writer: {e}")))?
         };
         Ok(Self {
@@ -97,6 +101,7 @@ impl LogStore {
                 pending,
                 jobs,
                 commits,
+                idle,
                 writer: Mutex::new(Some(writer)),
             }),
         })
@@ -105,6 +110,22 @@ impl LogStore {
     /// How many commits the log has made since it was opened.
     pub fn commits(&self) -> u64 {
         self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    /// Waits (at most `timeout`) until every append so far is synced.
+    pub async fn wait_idle(&self, timeout: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.pending().entries.is_empty() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {

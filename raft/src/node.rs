@@ -119,6 +119,7 @@ pub struct Node {
     raft: Raft<TypeConfig>,
     network: Option<(HttpNetwork, ClusterSecret)>,
     identity: ClusterIdentity,
+    log: LogStore,
 }
 
 impl Node {
@@ -129,6 +130,7 @@ impl Node {
             reason: e.to_string(),
         })?;
         let log = LogStore::open(&config.dir.join("log"))?;
+        let log_handle = log.clone();
         let state = StateMachine::new(machine, &snapshot_dir(&config.dir))?;
         let settings = Config {
             cluster_name: "burgee".into(),
@@ -163,7 +165,15 @@ impl Node {
             raft,
             network,
             identity,
+            log: log_handle,
         })
+    }
+
+    /// Waits (at most `timeout`) until every entry appended to this node's log is synced: a
+    /// proposer that waits for it before its next entry lets that entry take everything that
+    /// arrived during the sync.
+    pub async fn wait_log_synced(&self, timeout: std::time::Duration) {
+        self.log.wait_idle(timeout).await;
     }
 
     /// Whether this node belongs to a group (its log or vote says so). Asked of Raft itself:
