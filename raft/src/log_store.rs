@@ -112,19 +112,11 @@ impl LogStore {
         self.inner.commits.load(Ordering::Relaxed)
     }
 
-    /// Waits (at most `timeout`) until every append so far is synced.
-    pub async fn wait_idle(&self, timeout: std::time::Duration) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.inner.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.pending().entries.is_empty() {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return;
-            }
+    /// A handle that tells when every append is synced, without keeping the log open.
+    pub fn sync_watch(&self) -> SyncWatch {
+        SyncWatch {
+            pending: Arc::clone(&self.inner.pending),
+            idle: Arc::clone(&self.inner.idle),
         }
     }
 
@@ -197,6 +189,34 @@ impl LogStore {
         committed
             .await
             .map_err(|_| LogStoreError::Database("the log writer has stopped".into()))?
+    }
+}
+
+/// Tells when every append made so far is synced.
+#[derive(Clone)]
+pub struct SyncWatch {
+    pending: Arc<Mutex<Pending>>,
+    idle: Arc<tokio::sync::Notify>,
+}
+
+impl SyncWatch {
+    /// Waits (at most `timeout`) until every append so far is synced.
+    pub async fn wait(&self, timeout: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let empty = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entries
+                .is_empty();
+            if empty || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
     }
 }
 

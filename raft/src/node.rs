@@ -1,4 +1,4 @@
-//! A Raft node: openraft over the redb log and a [`Machine`], started from its data
+//! A Raft node: openraft over the segment-file log and a [`Machine`], started from its data
 //! directory. A restart never re-initialises: the log and the vote say what it was.
 //!
 //! With a cluster secret a node speaks to its peers over HTTP ([`crate::network`]); without
@@ -119,7 +119,7 @@ pub struct Node {
     raft: Raft<TypeConfig>,
     network: Option<(HttpNetwork, ClusterSecret)>,
     identity: ClusterIdentity,
-    log: LogStore,
+    log_synced: crate::log_store::SyncWatch,
 }
 
 impl Node {
@@ -130,7 +130,7 @@ impl Node {
             reason: e.to_string(),
         })?;
         let log = LogStore::open(&config.dir.join("log"))?;
-        let log_handle = log.clone();
+        let log_synced = log.sync_watch();
         let state = StateMachine::new(machine, &snapshot_dir(&config.dir))?;
         let settings = Config {
             cluster_name: "burgee".into(),
@@ -165,7 +165,7 @@ impl Node {
             raft,
             network,
             identity,
-            log: log_handle,
+            log_synced,
         })
     }
 
@@ -173,7 +173,7 @@ impl Node {
     /// proposer that waits for it before its next entry lets that entry take everything that
     /// arrived during the sync.
     pub async fn wait_log_synced(&self, timeout: std::time::Duration) {
-        self.log.wait_idle(timeout).await;
+        self.log_synced.wait(timeout).await;
     }
 
     /// Whether this node belongs to a group (its log or vote says so). Asked of Raft itself:

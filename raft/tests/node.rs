@@ -1,4 +1,4 @@
-//! A one-member Raft group over the redb log: writes are answered once durable and applied,
+//! A one-member Raft group over the segment-file log: writes are answered once durable and applied,
 //! and a restarted node replays its committed log into a machine that lost its state.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
