@@ -149,6 +149,9 @@ const SETUP_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 /// from `--bootstrap-token`, or a one-time setup token written to the data directory (never
 /// logged) that creates the first admin user.
 async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    // A restarted node may not hold what the cluster committed yet: ask with the cluster's
+    // state, or the first configuration would be proposed twice.
+    store.linearize().await?;
     if store.catalog().meta.initialized {
         if settings.bootstrap_token.is_some() {
             tracing::info!(

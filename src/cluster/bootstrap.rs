@@ -62,6 +62,13 @@ pub async fn bootstrap(store: &Store, cluster: Option<&ClusterSettings>) -> anyh
             node.wait_leader(LEAD_ALONE)
                 .await
                 .context("leading the group of one again")?;
+            // Everything in the log of a group of one was committed (its own sync was the
+            // quorum): apply it all before serving, so no acknowledged write is missing.
+            if let Some(last) = node.status().last_log_index {
+                node.wait_applied(last, LEAD_ALONE)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("applying the log again: {e}"))?;
+            }
         }
         return Ok(if founder { Role::Founder } else { Role::Member });
     }

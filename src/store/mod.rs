@@ -117,6 +117,14 @@ impl Store {
             .wait_leader(Duration::from_secs(30))
             .await
             .map_err(raft_error)?;
+        // Its whole log is committed: applied before the store is handed out.
+        if let Some(last) = store.node.status().last_log_index {
+            store
+                .node
+                .wait_applied(last, Duration::from_secs(30))
+                .await
+                .map_err(proposer::write_error)?;
+        }
         Ok(store)
     }
 

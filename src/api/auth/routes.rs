@@ -403,11 +403,20 @@ pub async fn authorize(
     let (mut parts, body) = request.into_parts();
     let client = client(&parts, &state.settings.trusted_proxies, false);
     let local = parts.extensions.get::<LocalSocket>().is_some();
-    let authenticated = if local {
+    let mut authenticated = if local {
         Ok(local_caller(&parts))
     } else {
         authenticate(&parts, &state, &client)
     };
+    if matches!(authenticated, Err(Refusal::Unauthenticated(_))) {
+        // The credential may be newer than this node's state (a node catching up after a
+        // restart, a token made through another node a moment ago): a refusal is a read,
+        // so it is answered from state that holds everything committed.
+        if let Err(error) = state.store.linearize().await {
+            return ApiError::from(error).into_response();
+        }
+        authenticated = authenticate(&parts, &state, &client);
+    }
     let caller = match authenticated {
         Ok(caller) => caller,
         Err(Refusal::Unauthenticated(message)) => {
@@ -443,7 +452,15 @@ pub async fn authorize(
     if let Some((permission, target)) = requirement(need, &params, &catalog)
         && !caller.can(&catalog, permission, target)
     {
-        return denied(&state, &caller, &method, &path, permission).await;
+        // As above: a grant made through another node a moment ago counts.
+        if let Err(error) = state.store.linearize().await {
+            return ApiError::from(error).into_response();
+        }
+        let catalog = state.store.catalog();
+        let still = requirement(need, &params, &catalog);
+        if still.is_none_or(|(permission, target)| !caller.can(&catalog, permission, target)) {
+            return denied(&state, &caller, &method, &path, permission).await;
+        }
     }
     parts.extensions.insert(caller);
     next.run(Request::from_parts(parts, body)).await
