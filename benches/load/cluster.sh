@@ -14,7 +14,10 @@ secret="cluster-bench-secret-0123456789abcdef"
 base=${BURGEE_BENCH_PORT:-18400}
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 api() { echo "http://127.0.0.1:$((base + $1))"; }
@@ -86,6 +89,7 @@ for round in $(seq "$failovers"); do
   urls=()
   for i in 1 2 3; do [ "$i" != "$l" ] && urls+=("$(api "$i")"); done
   kill -9 "${pids[$l]}"
+  wait "${pids[$l]}" 2>/dev/null || true
   seconds=$(python3 "$root/benches/load/cluster_probe.py" first_write "$token" "${urls[@]}")
   echo "round $round: leader $l killed; a write was acknowledged after $seconds s"
   start "$l" 3
