@@ -17,14 +17,7 @@ use serde_json::json;
 const ELECTION: Duration = Duration::from_secs(20);
 
 async fn create_project(cluster: &Cluster, at: usize, name: &str) -> u16 {
-    let (status, body) = cluster
-        .admin(at)
-        .call(
-            Method::POST,
-            "/admin/v1/projects",
-            Some(json!({ "name": name })),
-        )
-        .await;
+    let (status, body) = cluster.create_project(at, name).await;
     assert!(status == 201 || status == 503, "node {at}: {status} {body}");
     status
 }
@@ -152,12 +145,7 @@ async fn writes_at_any_node_reach_every_node_and_survive_the_leader_s_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_majority_writes_are_refused_with_no_quorum_and_reads_go_on() {
     let mut cluster = Cluster::start(3);
-    let leader = cluster.leader(ELECTION).await;
-    cluster
-        .eventually(leader, "the first configuration", |admin| async move {
-            admin.call(Method::GET, "/admin/v1/projects", None).await.0 == 200
-        })
-        .await;
+    let leader = cluster.ready(ELECTION).await;
     assert_eq!(create_project(&cluster, leader, "Web").await, 201);
     let env = cluster
         .admin(leader)
@@ -201,6 +189,9 @@ async fn without_a_majority_writes_are_refused_with_no_quorum_and_reads_go_on() 
         ["Web"],
         "reads of its own state go on"
     );
+    // Its cluster probe says it cannot take part (no leader, or a leader without a quorum).
+    let status = cluster.status(left).await;
+    assert_eq!(status["healthy"], false, "{status}");
     // SDK reads are served from the node's last state.
     let flags = client()
         .get(cluster.node(left).url("/api/v1/flags/"))
@@ -244,9 +235,11 @@ async fn a_node_with_the_wrong_cluster_secret_takes_no_part() {
         .await;
     assert_eq!(create_project(&cluster, leader, "Web").await, 201);
     serves_project(&cluster, 2, "Web").await;
-    // Node 3 never hears a word it believes.
+    // Node 3 never hears a word it believes: it knows no leader, which its probe says.
     let status = cluster.status(3).await;
     assert!(status["leader"].is_null(), "{status}");
+    assert_eq!(status["healthy"], false, "{status}");
+    assert_eq!(cluster.status(leader).await["healthy"], true);
     assert!(status["applied_index"].is_null(), "{status}");
     let ready = client()
         .get(cluster.node(3).url("/health/readiness"))

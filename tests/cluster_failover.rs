@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
 use common::server::{TOKEN, client};
-use reqwest::Method;
 use serde_json::json;
 
 const ELECTION: Duration = Duration::from_secs(20);
@@ -110,12 +109,7 @@ fn bases(cluster: &Cluster) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_leader_under_write_load_loses_no_acknowledged_write() {
     let mut cluster = Cluster::start(3);
-    let leader = cluster.leader(ELECTION).await;
-    cluster
-        .eventually(leader, "the first configuration", |admin| async move {
-            admin.call(Method::GET, "/admin/v1/projects", None).await.0 == 200
-        })
-        .await;
+    let leader = cluster.ready(ELECTION).await;
     cluster
         .admin(leader)
         .post("/admin/v1/projects", json!({"name": "Web"}))

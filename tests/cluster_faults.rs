@@ -16,16 +16,6 @@ use serde_json::json;
 
 const ELECTION: Duration = Duration::from_secs(20);
 
-async fn ready(cluster: &Cluster) -> usize {
-    let leader = cluster.leader(ELECTION).await;
-    cluster
-        .eventually(leader, "the first configuration", |admin| async move {
-            admin.call(Method::GET, "/admin/v1/projects", None).await.0 == 200
-        })
-        .await;
-    leader
-}
-
 async fn flags_status(cluster: &Cluster, id: usize, key: &str) -> (u16, serde_json::Value) {
     let response = client()
         .get(cluster.node(id).url("/api/v1/flags/"))
@@ -63,7 +53,7 @@ async fn toggle(cluster: &Cluster, at: usize, enabled: bool) -> (u16, serde_json
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partitioned_node_refuses_writes_serves_stale_reads_and_catches_up_when_healed() {
     let cluster = Cluster::proxied(3, &[]).await;
-    let leader = ready(&cluster).await;
+    let leader = cluster.ready(ELECTION).await;
     let admin = cluster.admin(leader);
     let key = admin.web_production().await;
     admin
@@ -138,7 +128,7 @@ fn identity_count() -> usize {
 async fn a_wiped_node_rejoins_through_a_snapshot_of_many_identities() {
     // Snapshots every 100 entries, so the log a wiped node would need is long gone.
     let mut cluster = Cluster::proxied(3, &["--snapshot-entries", "100"]).await;
-    let leader = ready(&cluster).await;
+    let leader = cluster.ready(ELECTION).await;
     let key = cluster.admin(leader).web_production().await;
     let count = identity_count();
     let writers = 8;
@@ -197,6 +187,20 @@ async fn a_wiped_node_rejoins_through_a_snapshot_of_many_identities() {
         status["cluster_id"],
         cluster.status(leader).await["cluster_id"]
     );
+    // Its metrics count the snapshot it installed, and how long that took.
+    let metrics = client()
+        .get(cluster.node(wiped).url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("burgee_raft_snapshots_total{kind=\"installed\"} 1")
+            && metrics.contains("burgee_raft_snapshot_seconds_count{kind=\"installed\"} 1"),
+        "{metrics}"
+    );
     // Its identities carry their traits.
     for n in [0, count / 2, count - 1] {
         let (status, body) =
@@ -225,7 +229,7 @@ async fn a_wiped_node_rejoins_through_a_snapshot_of_many_identities() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_three_restarted_together_keep_their_state() {
     let mut cluster = Cluster::start(3);
-    let leader = ready(&cluster).await;
+    let leader = cluster.ready(ELECTION).await;
     let admin = cluster.admin(leader);
     admin
         .post("/admin/v1/projects", json!({"name": "Web"}))

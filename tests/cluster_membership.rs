@@ -61,14 +61,7 @@ async fn until_members(cluster: &Cluster, id: usize, expected: &[(u64, bool)]) {
 }
 
 async fn create_project(cluster: &Cluster, at: usize, name: &str) {
-    let (status, body) = cluster
-        .admin(at)
-        .call(
-            Method::POST,
-            "/admin/v1/projects",
-            Some(json!({ "name": name })),
-        )
-        .await;
+    let (status, body) = cluster.create_project(at, name).await;
     assert_eq!(status, 201, "node {at}: {body}");
 }
 
@@ -270,12 +263,7 @@ async fn a_node_whose_data_belongs_to_another_cluster_refuses_to_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_survivor_of_a_lost_majority_recovers_as_a_cluster_of_one_and_grows_again() {
     let mut cluster = Cluster::start(3);
-    let leader = cluster.leader(Duration::from_secs(20)).await;
-    cluster
-        .eventually(leader, "the first configuration", |admin| async move {
-            admin.call(Method::GET, "/admin/v1/projects", None).await.0 == 200
-        })
-        .await;
+    let leader = cluster.ready(Duration::from_secs(20)).await;
     create_project(&cluster, leader, "Kept").await;
     let survivor = (1..=3).find(|id| *id != leader).unwrap();
     cluster

@@ -37,9 +37,16 @@ async fn liveness(State(state): State<AppState>) -> Response {
 }
 
 /// The node's view of its Raft group: role, term, leader, members, indexes and, on the
-/// leader, each follower's lag. Always 200: a node without quorum still answers.
-async fn cluster(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(crate::cluster::status_json(&state.store.node().status()))
+/// leader, each follower's lag; 503 (with the same body and a reason) when it knows no
+/// leader, leads without a quorum, or is far behind its log.
+async fn cluster(State(state): State<AppState>) -> Response {
+    let status = state.store.node().status();
+    let code = if crate::cluster::unhealthy(&status).is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, Json(crate::cluster::status_json(&status))).into_response()
 }
 
 /// Ready when the store is initialised and can take writes (a single node is its own

@@ -183,6 +183,20 @@ impl Client {
         })
     }
 
+    /// A GET whose JSON body is wanted whatever the status.
+    pub fn get_any(&self, path: &str) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        self.runtime.block_on(async {
+            let response = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {}", self.base))?;
+            Ok(response.json().await?)
+        })
+    }
+
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.call(reqwest::Method::GET, path, None)
     }

@@ -46,7 +46,8 @@ pub fn run(connection: &Connection, command: &ClusterCommand) -> anyhow::Result<
             node_id,
             advertise_cluster_url,
         } => return recover(connection, *node_id, advertise_cluster_url),
-        ClusterCommand::Status => Client::anonymous(connection)?.get("/health/cluster")?,
+        // 503 (an unhealthy node) still carries the status, which is what is asked for.
+        ClusterCommand::Status => Client::anonymous(connection)?.get_any("/health/cluster")?,
         ClusterCommand::Add {
             id,
             cluster_url,

@@ -61,6 +61,32 @@ pub fn role(status: &Status) -> &'static str {
     }
 }
 
+/// How many applied entries a node may trail its own log by and still count as healthy.
+const LAG_LIMIT: u64 = 1_000;
+/// How long a leader may go without a quorum's acknowledgement and still count as healthy.
+const QUORUM_SILENCE_MS: u64 = 3_000;
+
+/// Why the node cannot take part in the cluster now (no leader known, a leader without a
+/// quorum, or far behind its log), if it cannot.
+pub fn unhealthy(status: &Status) -> Option<String> {
+    if status.leader.is_none() {
+        return Some("no leader is known".into());
+    }
+    if status.is_leader
+        && status.voters.len() > 1
+        && status
+            .millis_since_quorum_ack
+            .is_some_and(|m| m > QUORUM_SILENCE_MS)
+    {
+        return Some("the leader has not heard from a majority".into());
+    }
+    let lag = status
+        .last_log_index
+        .unwrap_or(0)
+        .saturating_sub(status.last_applied.unwrap_or(0));
+    (lag > LAG_LIMIT).then(|| format!("{lag} entries of the log are not applied yet"))
+}
+
 /// What `/health/cluster` shows.
 pub fn status_json(status: &Status) -> Value {
     let replication: serde_json::Map<String, Value> = status
@@ -92,6 +118,8 @@ pub fn status_json(status: &Status) -> Value {
     json!({
         "node_id": status.id,
         "cluster_id": status.cluster_id,
+        "healthy": unhealthy(status).is_none(),
+        "reason": unhealthy(status),
         "role": role(status),
         "term": status.term,
         "leader": status.leader,

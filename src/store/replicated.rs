@@ -138,9 +138,12 @@ impl<V: Views> Machine for Replicated<V> {
                 w.machine().map(|m| Arc::clone(m.database()))
             })
             .map_err(|e| fault(&e))?;
-        snapshot::write(&db, out)
+        let started = std::time::Instant::now();
+        let written = snapshot::write(&db, out)
             .map(RaftMeta)
-            .map_err(|e| fault(&e))
+            .map_err(|e| fault(&e));
+        record_snapshot("built", started);
+        written
     }
 
     fn install_snapshot(
@@ -148,9 +151,20 @@ impl<V: Views> Machine for Replicated<V> {
         input: &mut dyn std::io::Read,
         meta: &RaftMeta,
     ) -> Result<(), MachineError> {
-        self.with(|w| w.install(input, &meta.0))
-            .map_err(|e| fault(&e))
+        let started = std::time::Instant::now();
+        let installed = self
+            .with(|w| w.install(input, &meta.0))
+            .map_err(|e| fault(&e));
+        record_snapshot("installed", started);
+        installed
     }
+}
+
+/// Counts a snapshot built or installed, and how long it took.
+fn record_snapshot(kind: &'static str, started: std::time::Instant) {
+    metrics::counter!("burgee_raft_snapshots_total", "kind" => kind).increment(1);
+    metrics::histogram!("burgee_raft_snapshot_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
 }
 
 #[cfg(test)]

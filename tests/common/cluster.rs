@@ -191,15 +191,18 @@ impl Cluster {
         Admin::new(self.node(id))
     }
 
-    /// Node `id`'s `/health/cluster`.
+    /// Node `id`'s `/health/cluster` (200 when healthy, else 503 with the same body).
     pub async fn status(&self, id: usize) -> Value {
         let response = client()
             .get(self.node(id).url("/health/cluster"))
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
+        let code = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code == 200, body["healthy"] == true, "{code} {body}");
+        assert!(code == 200 || code == 503, "{code} {body}");
+        body
     }
 
     /// The leader every running node agrees on, once they do.
@@ -222,6 +225,31 @@ impl Cluster {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The leader, once it holds the first configuration (admin reads answer).
+    pub async fn ready(&self, within: Duration) -> usize {
+        let leader = self.leader(within).await;
+        self.eventually(leader, "the first configuration", |admin| async move {
+            admin
+                .call(reqwest::Method::GET, "/admin/v1/projects", None)
+                .await
+                .0
+                == 200
+        })
+        .await;
+        leader
+    }
+
+    /// Creates project `name` through node `at`: the status and body of the answer.
+    pub async fn create_project(&self, at: usize, name: &str) -> (u16, Value) {
+        self.admin(at)
+            .call(
+                reqwest::Method::POST,
+                "/admin/v1/projects",
+                Some(serde_json::json!({ "name": name })),
+            )
+            .await
     }
 
     /// Ids of the running nodes.
