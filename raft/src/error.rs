@@ -5,7 +5,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum LogStoreError {
-    #[error("the Raft log database: {0}")]
+    #[error("the Raft log: {0}")]
     Database(String),
     #[error("a Raft log record cannot be read: {0}")]
     Corrupt(String),
