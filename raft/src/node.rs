@@ -142,6 +142,11 @@ impl Node {
             ),
             max_in_snapshot_log_to_keep: config.snapshot_entries / 5,
             replication_lag_threshold: config.snapshot_entries.max(1),
+            // Well under the cluster port's body limit.
+            snapshot_max_chunk_size: 4 * 1024 * 1024,
+            // The last chunk's answer waits for the whole snapshot to be installed (seconds
+            // for a large store); openraft's 200 ms default sends it all over again.
+            install_snapshot_timeout: 60_000,
             ..Default::default()
         }
         .validate()

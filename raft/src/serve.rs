@@ -8,8 +8,9 @@
 //! cluster id of this node (else 409): a node of another cluster is refused and both log why.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use openraft::Raft;
@@ -34,7 +35,6 @@ pub struct Hello {
 #[derive(Clone)]
 struct Served {
     raft: Raft<TypeConfig>,
-    secret: ClusterSecret,
     identity: ClusterIdentity,
 }
 
@@ -52,11 +52,41 @@ pub fn router(
         .route("/raft/read-index", post(read_index))
         .route("/raft/members", post(members))
         .route("/raft/hello", post(hello))
-        .with_state(Served {
-            raft,
-            secret,
-            identity,
-        })
+        // The secret is checked before a body is read, so only members may send large ones
+        // (snapshot chunks, appends of many entries).
+        .route_layer(axum::middleware::from_fn_with_state(secret, require_secret))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(Served { raft, identity })
+}
+
+/// The largest request body of cluster traffic.
+const MAX_BODY: usize = 256 * 1024 * 1024;
+
+/// Refuses a request without the cluster secret before its body is read.
+async fn require_secret(
+    State(secret): State<ClusterSecret>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if secret.matches(given) {
+        next.run(request).await
+    } else {
+        let sender = request
+            .headers()
+            .get(NODE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown");
+        tracing::warn!(
+            sender,
+            "refused cluster traffic with a wrong or missing cluster secret"
+        );
+        Refusal::WrongSecret.into_response()
+    }
 }
 
 /// Why cluster traffic was not taken.
@@ -88,28 +118,18 @@ enum Teaches {
     Nothing,
 }
 
-/// Checks the secret, then the cluster id, and decodes the body.
+/// Checks the cluster id (the secret was checked before the body was read) and decodes the
+/// body.
 fn accept<Q: DeserializeOwned>(
     served: &Served,
     headers: &HeaderMap,
     body: &[u8],
     teaches: Teaches,
 ) -> Result<Q, Refusal> {
-    let given = headers
-        .get(SECRET_HEADER)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
     let sender = headers
         .get(NODE_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("unknown");
-    if !served.secret.matches(given) {
-        tracing::warn!(
-            sender,
-            "refused cluster traffic with a wrong or missing cluster secret"
-        );
-        return Err(Refusal::WrongSecret);
-    }
     let theirs = headers.get(CLUSTER_ID_HEADER).and_then(|v| v.to_str().ok());
     if let Err(error) = served.identity.check(theirs, teaches == Teaches::ClusterId) {
         tracing::error!(sender, %error, "refused cluster traffic of another cluster");
@@ -176,14 +196,7 @@ async fn members(State(served): State<Served>, headers: HeaderMap, body: Bytes) 
 
 /// Which cluster this node belongs to; answered to any holder of the secret, whatever its
 /// cluster id, so a node can tell it was pointed at another cluster.
-async fn hello(State(served): State<Served>, headers: HeaderMap) -> Response {
-    let given = headers
-        .get(SECRET_HEADER)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !served.secret.matches(given) {
-        return Refusal::WrongSecret.into_response();
-    }
+async fn hello(State(served): State<Served>) -> Response {
     let member = served.raft.is_initialized().await.unwrap_or(false);
     let node_id = served.raft.metrics().borrow().id;
     reply(&Hello {
