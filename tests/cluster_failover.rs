@@ -73,29 +73,14 @@ async fn writer(
     }
 }
 
-async fn feature_names(base: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut path = "/admin/v1/projects/1/features?limit=500".to_owned();
-    loop {
-        let page: serde_json::Value = client()
-            .get(format!("{base}{path}"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for item in page["items"].as_array().unwrap() {
-            names.insert(item["name"].as_str().unwrap().to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(cursor) => {
-                path = format!("/admin/v1/projects/1/features?limit=500&cursor={cursor}");
-            }
-            None => return names,
-        }
-    }
+async fn feature_names(cluster: &Cluster, id: usize) -> BTreeSet<String> {
+    cluster
+        .admin(id)
+        .all("/admin/v1/projects/1/features")
+        .await
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn bases(cluster: &Cluster) -> Vec<String> {
@@ -162,9 +147,8 @@ async fn kill_9_of_the_leader_under_write_load_loses_no_acknowledged_write() {
     assert!(acknowledged.len() > 20 * kills(), "{}", acknowledged.len());
     let mut seen = Vec::new();
     for id in 1..=3 {
-        let base = cluster.node(id).base.clone();
         // Linearizable reads: each node first applies everything committed.
-        let names = feature_names(&base).await;
+        let names = feature_names(&cluster, id).await;
         let missing: Vec<_> = acknowledged.difference(&names).collect();
         assert!(
             missing.is_empty(),

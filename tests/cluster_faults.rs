@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, project_names};
-use common::server::{client, identify, metric};
+use common::server::{client, identify, metric, metrics_text};
 use reqwest::Method;
 use serde_json::json;
 
@@ -188,14 +188,7 @@ async fn a_wiped_node_rejoins_through_a_snapshot_of_many_identities() {
         cluster.status(leader).await["cluster_id"]
     );
     // Its metrics count the snapshot it installed, and how long that took.
-    let metrics = client()
-        .get(cluster.node(wiped).url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(cluster.node(wiped)).await;
     let installed = |name: &str| {
         metrics
             .lines()

@@ -181,6 +181,14 @@ impl Node {
         self.log_synced.wait(timeout).await;
     }
 
+    /// Whether this node is the only voter (read in place: it is asked on every admin read).
+    pub fn is_alone(&self) -> bool {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let mut voters = metrics.membership_config.membership().voter_ids();
+        voters.next() == Some(self.id) && voters.next().is_none()
+    }
+
     /// Whether this node belongs to a group (its log or vote says so). Asked of Raft itself:
     /// the metrics may not show the stored state yet right after a start.
     pub async fn is_member(&self) -> Result<bool, NodeError> {

@@ -273,8 +273,7 @@ impl Store {
     /// confirm it within a few seconds. Immediate in a group of one, whose acknowledged
     /// writes are applied before they are acknowledged.
     pub async fn linearize(&self) -> Result<(), StoreError> {
-        let status = self.node.status();
-        if status.voters == [status.id] {
+        if self.node.is_alone() {
             return Ok(());
         }
         match tokio::time::timeout(READ_INDEX_WAIT, self.node.linearize(READ_INDEX_WAIT)).await {

@@ -204,6 +204,20 @@ impl Admin {
         value
     }
 
+    /// Every item of a paginated list at `path` (which takes no query of its own).
+    pub async fn all(&self, path: &str) -> Vec<serde_json::Value> {
+        let mut items = Vec::new();
+        let mut page_path = format!("{path}?limit=500");
+        loop {
+            let page = self.get(&page_path).await;
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(cursor) => page_path = format!("{path}?limit=500&cursor={cursor}"),
+                None => return items,
+            }
+        }
+    }
+
     pub async fn get(&self, path: &str) -> serde_json::Value {
         let (status, value) = self.call(reqwest::Method::GET, path, None).await;
         assert_eq!(status, 200, "GET {path}: {value}");
@@ -236,17 +250,23 @@ pub async fn get_json(server: &Server, path: &str) -> (u16, serde_json::Value) {
     )
 }
 
-/// The value of an unlabelled metric in `/metrics`.
-pub async fn metric(server: &Server, name: &str) -> Option<f64> {
-    let text = client()
+/// The whole `/metrics` page.
+pub async fn metrics_text(server: &Server) -> String {
+    client()
         .get(server.url("/metrics"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    text.lines()
+        .unwrap()
+}
+
+/// The value of an unlabelled metric in `/metrics`.
+pub async fn metric(server: &Server, name: &str) -> Option<f64> {
+    metrics_text(server)
+        .await
+        .lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
