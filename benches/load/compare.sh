@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Two builds side by side in one run, alternating, on loopback: requests/s and latency of the
-# SDK endpoints and of admin toggles, each build on a fresh data directory with the reference environment.
+# SDK endpoints and of admin toggles, each build on a fresh data directory with the reference
+# environment, and the server's CPU time per request (`/proc/PID/stat`: on a machine where wrk
+# and the server share the cores, CPU per request moves less between runs than requests/s).
 #   benches/load/compare.sh OLD_BINARY NEW_BINARY [DURATION_SECONDS] [ROUNDS]   (needs wrk)
+# BURGEE_LOAD_ENDPOINTS picks endpoints (default: "flags transient persist toggle").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 old=$1
@@ -13,6 +16,11 @@ token="compare-admin-token-0123456789"
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null || true' EXIT
 
+# User plus system CPU time of a process, in clock ticks.
+cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 measure() {
   local label=$1 binary=$2 data
   data=$(mktemp -d)
@@ -23,7 +31,7 @@ measure() {
   export BURGEE_CLIENT_KEY
   BURGEE_CLIENT_KEY=$(python3 "$root/benches/load/setup.py" "http://127.0.0.1:$port" "$token")
   export BURGEE_TOKEN=$token
-  for endpoint in flags transient persist toggle; do
+  for endpoint in ${BURGEE_LOAD_ENDPOINTS:-flags transient persist toggle}; do
     local args=("http://127.0.0.1:$port/api/v1/identities/")
     case $endpoint in
       flags) args=(-H "X-Environment-Key: $BURGEE_CLIENT_KEY" "http://127.0.0.1:$port/api/v1/flags/") ;;
@@ -31,8 +39,14 @@ measure() {
       persist) args=(-s "$root/benches/load/identify_persist.lua" "${args[@]}") ;;
       toggle) args=(-s "$root/benches/load/toggle.lua" "http://127.0.0.1:$port") ;;
     esac
-    wrk --latency -t 2 -c 32 -d "${duration}s" "${args[@]}" \
-      | awk -v l="$label" -v e="$endpoint" '/Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%-4s %-10s %10s req/s  p50 %8s  p99 %8s\n", l, e, r, p50, p99}'
+    local before after
+    before=$(cpu_ticks "$server")
+    wrk --latency -t 2 -c 32 -d "${duration}s" "${args[@]}" > "$data/wrk.out"
+    after=$(cpu_ticks "$server")
+    awk -v l="$label" -v e="$endpoint" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+      '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+       END {printf "%-4s %-10s %10s req/s  p50 %8s  p99 %8s  cpu %6.1f us/req\n", l, e, r, p50, p99, ticks / hz * 1e6 / n}' \
+      "$data/wrk.out"
   done
   kill "$server"
   wait "$server" 2>/dev/null || true

@@ -43,8 +43,6 @@ struct Inner {
     pending: Arc<Mutex<Pending>>,
     jobs: Sender<Job>,
     commits: Arc<AtomicU64>,
-    /// Woken when the last unsynced append is synced.
-    idle: Arc<tokio::sync::Notify>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -80,18 +78,16 @@ impl LogStore {
         });
         let pending = Arc::new(Mutex::new(Pending::default()));
         let commits = Arc::new(AtomicU64::new(0));
-        let idle = Arc::new(tokio::sync::Notify::new());
         let (jobs, receiver) = channel();
         let writer = {
-            let (files, pending, commits, idle) = (
+            let (files, pending, commits) = (
                 Arc::clone(&files),
                 Arc::clone(&pending),
                 Arc::clone(&commits),
-                Arc::clone(&idle),
             );
             std::thread::Builder::new()
                 .name("burgee-raft-log".into())
-                .spawn(move || flusher::run(&files, &receiver, &pending, &commits, &idle))
+                .spawn(move || flusher::run(&files, &receiver, &pending, &commits))
                 .map_err(|e| LogStoreError::Database(format!("starting the log writer: {e}")))?
         };
         Ok(Self {
@@ -101,7 +97,6 @@ impl LogStore {
                 pending,
                 jobs,
                 commits,
-                idle,
                 writer: Mutex::new(Some(writer)),
             }),
         })
@@ -110,14 +105,6 @@ impl LogStore {
     /// How many commits the log has made since it was opened.
     pub fn commits(&self) -> u64 {
         self.inner.commits.load(Ordering::Relaxed)
-    }
-
-    /// A handle that tells when every append is synced, without keeping the log open.
-    pub fn sync_watch(&self) -> SyncWatch {
-        SyncWatch {
-            pending: Arc::clone(&self.inner.pending),
-            idle: Arc::clone(&self.inner.idle),
-        }
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -189,34 +176,6 @@ impl LogStore {
         committed
             .await
             .map_err(|_| LogStoreError::Database("the log writer has stopped".into()))?
-    }
-}
-
-/// Tells when every append made so far is synced.
-#[derive(Clone)]
-pub struct SyncWatch {
-    pending: Arc<Mutex<Pending>>,
-    idle: Arc<tokio::sync::Notify>,
-}
-
-impl SyncWatch {
-    /// Waits (at most `timeout`) until every append so far is synced.
-    pub async fn wait(&self, timeout: std::time::Duration) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let empty = self
-                .pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entries
-                .is_empty();
-            if empty || tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return;
-            }
-        }
     }
 }
 

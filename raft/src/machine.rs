@@ -75,7 +75,8 @@ pub struct Item {
 #[error("{0}")]
 pub struct MachineError(pub String);
 
-/// The replicated state. Calls are blocking; the adapter runs them on Tokio's blocking pool.
+/// The replicated state. Calls are blocking; the adapter runs them on Tokio's blocking pool
+/// (all but [`Machine::try_apply`]).
 pub trait Machine: Send + Sync + 'static {
     /// The [`RaftMeta`] stored with the state (empty when none was ever stored).
     fn raft_meta(&self) -> Result<RaftMeta, MachineError>;
@@ -83,6 +84,19 @@ pub trait Machine: Send + Sync + 'static {
     /// Applies `items` in order, in one transaction that also stores `meta`; returns one answer
     /// per item (empty for items without a command).
     fn apply(&self, items: &[Item], meta: &RaftMeta) -> Result<Vec<Vec<u8>>, MachineError>;
+
+    /// Applies like [`Machine::apply`] when that takes no waiting; `None` when it would wait
+    /// (for a lock, or out a storage fault), and the batch goes to [`Machine::apply`] on the
+    /// blocking pool. Small batches are tried on openraft's own task this way: a trip to the
+    /// pool costs more than applying them. It must never sleep or block for long.
+    fn try_apply(
+        &self,
+        items: &[Item],
+        meta: &RaftMeta,
+    ) -> Option<Result<Vec<Vec<u8>>, MachineError>> {
+        let _ = (items, meta);
+        None
+    }
 
     /// Writes the whole state, as of one consistent read, to `out` (streamed, never held
     /// whole in memory); returns the [`RaftMeta`] of that same read.

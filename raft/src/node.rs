@@ -119,7 +119,6 @@ pub struct Node {
     raft: Raft<TypeConfig>,
     network: Option<(HttpNetwork, ClusterSecret)>,
     identity: ClusterIdentity,
-    log_synced: crate::log_store::SyncWatch,
 }
 
 impl Node {
@@ -130,7 +129,6 @@ impl Node {
             reason: e.to_string(),
         })?;
         let log = LogStore::open(&config.dir.join("log"))?;
-        let log_synced = log.sync_watch();
         let state = StateMachine::new(machine, &snapshot_dir(&config.dir))?;
         let settings = Config {
             cluster_name: "burgee".into(),
@@ -170,15 +168,7 @@ impl Node {
             raft,
             network,
             identity,
-            log_synced,
         })
-    }
-
-    /// Waits (at most `timeout`) until every entry appended to this node's log is synced: a
-    /// proposer that waits for it before its next entry lets that entry take everything that
-    /// arrived during the sync.
-    pub async fn wait_log_synced(&self, timeout: std::time::Duration) {
-        self.log_synced.wait(timeout).await;
     }
 
     /// Whether this node is the only voter (read in place: it is asked on every admin read).

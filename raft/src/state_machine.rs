@@ -24,7 +24,14 @@ use crate::types::{
 pub struct StateMachine {
     machine: Arc<dyn Machine>,
     snapshots: Arc<SnapshotFiles>,
+    /// The progress the machine holds, once read (only this adapter changes it), so an apply
+    /// needs no read first.
+    progress: Option<Progress>,
 }
+
+/// Batches of at most this many command bytes are tried on openraft's task
+/// ([`Machine::try_apply`]); larger ones (imports, bulk edits) go to the blocking pool.
+const INLINE_APPLY_BYTES: usize = 64 * 1024;
 
 fn sm_error(e: &MachineError) -> StorageError {
     StorageIOError::write_state_machine(e).into()
@@ -49,12 +56,18 @@ impl StateMachine {
         Ok(Self {
             machine,
             snapshots: Arc::new(SnapshotFiles::open(snapshot_dir)?),
+            progress: None,
         })
     }
 
-    async fn progress(&self) -> Result<Progress, MachineError> {
+    async fn progress(&mut self) -> Result<Progress, MachineError> {
+        if let Some(progress) = &self.progress {
+            return Ok(progress.clone());
+        }
         let machine = Arc::clone(&self.machine);
-        blocking(move || Progress::decode(&machine.raft_meta()?)).await
+        let progress = blocking(move || Progress::decode(&machine.raft_meta()?)).await?;
+        self.progress = Some(progress.clone());
+        Ok(progress)
     }
 }
 
@@ -75,30 +88,40 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        // One trip to the blocking pool: reading the progress, applying and storing it.
-        let machine = Arc::clone(&self.machine);
-        let answers = blocking(move || {
-            let mut progress = Progress::decode(&machine.raft_meta()?)?;
-            let mut items = Vec::with_capacity(entries.len());
-            for entry in entries {
-                progress.last_applied = Some(entry.log_id);
-                let command = match entry.payload {
-                    EntryPayload::Normal(command) => Some(command.0),
-                    EntryPayload::Membership(membership) => {
-                        progress.membership = StoredMembership::new(Some(entry.log_id), membership);
-                        None
-                    }
-                    EntryPayload::Blank => None,
-                };
-                items.push(Item {
-                    index: entry.log_id.index,
-                    command,
-                });
+        let mut progress = self.progress().await.map_err(|e| sm_error(&e))?;
+        let mut items = Vec::with_capacity(entries.len());
+        let mut bytes = 0;
+        for entry in entries {
+            progress.last_applied = Some(entry.log_id);
+            let command = match entry.payload {
+                EntryPayload::Normal(command) => Some(command.0),
+                EntryPayload::Membership(membership) => {
+                    progress.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    None
+                }
+                EntryPayload::Blank => None,
+            };
+            bytes += command.as_ref().map_or(0, Vec::len);
+            items.push(Item {
+                index: entry.log_id.index,
+                command,
+            });
+        }
+        let meta = progress.encode().map_err(|e| sm_error(&e))?;
+        // Until it is known what the machine holds after this batch.
+        self.progress = None;
+        let tried = (bytes <= INLINE_APPLY_BYTES)
+            .then(|| self.machine.try_apply(&items, &meta))
+            .flatten();
+        let answers = match tried {
+            Some(answers) => answers,
+            None => {
+                let machine = Arc::clone(&self.machine);
+                blocking(move || machine.apply(&items, &meta)).await
             }
-            machine.apply(&items, &progress.encode()?)
-        })
-        .await
+        }
         .map_err(|e| sm_error(&e))?;
+        self.progress = Some(progress);
         Ok(answers.into_iter().map(Answer).collect())
     }
 
@@ -125,6 +148,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             membership: meta.last_membership.clone(),
         };
         let raft_meta = progress.encode().map_err(|e| snapshot_error(&e))?;
+        self.progress = None;
         let (machine, snapshots, meta) = (
             Arc::clone(&self.machine),
             Arc::clone(&self.snapshots),

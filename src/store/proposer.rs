@@ -1,12 +1,15 @@
-//! Proposes commands to Raft in batches: the commands that wait while earlier batches are in
+//! Proposes commands to Raft in batches: the commands that wait while the batch before is in
 //! flight go into one log entry together, so concurrent writes share one log append (one
 //! fsync), one replication round and one apply. openraft flushes each proposal on its own, so
-//! batching has to happen before it.
+//! batching has to happen before it. One entry is in flight at a time: every entry costs a
+//! trip through Raft's tasks, the log's thread and the state machine, and a second entry in
+//! flight halves the entries' size without hiding that cost on two cores (measured in
+//! docs/benchmarks.md, in a group of one and of three).
 
 use std::sync::Arc;
 
 use burgee_raft::{Node, WriteError};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::command::Envelope;
 use super::error::StoreError;
@@ -14,13 +17,10 @@ use super::writer::{Answer, EntryAnswer};
 
 /// At most this many commands go into one log entry.
 const MAX_BATCH: usize = 256;
-/// Batches in flight at once: while they are, the next one fills up. Two keep the log's
-/// sync and the apply of the entry before it overlapping while batches stay large; more only
-/// make entries smaller (each entry costs a sync and a trip through Raft's tasks), fewer
-/// stop the overlap (measured in docs/benchmarks.md).
-const IN_FLIGHT: usize = 2;
-/// How long the next batch waits at most for the log's sync of the one before.
-const SYNC_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
+/// How many times a batch lets other tasks run before it is proposed, as long as each time
+/// brought more commands (measured in docs/benchmarks.md: 0 gave 13 commands per entry under
+/// 32 clients, 3 gave 20 and the CPU per command of the single-node writer before Raft).
+const GATHER_YIELDS: usize = 3;
 
 /// What a proposed command answered, and the log index of its entry.
 pub struct Proposed {
@@ -56,31 +56,32 @@ impl Proposer {
 }
 
 async fn run(node: Arc<Node>, mut receiver: mpsc::Receiver<(Envelope, Reply)>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    loop {
-        // A free slot first: while none is, the queue is where the next batch grows.
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
-        let Some(first) = receiver.recv().await else {
-            return;
-        };
-        if slots.available_permits() + 1 < IN_FLIGHT {
-            // Another entry is in flight: while its log sync runs, let this one fill up.
-            node.wait_log_synced(SYNC_WAIT).await;
-        }
+    while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+        drain(&mut receiver, &mut batch);
+        // While commands keep arriving, let the tasks that are about to send one run first:
+        // a larger entry spreads its fixed cost over more commands, and when nothing else is
+        // ready a yield costs next to nothing.
+        for _ in 0..GATHER_YIELDS {
+            let before = batch.len();
+            tokio::task::yield_now().await;
+            drain(&mut receiver, &mut batch);
+            if batch.len() == before || batch.len() >= MAX_BATCH {
+                break;
             }
         }
-        let node = Arc::clone(&node);
-        tokio::spawn(async move {
-            propose(&node, batch).await;
-            drop(slot);
-        });
+        // Meanwhile the next batch fills up in the queue.
+        propose(&node, batch).await;
+    }
+}
+
+/// Takes what waits in the queue, up to a full batch.
+fn drain(receiver: &mut mpsc::Receiver<(Envelope, Reply)>, batch: &mut Vec<(Envelope, Reply)>) {
+    while batch.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
     }
 }
 

@@ -119,14 +119,26 @@ impl<V: Views> Machine for Replicated<V> {
         let answers = self
             .with(|w| w.apply(entries, &meta.0))
             .map_err(|e| fault(&e))?;
-        items
-            .iter()
-            .zip(answers)
-            .map(|(item, answer)| match item.command {
-                None => Ok(Vec::new()),
-                Some(_) => postcard::to_stdvec(&answer).map_err(|e| MachineError(e.to_string())),
-            })
-            .collect()
+        encode_answers(items, answers)
+    }
+
+    fn try_apply(
+        &self,
+        items: &[Item],
+        meta: &RaftMeta,
+    ) -> Option<Result<Vec<Vec<u8>>, MachineError>> {
+        // Busy (a checkpoint's sync holds it): the blocking pool waits instead.
+        let mut writer = match self.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        let entries: Vec<Entry> = items.iter().map(entry).collect();
+        match writer.try_apply(entries, &meta.0) {
+            Ok(Some(answers)) => Some(encode_answers(items, answers)),
+            Ok(None) => None,
+            Err(e) => Some(Err(fault(&e))),
+        }
     }
 
     fn write_snapshot(&self, out: &mut dyn std::io::Write) -> Result<RaftMeta, MachineError> {
@@ -158,6 +170,21 @@ impl<V: Views> Machine for Replicated<V> {
         record_snapshot("installed", started);
         installed
     }
+}
+
+/// One answer per item, as it travels back (empty for items without a command).
+fn encode_answers(
+    items: &[Item],
+    answers: Vec<super::writer::EntryAnswer>,
+) -> Result<Vec<Vec<u8>>, MachineError> {
+    items
+        .iter()
+        .zip(answers)
+        .map(|(item, answer)| match item.command {
+            None => Ok(Vec::new()),
+            Some(_) => postcard::to_stdvec(&answer).map_err(|e| MachineError(e.to_string())),
+        })
+        .collect()
 }
 
 /// Counts a snapshot built or installed, and how long it took.

@@ -159,11 +159,34 @@ impl<V: Views> Writer<V> {
         entries: Vec<Entry>,
         raft: &[u8],
     ) -> Result<Vec<EntryAnswer>, StoreError> {
+        let answers = self.apply_waiting(entries, raft, true)?;
+        answers.ok_or_else(|| StoreError::Internal("a patient apply gave up".into()))
+    }
+
+    /// [`Writer::apply`] without waiting: `None` (nothing applied) where it would wait out a
+    /// storage fault.
+    pub fn try_apply(
+        &mut self,
+        entries: Vec<Entry>,
+        raft: &[u8],
+    ) -> Result<Option<Vec<EntryAnswer>>, StoreError> {
+        self.apply_waiting(entries, raft, false)
+    }
+
+    fn apply_waiting(
+        &mut self,
+        entries: Vec<Entry>,
+        raft: &[u8],
+        patient: bool,
+    ) -> Result<Option<Vec<EntryAnswer>>, StoreError> {
         let indexes: Vec<u64> = entries.iter().map(Entry::index).collect();
         for attempt in 1.. {
             let started = Instant::now();
             let views = Arc::clone(&self.views);
             let Ok(machine) = self.machine() else {
+                if !patient {
+                    return Ok(None);
+                }
                 std::thread::sleep(RETRY_AFTER);
                 continue;
             };
@@ -191,7 +214,7 @@ impl<V: Views> Writer<V> {
                         metrics::counter!("burgee_storage_faults_total").increment(1);
                     }
                     self.record(started);
-                    return Ok(answers);
+                    return Ok(Some(answers));
                 }
                 BatchEnd::Failed { answers, error } => {
                     let reason = error.to_string();
@@ -212,11 +235,14 @@ impl<V: Views> Writer<V> {
                     {
                         tracing::warn!(%reason, "a commit reported an error, but the batch reached the disk; it stands");
                         self.record(started);
-                        return Ok(answered(&indexes, &fresh, answers));
+                        return Ok(Some(answered(&indexes, &fresh, answers)));
                     }
                     tracing::error!(%reason, entries = entries.len(), "a batch failed; it is applied again from the log once storage takes it");
                     // A passing fault is retried at once; a lasting one once a second.
                     if attempt > 1 {
+                        if !patient {
+                            return Ok(None);
+                        }
                         std::thread::sleep(RETRY_AFTER);
                     }
                 }

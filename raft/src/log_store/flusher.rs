@@ -70,7 +70,6 @@ pub(super) fn run(
     jobs: &Receiver<Job>,
     pending: &Mutex<Pending>,
     commits: &Arc<AtomicU64>,
-    idle: &tokio::sync::Notify,
 ) {
     loop {
         let Ok(first) = jobs.recv() else { return };
@@ -87,14 +86,6 @@ pub(super) fn run(
             commits.fetch_add(1, Ordering::Relaxed);
         }
         finish(group, &written, pending);
-        if pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entries
-            .is_empty()
-        {
-            idle.notify_waiters();
-        }
         if stop {
             return;
         }

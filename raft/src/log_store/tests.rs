@@ -287,3 +287,43 @@ async fn a_log_kept_in_redb_by_an_earlier_version_moves_into_segments() {
         vec![4, 5, 6]
     );
 }
+
+#[tokio::test]
+async fn segments_grow_in_zeroed_steps_whose_zeros_end_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    {
+        let mut store = LogStore::open(&path).unwrap();
+        store.blocking_append(entries(1, 1..=3)).await.unwrap();
+    }
+    let segment = path.join(&segments(&path)[0]);
+    let bytes = std::fs::read(&segment).unwrap();
+    assert_eq!(bytes.len() % 1024, 0, "grown in whole steps");
+    let records = bytes.iter().rposition(|b| *b != 0).unwrap() + 1;
+    assert!(records < bytes.len(), "a zeroed tail follows the records");
+    // A record torn over the zeroed tail (its header written, its body not): the last write.
+    let mut torn = bytes.clone();
+    torn[records..records + 8].copy_from_slice(&bytes[..8]);
+    std::fs::write(&segment, &torn).unwrap();
+    {
+        let mut store = LogStore::open(&path).unwrap();
+        assert_eq!(
+            indexes(&store.try_get_log_entries(..).await.unwrap()),
+            vec![1, 2, 3]
+        );
+        for index in 4..=9 {
+            store
+                .blocking_append(big_entries(1, index..=index))
+                .await
+                .unwrap();
+        }
+    }
+    assert!(segments(&path).len() > 1);
+    // Data after the zeroed end of a segment that is not the last is damage.
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] = 0xFF;
+    std::fs::write(&segment, &bytes).unwrap();
+    let error = LogStore::open(&path).err().unwrap().to_string();
+    assert!(error.contains("after the end of its records"), "{error}");
+}

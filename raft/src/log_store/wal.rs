@@ -3,8 +3,10 @@
 //! the end and one `fdatasync` per group (see `flusher`); truncating cuts a segment at a
 //! record; purging deletes whole segments. On open every record is checked: a torn record
 //! at the end of the last segment (a crash mid-write, never acknowledged: cut short, the
-//! file's final record, or one with a zeroed sector as unwritten pages read) is cut off
-//! with what follows; damage anywhere else is an error, never silently skipped.
+//! file's final record, one followed only by zeros, or one with a zeroed sector as unwritten
+//! pages read) is cut off with what follows; damage anywhere else is an error, never
+//! silently skipped. Files grow in zero-filled steps ahead of their records, so a zeroed
+//! header is where a segment's records end.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -18,6 +20,10 @@ use crate::types::Entry;
 
 /// A segment takes appends until it is this long (small in unit tests, to cross segments).
 const SEGMENT_BYTES: u64 = if cfg!(test) { 4096 } else { 64 * 1024 * 1024 };
+/// Segments grow by zero-filled steps of this size ahead of the records: a sync of records
+/// written over zeros leaves the file's size alone, so `fdatasync` writes no inode (a second
+/// synchronous write on every append otherwise).
+const PREALLOCATE: u64 = if cfg!(test) { 1024 } else { 1024 * 1024 };
 /// Larger records are refused as damage (a length read from a torn header).
 const MAX_RECORD: u32 = 256 * 1024 * 1024;
 const HEADER: u64 = 8;
@@ -34,7 +40,10 @@ struct Location {
 struct Segment {
     path: PathBuf,
     file: Arc<File>,
+    /// Where its records end.
     len: u64,
+    /// The file's size: zeros from `len` to here.
+    allocated: u64,
 }
 
 /// Syncs to make, taken from the [`Wal`] so they run without holding it.
@@ -118,9 +127,28 @@ impl Wal {
         let mut reader = BufReader::with_capacity(1 << 20, &file);
         let mut offset = 0u64;
         let mut expected = first;
+        let mut allocated = size;
         while offset < size {
             match read_record(&mut reader, size - offset) {
-                Ok(entry) => {
+                Ok(None) => {
+                    // The zeroed tail of a preallocated file: the records end here.
+                    if zeros_to_end(&mut reader) {
+                        break;
+                    }
+                    if !last {
+                        return Err(LogStoreError::Corrupt(format!(
+                            "{} at byte {offset}: data after the end of its records",
+                            path.display()
+                        )));
+                    }
+                    tracing::warn!(segment = %path.display(), offset, "cutting off a torn write after the end of the Raft log's records (a crash mid-write; it was never acknowledged)");
+                    file.set_len(offset)
+                        .and_then(|()| file.sync_all())
+                        .map_err(|e| io("truncating", &path, &e))?;
+                    allocated = offset;
+                    break;
+                }
+                Ok(Some(entry)) => {
                     let index = entry.0.log_id.index;
                     if index != expected {
                         return Err(LogStoreError::Corrupt(format!(
@@ -139,12 +167,15 @@ impl Wal {
                     offset += HEADER + u64::from(entry.1);
                     expected += 1;
                 }
-                Err(bad) if last && bad.torn(offset, size) => {
+                // Torn also when nothing but zeros follows it: the last write, over the
+                // preallocated tail.
+                Err(bad) if last && (bad.torn(offset, size) || zeros_to_end(&mut reader)) => {
                     let why = bad.why;
                     tracing::warn!(segment = %path.display(), offset, %why, "cutting off a torn record at the end of the Raft log (a crash mid-write; it was never acknowledged)");
                     file.set_len(offset)
                         .and_then(|()| file.sync_all())
                         .map_err(|e| io("truncating", &path, &e))?;
+                    allocated = offset;
                     break;
                 }
                 Err(bad) => {
@@ -163,6 +194,7 @@ impl Wal {
                 path,
                 file: Arc::new(file),
                 len: offset,
+                allocated,
             },
         );
         Ok(())
@@ -193,11 +225,18 @@ impl Wal {
             buffer.extend_from_slice(&crc32(bytes).to_le_bytes());
             buffer.extend_from_slice(bytes);
         }
+        let records = buffer.len() as u64;
+        let end = segment.len + records;
+        if end > segment.allocated {
+            let allocated = end.div_ceil(PREALLOCATE) * PREALLOCATE;
+            buffer.resize(buffer.len() + (allocated - end) as usize, 0);
+            segment.allocated = allocated;
+        }
         segment
             .file
             .write_all_at(&buffer, segment.len)
             .map_err(|e| io("writing", &segment.path, &e))?;
-        segment.len += buffer.len() as u64;
+        segment.len = end;
         if !self.dirty.contains(&active) {
             self.dirty.push(active);
         }
@@ -229,6 +268,7 @@ impl Wal {
                 path,
                 file: Arc::new(file),
                 len: 0,
+                allocated: 0,
             },
         );
         self.dir_dirty = true;
@@ -274,6 +314,7 @@ impl Wal {
                 .and_then(|()| segment.file.sync_data())
                 .map_err(|e| io("truncating", &segment.path, &e))?;
             segment.len = location.offset;
+            segment.allocated = location.offset;
         }
         // Durable now: entries dropped must never come back after a crash.
         self.sync()
@@ -361,8 +402,9 @@ impl BadRecord {
     }
 }
 
-/// Reads one record from `reader` (at most `left` bytes remain): the entry and its length.
-fn read_record(reader: &mut impl Read, left: u64) -> Result<(Entry, u32), BadRecord> {
+/// Reads one record from `reader` (at most `left` bytes remain): the entry and its length,
+/// or `None` at a zeroed header (no record has length 0: the preallocated tail).
+fn read_record(reader: &mut impl Read, left: u64) -> Result<Option<(Entry, u32)>, BadRecord> {
     let short = |why: String| BadRecord {
         why,
         short: true,
@@ -375,6 +417,9 @@ fn read_record(reader: &mut impl Read, left: u64) -> Result<(Entry, u32), BadRec
     reader
         .read_exact(&mut header)
         .map_err(|e| short(format!("reading a header: {e}")))?;
+    if header == [0; HEADER as usize] {
+        return Ok(None);
+    }
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     if len > MAX_RECORD || u64::from(len) > left - HEADER {
         return Err(short(format!("a record of {len} bytes cut short")));
@@ -384,11 +429,23 @@ fn read_record(reader: &mut impl Read, left: u64) -> Result<(Entry, u32), BadRec
     reader
         .read_exact(&mut record[HEADER as usize..])
         .map_err(|e| short(format!("reading a record: {e}")))?;
-    decode(&record).map_err(|why| BadRecord {
+    decode(&record).map(Some).map_err(|why| BadRecord {
         why,
         short: false,
         bytes: record,
     })
+}
+
+/// Whether everything `reader` has left is zeros.
+fn zeros_to_end(reader: &mut impl Read) -> bool {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(n) if chunk[..n].iter().all(|b| *b == 0) => {}
+            Ok(_) | Err(_) => return false,
+        }
+    }
 }
 
 fn decode(record: &[u8]) -> Result<(Entry, u32), String> {
