@@ -277,15 +277,26 @@ impl Node {
         let Some((network, _)) = &self.network else {
             return Err(None);
         };
-        let address = self
-            .raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .get_node(&id)
-            .map(|n| n.addr.clone())
-            .ok_or(None)?;
+        // A node can hear from a leader before its view of the membership names it (a
+        // learner that just installed a snapshot): wait for the address a little.
+        let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+        let address = loop {
+            let known = self
+                .raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .get_node(&id)
+                .map(|n| n.addr.clone());
+            match known {
+                Some(address) => break address,
+                None if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                None => return Err(None),
+            }
+        };
         network.call(&address, path, body).await.map_err(Some)
     }
 
