@@ -164,7 +164,9 @@ impl<V: Views> Writer<V> {
     }
 
     /// [`Writer::apply`] without waiting: `None` (nothing applied) where it would wait out a
-    /// storage fault.
+    /// storage fault, and no synced checkpoint (the checkpoint thread makes it). After a failed
+    /// commit it still reopens the file and looks whether the batch reached the disk, as the
+    /// patient apply does: only that attempt holds the answers if it did.
     pub fn try_apply(
         &mut self,
         entries: Vec<Entry>,
@@ -208,7 +210,10 @@ impl<V: Views> Writer<V> {
                     self.publish(&committed, staged);
                     // Kept (moved, not copied) until the next checkpoint makes them durable.
                     self.retain(entries.into_iter().filter(is_fresh).collect(), raft);
-                    if let Err(error) = self.checkpoint_if(Self::checkpoint_due) {
+                    // An impatient apply runs on the async runtime: its synced checkpoint is
+                    // left to the checkpoint thread, which looks every CHECKPOINT_EVERY.
+                    let due = |w: &Self| patient && w.checkpoint_due();
+                    if let Err(error) = self.checkpoint_if(due) {
                         // The batches stay kept; the next checkpoint tries again.
                         tracing::warn!(%error, "a checkpoint failed");
                         metrics::counter!("burgee_storage_faults_total").increment(1);
