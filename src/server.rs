@@ -21,47 +21,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .install_recorder()
         .ok();
     let snapshots = Arc::new(Snapshots::default());
-    let options = crate::cluster::node_options(&settings);
-    let store = Store::open_node(&settings.data_dir, Arc::clone(&snapshots), &options)
-        .await
-        .map_err(|e| match e {
-            StoreError::Locked { .. }
-            | StoreError::Unwritable { .. }
-            | StoreError::NewerFormat { .. } => {
-                anyhow::anyhow!("{e}")
-            }
-            other => anyhow::Error::new(other)
-                .context(format!("opening {}", settings.data_dir.display())),
-        })?;
-    let cluster_port = match &settings.cluster {
-        Some(cluster) => Some(crate::cluster::serve_port(&store, cluster).await?),
-        None => None,
+    let (store, cluster_port) = match &settings.storage {
+        crate::config::StorageSettings::Embedded => {
+            open_embedded(&settings, Arc::clone(&snapshots)).await?
+        }
+        crate::config::StorageSettings::Postgres { url, password } => {
+            (open_postgres(&settings, url, password.as_ref(), Arc::clone(&snapshots)).await?, None)
+        }
     };
-    let role = crate::cluster::bootstrap(&store, settings.cluster.as_ref()).await?;
-    match (role, settings.cluster.is_some()) {
-        (crate::cluster::Role::Founder, false) => initialise(&store, &settings).await?,
-        // A cluster may wait for a quorum: the first configuration is written once it can be.
-        (crate::cluster::Role::Founder, true) => {
-            let (store, settings) = (store.clone(), settings.clone());
-            tokio::spawn(async move { initialise_when_possible(&store, &settings).await });
-        }
-        (crate::cluster::Role::Forming, _) => {
-            let (store, settings) = (store.clone(), settings.clone());
-            tokio::spawn(async move {
-                let Some(cluster) = &settings.cluster else {
-                    return;
-                };
-                match crate::cluster::form(&store, cluster).await {
-                    Ok(true) => initialise_when_possible(&store, &settings).await,
-                    Ok(false) => {}
-                    Err(error) => {
-                        tracing::error!(error = %format!("{error:#}"), "forming the cluster failed");
-                    }
-                }
-            });
-        }
-        (crate::cluster::Role::Member, _) => {}
-    }
     store.start_background_work();
 
     if let Some(handle) = metrics.clone() {
@@ -117,6 +84,88 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!("stopped: every acknowledged write is on disk");
     Ok(())
+}
+
+/// Opens the embedded store, starts its cluster port and joins or forms its cluster.
+async fn open_embedded(
+    settings: &Settings,
+    snapshots: Arc<Snapshots>,
+) -> anyhow::Result<(Store, Option<tokio::task::JoinHandle<()>>)> {
+    let options = crate::cluster::node_options(settings);
+    let embedded = crate::store::Embedded::open_node(&settings.data_dir, snapshots, &options)
+        .await
+        .map_err(|e| match e {
+            StoreError::Locked { .. }
+            | StoreError::Unwritable { .. }
+            | StoreError::NewerFormat { .. } => {
+                anyhow::anyhow!("{e}")
+            }
+            other => anyhow::Error::new(other)
+                .context(format!("opening {}", settings.data_dir.display())),
+        })?;
+    let cluster_port = match &settings.cluster {
+        Some(cluster) => Some(crate::cluster::serve_port(&embedded, cluster).await?),
+        None => None,
+    };
+    let role = crate::cluster::bootstrap(&embedded, settings.cluster.as_ref()).await?;
+    let store = Store::from(embedded.clone());
+    match (role, settings.cluster.is_some()) {
+        (crate::cluster::Role::Founder, false) => initialise(&store, settings).await?,
+        // A cluster may wait for a quorum: the first configuration is written once it can be.
+        (crate::cluster::Role::Founder, true) => {
+            let (store, settings) = (store.clone(), settings.clone());
+            tokio::spawn(async move { initialise_when_possible(&store, &settings).await });
+        }
+        (crate::cluster::Role::Forming, _) => {
+            let (store, settings) = (store.clone(), settings.clone());
+            tokio::spawn(async move {
+                let Some(cluster) = &settings.cluster else {
+                    return;
+                };
+                match crate::cluster::form(&embedded, cluster).await {
+                    Ok(true) => initialise_when_possible(&store, &settings).await,
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::error!(error = %format!("{error:#}"), "forming the cluster failed");
+                    }
+                }
+            });
+        }
+        (crate::cluster::Role::Member, _) => {}
+    }
+    Ok((store, cluster_port))
+}
+
+/// Connects to PostgreSQL (creating or migrating the schema) and initialises a new database.
+#[cfg(feature = "postgres")]
+async fn open_postgres(
+    settings: &Settings,
+    url: &crate::secrets::Secret,
+    password: Option<&crate::secrets::Secret>,
+    snapshots: Arc<Snapshots>,
+) -> anyhow::Result<Store> {
+    // The data directory holds this replica's local files only (admin socket, setup token).
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let connector = crate::store::postgres::Connector::new(
+        url.expose(),
+        password.map(crate::secrets::Secret::expose),
+    )?;
+    let store = Store::open_postgres(connector, snapshots)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the PostgreSQL store: {e}"))?;
+    initialise(&store, settings).await?;
+    Ok(store)
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(
+    _: &Settings,
+    _: &crate::secrets::Secret,
+    _: Option<&crate::secrets::Secret>,
+    _: Arc<Snapshots>,
+) -> anyhow::Result<Store> {
+    anyhow::bail!("this binary was built without the PostgreSQL store (cargo feature `postgres`)")
 }
 
 /// [`initialise`], retried while the cluster has no quorum yet.
@@ -200,11 +249,12 @@ async fn initialise(store: &Store, settings: &Settings) -> anyhow::Result<()> {
             setup,
         },
     );
-    store
-        .execute(envelope)
-        .await?
-        .map_err(|e| anyhow::anyhow!("initialising: {e}"))?;
-    Ok(())
+    match store.execute(envelope).await? {
+        Ok(_) => Ok(()),
+        // Another replica of the same database initialised it meanwhile.
+        Err(_) if store.catalog().meta.initialized => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("initialising: {e}")),
+    }
 }
 
 /// Serves the admin API on a Unix socket in the data directory, readable and writable by the

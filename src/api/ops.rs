@@ -40,7 +40,14 @@ async fn liveness(State(state): State<AppState>) -> Response {
 /// leader, each follower's lag; 503 (with the same body and a reason) when it knows no
 /// leader, leads without a quorum, or is far behind its log.
 async fn cluster(State(state): State<AppState>) -> Response {
-    let status = state.store.node().status();
+    let Some(node) = state.store.node() else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"status": "not_clustered", "reason": format!("the state is kept in {}: there is no Raft cluster", state.store.location())})),
+        )
+            .into_response();
+    };
+    let status = node.status();
     let code = if crate::cluster::unhealthy(&status).is_some() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -77,7 +84,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("burgee_features").set(catalog.features.len() as f64);
     metrics::gauge!("burgee_applied_index").set(catalog.meta.last_applied as f64);
     metrics::gauge!("burgee_environments_being_deleted").set(catalog.purges.len() as f64);
-    crate::cluster::record_metrics(&state.store.node().status());
+    if let Some(node) = state.store.node() {
+        crate::cluster::record_metrics(&node.status());
+    }
     if let Ok(count) = state.store.identity_count() {
         metrics::gauge!("burgee_identities").set(count as f64);
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::config::ClusterSettings;
-use crate::store::{NodeOptions, Store};
+use crate::store::{Embedded, NodeOptions};
 
 /// How long a node that forms a group of one waits to lead it.
 const LEAD_ALONE: Duration = Duration::from_secs(30);
@@ -37,7 +37,7 @@ pub enum Role {
 }
 
 /// Starts the node's part in its cluster (see the module's rules).
-pub async fn bootstrap(store: &Store, cluster: Option<&ClusterSettings>) -> anyhow::Result<Role> {
+pub async fn bootstrap(store: &Embedded, cluster: Option<&ClusterSettings>) -> anyhow::Result<Role> {
     let node = store.node();
     let member_already = node.is_member().await?;
     let status = node.status();
@@ -118,7 +118,7 @@ pub async fn bootstrap(store: &Store, cluster: Option<&ClusterSettings>) -> anyh
 /// Forms the cluster of `--initial-cluster` once a majority of its members answer and none
 /// belongs to a cluster; returns whether it did (else this node waits to be contacted, as a
 /// member of the cluster that exists).
-pub async fn form(store: &Store, cluster: &ClusterSettings) -> anyhow::Result<bool> {
+pub async fn form(store: &Embedded, cluster: &ClusterSettings) -> anyhow::Result<bool> {
     let node = store.node();
     let majority = cluster.initial_cluster.len() / 2 + 1;
     let mut reported = false;
@@ -158,7 +158,7 @@ pub async fn form(store: &Store, cluster: &ClusterSettings) -> anyhow::Result<bo
 
 /// Refuses to start when a peer reports another cluster than this node's data belongs to.
 async fn refuse_another_cluster(
-    store: &Store,
+    store: &Embedded,
     cluster: &ClusterSettings,
     members: &BTreeMap<u64, String>,
 ) -> anyhow::Result<()> {
@@ -185,7 +185,7 @@ async fn refuse_another_cluster(
 
 /// Asks every peer but this node which cluster it belongs to (`None`: no answer).
 async fn hellos(
-    store: &Store,
+    store: &Embedded,
     cluster: &ClusterSettings,
     peers: &BTreeMap<u64, String>,
 ) -> Vec<(u64, Option<burgee_raft::serve::Hello>)> {

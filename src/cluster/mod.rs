@@ -10,7 +10,7 @@ use burgee_raft::{ClusterSecret, Status};
 use serde_json::{Value, json};
 
 use crate::config::{ClusterSettings, Settings};
-use crate::store::{NodeOptions, Store};
+use crate::store::{Embedded, NodeOptions};
 
 /// The node's options from the settings.
 pub fn node_options(settings: &Settings) -> NodeOptions {
@@ -27,7 +27,7 @@ pub fn node_options(settings: &Settings) -> NodeOptions {
 
 /// Serves the cluster port (Raft traffic between nodes) until the process ends.
 pub async fn serve_port(
-    store: &Store,
+    store: &Embedded,
     cluster: &ClusterSettings,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let router = store

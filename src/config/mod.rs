@@ -13,10 +13,12 @@ use crate::secrets::{Secret, secret_or_file};
 
 pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
 pub use network::{Cidr, parse_cidr};
+pub use storage::{StorageArgs, StorageSettings, StoreKind};
 pub use text::parse_duration;
 
 mod cluster;
 mod network;
+mod storage;
 mod text;
 
 use text::{cidr_texts, duration_text};
@@ -88,6 +90,8 @@ pub struct ServeArgs {
     pub audit_retention: Option<Duration>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// The settings file: every field optional, unknown fields refused.
@@ -123,6 +127,9 @@ struct FileSettings {
     initial_cluster: Option<Vec<String>>,
     join: Option<bool>,
     snapshot_entries: Option<u64>,
+    store: Option<StoreKind>,
+    postgres_url: Option<Secret>,
+    postgres_password_file: Option<PathBuf>,
 }
 
 /// The effective settings.
@@ -145,6 +152,7 @@ pub struct Settings {
     pub audit_retention: Option<Duration>,
     /// `None`: a node of its own, with no cluster port.
     pub cluster: Option<ClusterSettings>,
+    pub storage: StorageSettings,
 }
 
 impl Settings {
@@ -180,8 +188,23 @@ impl Settings {
                 snapshot_entries: file.snapshot_entries,
             },
         )?;
+        let storage = StorageSettings::resolve(
+            &args.storage,
+            storage::FileStorage {
+                store: file.store,
+                postgres_url: file.postgres_url.clone(),
+                postgres_password_file: file.postgres_password_file.clone(),
+            },
+        )?;
+        if matches!(storage, StorageSettings::Postgres { .. }) && cluster.is_some() {
+            anyhow::bail!(
+                "--store postgres runs without Raft: the cluster options do not apply (replicas \
+                 share the database instead)"
+            );
+        }
         Ok(Self {
             cluster,
+            storage,
             data_dir: args
                 .data_dir
                 .clone()

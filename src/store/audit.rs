@@ -109,6 +109,18 @@ pub fn verify(db: &redb::Database) -> Result<Verification, StoreError> {
         None => AuditHead::default(),
     };
     let table = txn.open_table(tables::AUDIT)?;
+    let rows = table.iter()?.map(|row| {
+        let (key, value) = row?;
+        Ok((key.value(), value.value().to_vec()))
+    });
+    verify_rows(&head, rows)
+}
+
+/// Walks stored entries (sequence number and encoded entry, in order) against `head`.
+pub fn verify_rows(
+    head: &AuditHead,
+    rows: impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>>,
+) -> Result<Verification, StoreError> {
     let mut expected_prev = head.base_hash;
     let mut expected_seq = head.base_seq + 1;
     let mut result = Verification {
@@ -123,12 +135,11 @@ pub fn verify(db: &redb::Database) -> Result<Verification, StoreError> {
             result.first_bad = Some(BadEntry { seq, reason });
         }
     };
-    for row in table.iter()? {
-        let (key, value) = row?;
-        let seq = key.value();
+    for row in rows {
+        let (seq, value) = row?;
         result.entries += 1;
         result.last_seq = seq;
-        let entry: AuditRecord = match decode(value.value()) {
+        let entry: AuditRecord = match decode(&value) {
             Ok(entry) => entry,
             Err(e) => {
                 bad(seq, format!("the entry cannot be read: {e}"), &mut result);
@@ -180,18 +191,32 @@ pub fn read_from(
     db: &redb::Database,
     from_seq: u64,
     limit: usize,
-    mut keep: impl FnMut(&AuditRecord) -> bool,
+    keep: impl FnMut(&AuditRecord) -> bool,
 ) -> Result<(Vec<AuditRecord>, Option<u64>), StoreError> {
     let txn = db.begin_read()?;
     let table = txn.open_table(tables::AUDIT)?;
+    let rows = table.range(from_seq..)?.map(|row| {
+        let (key, value) = row?;
+        Ok((key.value(), value.value().to_vec()))
+    });
+    page_rows(rows, limit, keep)
+}
+
+/// Up to `limit` of the stored entries (in order) that `keep` accepts, and where the next
+/// page starts.
+pub fn page_rows(
+    rows: impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>>,
+    limit: usize,
+    mut keep: impl FnMut(&AuditRecord) -> bool,
+) -> Result<(Vec<AuditRecord>, Option<u64>), StoreError> {
     let mut out = Vec::new();
     // A filter that matches little must not make one page read the whole log.
-    for (scanned, row) in table.range(from_seq..)?.enumerate() {
-        let (key, value) = row?;
+    for (scanned, row) in rows.enumerate() {
+        let (seq, value) = row?;
         if out.len() == limit || scanned == MAX_SCAN {
-            return Ok((out, Some(key.value())));
+            return Ok((out, Some(seq)));
         }
-        let entry: AuditRecord = decode(value.value())?;
+        let entry: AuditRecord = decode(&value)?;
         if keep(&entry) {
             out.push(entry);
         }

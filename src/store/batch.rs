@@ -14,12 +14,12 @@ use std::sync::Arc;
 use redb::{Database, Durability, WriteTransaction};
 
 use super::catalog::Catalog;
-use super::changes;
 use super::codec::encode;
 use super::command::{Applied, Envelope};
 use super::database::Backend;
 use super::error::StoreError;
 use super::state_machine::{self, CommandError, Step};
+use super::rows::Target;
 use super::tables;
 
 /// The state machine over one redb database: the durable catalog and the way to extend it.
@@ -162,25 +162,14 @@ impl Batch<'_> {
         publishable: impl FnOnce(&Catalog, &BTreeSet<u32>) -> Result<(), String>,
     ) -> Result<Result<Applied, CommandError>, StoreError> {
         self.commands += 1;
-        let mut decision = match state_machine::apply(&self.txn, &self.catalog, index, envelope)? {
-            Step::AlreadyApplied => {
-                return Ok(Err(CommandError::Conflict(format!(
-                    "entry {index} was applied already"
-                ))));
-            }
-            Step::Decided(decision) => *decision,
-        };
-        if decision.result.is_ok()
-            && !decision.touched.is_empty()
-            && let Err(reason) = publishable(&decision.catalog, &decision.touched)
-        {
-            tracing::error!(request_id = %envelope.request_id, %reason, "publishing a command failed; it is refused");
-            decision.refuse(&self.catalog, CommandError::Failed(reason));
-        }
-        changes::write(&self.txn, &decision.changes)?;
-        self.touched.extend(decision.touched);
-        self.catalog = decision.catalog;
-        Ok(decision.result)
+        apply_one(
+            &self.txn,
+            &mut self.catalog,
+            &mut self.touched,
+            index,
+            envelope,
+            publishable,
+        )
     }
 
     /// Makes the batch durable; only then is its catalog the machine's durable one.
@@ -215,4 +204,37 @@ impl Batch<'_> {
         machine.durable = Arc::clone(&catalog);
         Ok(Committed { catalog, touched })
     }
+}
+
+/// Applies `envelope` as log entry `index` on top of `catalog` and writes what it changed
+/// to `target` (whose rows the command read): the one way every store applies a command.
+/// `publishable` sees the catalog the entry would leave and the environments it changed;
+/// when it says no, the entry becomes a refusal. `catalog` and `touched` are advanced.
+pub fn apply_one(
+    target: &dyn Target,
+    catalog: &mut Catalog,
+    touched: &mut BTreeSet<u32>,
+    index: u64,
+    envelope: &Envelope,
+    publishable: impl FnOnce(&Catalog, &BTreeSet<u32>) -> Result<(), String>,
+) -> Result<Result<Applied, CommandError>, StoreError> {
+    let mut decision = match state_machine::apply(target.rows(), catalog, index, envelope)? {
+        Step::AlreadyApplied => {
+            return Ok(Err(CommandError::Conflict(format!(
+                "entry {index} was applied already"
+            ))));
+        }
+        Step::Decided(decision) => *decision,
+    };
+    if decision.result.is_ok()
+        && !decision.touched.is_empty()
+        && let Err(reason) = publishable(&decision.catalog, &decision.touched)
+    {
+        tracing::error!(request_id = %envelope.request_id, %reason, "publishing a command failed; it is refused");
+        decision.refuse(catalog, CommandError::Failed(reason));
+    }
+    target.write(&decision.changes)?;
+    touched.extend(decision.touched);
+    *catalog = decision.catalog;
+    Ok(decision.result)
 }

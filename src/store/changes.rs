@@ -18,7 +18,7 @@ use super::records::{
 use super::tables;
 
 /// One change: an upsert (`Some`) or a removal (`None`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     Organisation(u32, Option<OrganisationRecord>),
     Project(u32, Option<ProjectRecord>),

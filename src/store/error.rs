@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 /// Why the store could not open, read or write.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     #[error("the data directory {path} is in use by another Burgee process")]
     Locked { path: String },

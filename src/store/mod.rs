@@ -1,12 +1,15 @@
-//! The storage seam: commands, the state machine that applies them to redb, the in-memory
-//! catalog, and reads of identities and traits.
+//! The storage seam: commands, the state machine that applies them, the in-memory catalog,
+//! and reads of identities and traits, over either store.
 //!
 //! Layout: [`command`] (every mutation, as a value), [`state_machine`] (the one `apply`, with a
-//! file per aggregate), [`changes`] (the buffered change set every command produces and the
-//! one place that writes it), [`batch`] (entries applied in one transaction, one durable
-//! commit), [`writer`] (the supervised writer thread), [`database`] (opening the file, loading
-//! the catalog), [`catalog`] (the configuration in memory), [`purge`] (background removal of
-//! deleted environments' rows), [`health`] (what the probes report).
+//! file per aggregate), [`rows`] (what `apply` reads and where a batch writes, the seam every
+//! store implements), [`changes`] (the buffered change set every command produces and the
+//! one place that writes it to redb), [`batch`] (entries applied in one transaction, one
+//! durable commit), [`writer`] (the supervised writer thread), [`database`] (opening the file,
+//! loading the catalog), [`catalog`] (the configuration in memory), [`purge`] (background
+//! removal of deleted environments' rows), [`health`] (what the probes report);
+//! [`embedded`] (redb under Raft, the default) and `postgres` (PostgreSQL tables shared by
+//! replicas) are the two stores behind [`Store`].
 
 pub mod audit;
 pub mod batch;
@@ -15,185 +18,111 @@ pub mod changes;
 mod codec;
 pub mod command;
 pub mod database;
+pub mod embedded;
 mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod health;
 mod migrate;
 pub mod people;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod proposer;
 mod purge;
 pub mod records;
 pub mod recover;
 pub mod replicated;
 pub mod retention;
+pub mod rows;
 mod shared;
 pub mod snapshot;
 pub mod state_machine;
 mod tables;
 pub mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use std::time::Duration;
-
-use burgee_raft::{ClusterSecret, Node, NodeConfig};
-use redb::{Database, ReadableDatabase};
+use burgee_raft::Node;
 
 pub use catalog::Catalog;
 pub use command::{Applied, Command, Envelope};
+pub use embedded::{Embedded, NodeOptions};
 pub use error::{ErrorKind, StoreError};
 pub use records::StoredValue;
 pub use state_machine::CommandError;
 pub use writer::Views;
 
-use codec::decode;
-use database::Backend;
 use records::IdentityRecord;
-use shared::Shared;
 
 /// An identity and its traits, sorted by key.
 pub type StoredIdentity = (IdentityRecord, Vec<(String, StoredValue)>);
 
-/// A handle to the store; clone freely.
+/// A handle to the store, whichever it is; clone freely.
 #[derive(Clone)]
 pub struct Store {
-    shared: Arc<Shared>,
-    node: Arc<Node>,
-    proposer: Arc<proposer::Proposer>,
-    /// Set by [`Store::close`]: writes after it are refused without reaching the stopped node.
-    closed: Arc<std::sync::atomic::AtomicBool>,
-    path: PathBuf,
+    backend: Backend,
 }
 
-/// How long a write waits for storage that stopped taking writes while it was on its way,
-/// before its caller hears 503 (the write stays in the log and applies once storage recovers).
-const UNAVAILABLE_GRACE: Duration = Duration::from_secs(2);
-/// How long a write waits to be committed by a majority before its caller hears 503 (it may
-/// still apply, if the cluster heals before a new leader replaces the entry).
-const COMMIT_WAIT: Duration = Duration::from_secs(15);
-/// How long a linearizable read waits for the leader to confirm the cluster's state.
-const READ_INDEX_WAIT: Duration = Duration::from_secs(5);
-/// How often a waiting write looks at the storage's health.
-const HEALTH_POLL: Duration = Duration::from_millis(100);
-
-/// This node's place in the Raft group.
-#[derive(Debug, Clone)]
-pub struct NodeOptions {
-    pub id: u64,
-    /// The cluster's shared secret; without one the node has no peers (a group of one).
-    pub secret: Option<ClusterSecret>,
-    /// The URL peers reach this node's cluster port at.
-    pub advertise: String,
-    /// Raft log entries between snapshots.
-    pub snapshot_entries: u64,
-}
-
-impl NodeOptions {
-    /// A node of its own, with no peers.
-    pub fn single() -> Self {
-        Self {
-            id: 1,
-            secret: None,
-            advertise: "http://127.0.0.1:0".into(),
-            snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
-        }
-    }
+#[derive(Clone)]
+enum Backend {
+    Embedded(Embedded),
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<postgres::PgStore>),
 }
 
 impl Store {
-    /// Opens (or creates) a store of its own in `dir` (a one-member Raft group); see
-    /// [`Store::open_node`].
+    /// Opens (or creates) an embedded store of its own in `dir` (a one-member Raft group).
     pub async fn open<V: Views>(dir: &Path, views: Arc<V>) -> Result<Self, StoreError> {
-        let store = Self::open_node(dir, views, &NodeOptions::single()).await?;
-        store
-            .node
-            .initialize_alone(&NodeOptions::single().advertise)
-            .await
-            .map_err(raft_error)?;
-        store
-            .node
-            .wait_leader(Duration::from_secs(30))
-            .await
-            .map_err(raft_error)?;
-        // Its whole log is committed: applied before the store is handed out.
-        if let Some(last) = store.node.status().last_log_index {
-            store
-                .node
-                .wait_applied(last, Duration::from_secs(30))
-                .await
-                .map_err(proposer::write_error)?;
-        }
-        Ok(store)
+        Ok(Self::from(Embedded::open(dir, views).await?))
     }
 
-    /// Opens (or creates) the store in `dir` and starts its Raft node; refuses a directory in
-    /// use by another process, one it cannot write, or data from a newer format. A directory
-    /// the single-node server wrote before it ran on Raft becomes a one-member group whose log
-    /// goes on after its last write. `views` are built for every environment now and kept
-    /// current with every applied entry.
+    /// Opens (or creates) the embedded store in `dir` and starts its Raft node; see
+    /// [`Embedded::open_node`].
     pub async fn open_node<V: Views>(
         dir: &Path,
         views: Arc<V>,
         options: &NodeOptions,
     ) -> Result<Self, StoreError> {
-        let unwritable = |e: std::io::Error| StoreError::Unwritable {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        };
-        std::fs::create_dir_all(dir).map_err(unwritable)?;
-        let probe = dir.join(".burgee-write-test");
-        std::fs::write(&probe, b"").map_err(unwritable)?;
-        let _ = std::fs::remove_file(&probe);
-        let path = dir.join("state.redb");
-        let backend = Backend {
-            #[cfg(feature = "fault-injection")]
-            faults: fault::FaultPlan::from_env(),
-        };
-        let db = Arc::new(database::open(&path, &backend)?);
-        let machine = batch::StateMachine::new(Arc::clone(&db), backend.clone())?;
-        let applied = machine.catalog().meta.last_applied;
-        if applied > 0 && snapshot::raft_meta(&db)?.is_empty() {
-            let adopted = burgee_raft::RaftMeta::adopted(options.id, &options.advertise, applied)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
-            snapshot::store_raft_meta(&db, &adopted.0)?;
-            tracing::info!(
-                applied,
-                "the data directory joins Raft as a group of one; its log goes on after its last write"
-            );
-        }
-        writer::publish_all(&*views, machine.catalog());
-        let shared = Arc::new(Shared::new(db, Arc::clone(machine.catalog()), backend));
-        let writer = writer::Writer::new(machine, Arc::clone(&shared), views, path.clone());
-        let replicated = replicated::Replicated::new(writer);
-        let config = NodeConfig {
-            id: options.id,
-            dir: dir.join("raft"),
-            secret: options.secret.clone(),
-            snapshot_entries: options.snapshot_entries,
-        };
-        // The state file's lock (taken above) keeps a second process from the log too.
-        let node = Node::start(&config, replicated).await.map_err(raft_error)?;
-        let node = Arc::new(node);
+        Ok(Self::from(Embedded::open_node(dir, views, options).await?))
+    }
+
+    /// Connects to the PostgreSQL store (creating or migrating its schema).
+    #[cfg(feature = "postgres")]
+    pub async fn open_postgres<V: Views>(
+        connector: postgres::Connector,
+        views: Arc<V>,
+    ) -> Result<Self, StoreError> {
+        let store = postgres::PgStore::open(connector, views).await?;
         Ok(Self {
-            shared,
-            proposer: Arc::new(proposer::Proposer::start(Arc::clone(&node))),
-            closed: Arc::default(),
-            node,
-            path,
+            backend: Backend::Postgres(Arc::new(store)),
         })
     }
 
-    /// The Raft node under the store.
-    pub fn node(&self) -> &Node {
-        &self.node
+    /// The embedded store, when this is one.
+    pub fn embedded(&self) -> Option<&Embedded> {
+        match &self.backend {
+            Backend::Embedded(store) => Some(store),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => None,
+        }
     }
 
-    /// Stops the Raft node; what it acknowledged is durable.
+    /// The Raft node under an embedded store (none in PostgreSQL mode).
+    pub fn node(&self) -> Option<&Node> {
+        self.embedded().map(Embedded::node)
+    }
+
+    /// Stops taking writes; what was acknowledged is durable.
     pub async fn close(&self) -> Result<(), StoreError> {
-        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.node.shutdown().await.map_err(raft_error)
+        match &self.backend {
+            Backend::Embedded(store) => store.close().await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => {
+                store.close();
+                Ok(())
+            }
+        }
     }
 
     /// Starts removing the rows of deleted environments in the background (and resumes a
@@ -202,88 +131,70 @@ impl Store {
         tokio::spawn(purge::run(self.clone()));
     }
 
-    /// The current catalog.
-    pub fn catalog(&self) -> Arc<Catalog> {
-        self.shared.catalog.load_full()
+    /// Wakes the background purge when an environment is deleted.
+    pub(crate) fn purge_wakeup(&self) -> &tokio::sync::Notify {
+        match &self.backend {
+            Backend::Embedded(store) => store.purge_wakeup(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => &store.state().purge_wakeup,
+        }
     }
 
-    /// Where the data lives.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        match &self.backend {
+            Backend::Embedded(store) => store.catalog(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.catalog(),
+        }
+    }
+
+    /// Where the data lives: the embedded store's file, or the PostgreSQL schema.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Embedded(store) => store.path().display().to_string(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.target().to_owned(),
+        }
     }
 
     /// Why the store cannot take writes now, if it cannot.
     pub fn unavailable(&self) -> Option<String> {
-        if let Some(reason) = self.node.stopped() {
-            return Some(format!("the Raft node stopped: {reason}"));
+        match &self.backend {
+            Backend::Embedded(store) => store.unavailable(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.unavailable(),
         }
-        self.shared.health.unavailable()
     }
 
-    /// Whether the writer (the Raft node that applies every write) runs.
+    /// Whether the writer runs.
     pub fn writer_alive(&self) -> bool {
-        self.node.stopped().is_none()
+        match &self.backend {
+            Backend::Embedded(store) => store.writer_alive(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => true,
+        }
     }
 
-    /// Proposes a command and waits until it is committed, applied, durable and visible here.
+    /// Applies a command and waits until it is durable and visible here.
     pub async fn execute(
         &self,
         envelope: Envelope,
     ) -> Result<Result<Applied, CommandError>, StoreError> {
-        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(StoreError::Closed);
-        }
-        if let Some(reason) = self.unavailable() {
-            return Err(StoreError::Unavailable(reason));
-        }
-        let proposed = self.proposer.propose(envelope);
-        tokio::pin!(proposed);
-        let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
-        loop {
-            tokio::select! {
-                proposed = &mut proposed => {
-                    let proposed = proposed?;
-                    // Made through another node: visible here once applied here too.
-                    self.node
-                        .wait_applied(proposed.index, COMMIT_WAIT)
-                        .await
-                        .map_err(proposer::write_error)?;
-                    return Ok(proposed.answer);
-                }
-                () = tokio::time::sleep(HEALTH_POLL) => {
-                    // A group of one commits what it logs: only a cluster can lack a majority.
-                    if tokio::time::Instant::now() >= deadline && self.node.status().voters.len() > 1 {
-                        return Err(StoreError::NoQuorum(format!(
-                            "the write was not committed within {} s; it may still apply if the cluster heals",
-                            COMMIT_WAIT.as_secs()
-                        )));
-                    }
-                    if let Some(reason) = self.shared.health.unavailable_for(UNAVAILABLE_GRACE) {
-                        return Err(StoreError::Unavailable(format!(
-                            "{reason} (the write is in the log and applies once storage recovers)"
-                        )));
-                    }
-                }
-            }
+        match &self.backend {
+            Backend::Embedded(store) => store.execute(envelope).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.execute(envelope).await,
         }
     }
 
-    /// Waits until this node's state holds every write acknowledged anywhere in the cluster
-    /// before the call (a linearizable read follows); 503 `no_quorum` when no leader can
-    /// confirm it within a few seconds. Immediate in a group of one, whose acknowledged
-    /// writes are applied before they are acknowledged.
+    /// Waits until this node's state holds every write acknowledged anywhere before the
+    /// call (a linearizable read follows).
     pub async fn linearize(&self) -> Result<(), StoreError> {
-        if self.node.is_alone() {
-            return Ok(());
-        }
-        match tokio::time::timeout(READ_INDEX_WAIT, self.node.linearize(READ_INDEX_WAIT)).await {
-            Ok(done) => done.map_err(proposer::write_error),
-            Err(_) => Err(StoreError::NoQuorum(format!(
-                "no leader confirmed the cluster's state within {} s: a read that must see \
-                 every acknowledged write cannot be served (send `Burgee-Consistency: stale` \
-                 for this node's own state)",
-                READ_INDEX_WAIT.as_secs()
-            ))),
+        match &self.backend {
+            Backend::Embedded(store) => store.linearize().await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.linearize().await,
         }
     }
 
@@ -295,114 +206,84 @@ impl Store {
         limit: usize,
         keep: impl FnMut(&audit::AuditRecord) -> bool,
     ) -> Result<(Vec<audit::AuditRecord>, Option<u64>), StoreError> {
-        audit::read_from(&*self.database()?, from_seq, limit, keep)
+        match &self.backend {
+            Backend::Embedded(store) => store.audit_page(from_seq, limit, keep),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.audit_page(from_seq, limit, keep),
+        }
     }
 
     /// Walks the audit chain. Blocking: call from a blocking task.
     pub fn audit_verify(&self) -> Result<audit::Verification, StoreError> {
-        audit::verify(&*self.database()?)
+        match &self.backend {
+            Backend::Embedded(store) => store.audit_verify(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.audit_verify(),
+        }
     }
 
-    fn database(&self) -> Result<Arc<Database>, StoreError> {
-        self.shared
-            .db
-            .load_full()
-            .ok_or_else(|| StoreError::Unavailable("the database is being reopened".into()))
-    }
-
-    /// An identity and its traits (sorted by key), if it exists.
-    pub fn identity(
+    /// An identity and its traits (sorted by key), if it exists. The embedded store reads
+    /// inline (a short MVCC read, cheaper than a hop to the blocking pool).
+    pub async fn identity(
         &self,
         environment_id: u32,
         identifier: &str,
     ) -> Result<Option<StoredIdentity>, StoreError> {
-        let db = self.database()?;
-        let txn = db.begin_read()?;
-        let identities = txn.open_table(tables::IDENTITIES)?;
-        let Some(record) = identities.get((environment_id, identifier))? else {
-            return Ok(None);
-        };
-        let record: IdentityRecord = decode(record.value())?;
-        let traits = txn.open_table(tables::TRAITS)?;
-        let mut values = Vec::new();
-        for entry in traits.range((environment_id, identifier, "")..)? {
-            let (key, value) = entry?;
-            let (e, i, name) = key.value();
-            if e != environment_id || i != identifier {
-                break;
-            }
-            values.push((name.to_owned(), decode(value.value())?));
+        match &self.backend {
+            Backend::Embedded(store) => store.identity(environment_id, identifier),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.identity(environment_id, identifier).await,
         }
-        Ok(Some((record, values)))
     }
 
     /// How many identities are stored, over all environments.
     pub fn identity_count(&self) -> Result<u64, StoreError> {
-        use redb::ReadableTableMetadata;
-        let db = self.database()?;
-        let txn = db.begin_read()?;
-        Ok(txn.open_table(tables::IDENTITIES)?.len()?)
+        match &self.backend {
+            Backend::Embedded(store) => store.identity_count(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => Ok(store.identity_count()),
+        }
     }
 
     /// Identities of an environment after `cursor` (by identifier), at most `limit`.
-    pub fn identities(
+    pub async fn identities(
         &self,
         environment_id: u32,
-        cursor: Option<&str>,
+        cursor: Option<String>,
         limit: usize,
     ) -> Result<Vec<(String, IdentityRecord)>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let db = self.database()?;
-        let txn = db.begin_read()?;
-        let identities = txn.open_table(tables::IDENTITIES)?;
-        let mut out = Vec::new();
-        for entry in identities.range((environment_id, cursor.unwrap_or(""))..)? {
-            let (key, value) = entry?;
-            let (e, identifier) = key.value();
-            if e != environment_id {
-                break;
+        match &self.backend {
+            Backend::Embedded(store) => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || {
+                    store.identities(environment_id, cursor.as_deref(), limit)
+                })
+                .await
+                .map_err(|e| StoreError::Internal(e.to_string()))?
             }
-            if Some(identifier) == cursor {
-                continue;
-            }
-            out.push((identifier.to_owned(), decode(value.value())?));
-            if out.len() == limit {
-                break;
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => {
+                store
+                    .identities(environment_id, cursor.as_deref(), limit)
+                    .await
             }
         }
-        Ok(out)
     }
 
     /// How many identity and trait rows remain for an environment (0 once purged).
-    pub fn identity_rows(&self, environment_id: u32) -> Result<u64, StoreError> {
-        let db = self.database()?;
-        let txn = db.begin_read()?;
-        let mut rows = 0;
-        for entry in txn
-            .open_table(tables::IDENTITIES)?
-            .range((environment_id, "")..)?
-        {
-            if entry?.0.value().0 != environment_id {
-                break;
-            }
-            rows += 1;
+    pub async fn identity_rows(&self, environment_id: u32) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Embedded(store) => store.identity_rows(environment_id),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.identity_rows(environment_id).await,
         }
-        for entry in txn
-            .open_table(tables::TRAITS)?
-            .range((environment_id, "", "")..)?
-        {
-            if entry?.0.value().0 != environment_id {
-                break;
-            }
-            rows += 1;
-        }
-        Ok(rows)
     }
 }
 
-#[allow(clippy::needless_pass_by_value)] // used as `map_err(raft_error)`
-fn raft_error(error: burgee_raft::NodeError) -> StoreError {
-    StoreError::Database(error.to_string())
+impl From<Embedded> for Store {
+    fn from(store: Embedded) -> Self {
+        Self {
+            backend: Backend::Embedded(store),
+        }
+    }
 }

@@ -31,7 +31,7 @@ pub async fn run(store: Store) {
             .find(|id| retry_at.get(id).is_none_or(|(at, _)| *at <= now));
         let Some(environment_id) = next else {
             if pending.is_empty() {
-                store.shared.purge_wakeup.notified().await;
+                store.purge_wakeup().notified().await;
             } else {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -146,7 +146,7 @@ mod tests {
         }
         // Deleted, but the background purge never started: a restart must pick it up.
         run(&store, Command::DeleteEnvironment { id: 1 }).await;
-        assert_eq!(store.identity_rows(1).unwrap(), 6000);
+        assert_eq!(store.identity_rows(1).await.unwrap(), 6000);
         store.close().await.unwrap();
         drop(store);
         // The stopped node's tasks let go of the files a moment later.
@@ -167,12 +167,12 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(
-            reopened.identity_rows(1).unwrap(),
+            reopened.identity_rows(1).await.unwrap(),
             0,
             "no row of the deleted environment is left"
         );
         assert_eq!(
-            reopened.identity_rows(2).unwrap(),
+            reopened.identity_rows(2).await.unwrap(),
             6000,
             "the other environment keeps its rows"
         );

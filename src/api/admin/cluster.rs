@@ -45,7 +45,7 @@ async fn add(
     };
     apply(&state, change).await?;
     record(&state, &caller, body.id, "added", Some(url), !body.learner).await?;
-    Ok((StatusCode::OK, Json(status(&state))))
+    Ok((StatusCode::OK, Json(status(&state)?)))
 }
 
 async fn remove(
@@ -53,10 +53,10 @@ async fn remove(
     caller: Caller,
     Path(id): Path<u64>,
 ) -> Result<Json<Value>, ApiError> {
-    let voter = state.store.node().status().voters.contains(&id);
+    let voter = node(&state)?.status().voters.contains(&id);
     apply(&state, MemberChange::Remove { id }).await?;
     record(&state, &caller, id, "removed", None, voter).await?;
-    Ok(Json(status(&state)))
+    Ok(Json(status(&state)?))
 }
 
 async fn apply(state: &AppState, change: MemberChange) -> Result<(), ApiError> {
@@ -68,9 +68,7 @@ async fn apply(state: &AppState, change: MemberChange) -> Result<(), ApiError> {
              --cluster-secret before it can take members",
         ));
     }
-    state
-        .store
-        .node()
+    node(state)?
         .change_members(change)
         .await
         .map_err(|e| membership_error(&e))
@@ -95,8 +93,20 @@ async fn record(
         .map(|_| ())
 }
 
-fn status(state: &AppState) -> Value {
-    crate::cluster::status_json(&state.store.node().status())
+fn status(state: &AppState) -> Result<Value, ApiError> {
+    Ok(crate::cluster::status_json(&node(state)?.status()))
+}
+
+/// The Raft node; a server on PostgreSQL has none.
+fn node(state: &AppState) -> Result<&burgee_raft::Node, ApiError> {
+    state.store.node().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "not_clustered",
+            "this server keeps its state in PostgreSQL: it has no Raft cluster (add replicas \
+             by starting more servers on the same database)",
+        )
+    })
 }
 
 fn membership_error(error: &MembershipError) -> ApiError {

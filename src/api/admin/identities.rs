@@ -61,13 +61,7 @@ async fn list(
     check_environment(&state, id)?;
     let limit = page.limit()?;
     let after: Option<String> = page.after()?;
-    let store = state.store.clone();
-    let rows =
-        tokio::task::spawn_blocking(move || store.identities(id, after.as_deref(), limit + 1))
-            .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })??;
+    let rows = state.store.identities(id, after, limit + 1).await?;
     let items: Vec<(String, Value)> = rows
         .into_iter()
         .map(|(identifier, record)| {
@@ -84,13 +78,7 @@ async fn read(
     Path((id, identifier)): Path<(u32, String)>,
 ) -> Result<Json<Value>, ApiError> {
     check_environment(&state, id)?;
-    let store = state.store.clone();
-    let lookup = identifier.clone();
-    let found = tokio::task::spawn_blocking(move || store.identity(id, &lookup))
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let found = state.store.identity(id, &identifier).await?;
     let catalog = state.store.catalog();
     let overrides: Vec<Value> = catalog
         .environment_states(id)

@@ -329,8 +329,7 @@ pub async fn identify(
     let store = state.store.clone();
     let environment_id = snapshot.environment_id;
     let lookup = identifier.clone();
-    // A short MVCC read: cheaper inline than a hop to the blocking pool.
-    let existing = store.identity(environment_id, &lookup)?;
+    let existing = store.identity(environment_id, &lookup).await?;
     let mut identity_id = existing.as_ref().map(|(record, _)| record.id);
     let mut traits: Traits = existing
         .as_ref()
@@ -435,8 +434,7 @@ pub async fn get_identity(
     let store = state.store.clone();
     let environment_id = snapshot.environment_id;
     let lookup = identifier.clone();
-    // A short MVCC read: cheaper inline than a hop to the blocking pool.
-    let existing = store.identity(environment_id, &lookup)?;
+    let existing = store.identity(environment_id, &lookup).await?;
     let mut identity_id = existing.as_ref().map(|(record, _)| record.id);
     if existing.is_none() && !transient && snapshot.persist_trait_data {
         let envelope = Envelope::now(

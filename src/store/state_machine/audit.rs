@@ -5,16 +5,13 @@
 //! their hashes left out. So every mutation kind is audited the same way, with a structured
 //! before/after, without each aggregate writing its own entry.
 
-use redb::ReadableTable;
 use serde_json::{Value, json};
 
 use super::{Fault, Tx};
 use crate::store::audit::{AuditChange, AuditRecord, hex};
 use crate::store::catalog::Catalog;
 use crate::store::changes::Change;
-use crate::store::codec::decode;
 use crate::store::command::{Actor, Applied, Command, Envelope, SecurityEvent};
-use crate::store::tables;
 
 /// Whether a command gets an audit entry: everything but SDK traffic and the server's own
 /// upkeep.
@@ -163,24 +160,22 @@ impl Tx<'_> {
         before: i64,
         max_rows: u32,
     ) -> Result<Applied, Fault> {
-        let table = self.txn.open_table(tables::AUDIT)?;
         let mut last: Option<(u64, [u8; 32])> = None;
         let mut removed = 0u32;
         let mut more = false;
-        for row in table.range(self.work.meta.audit.base_seq + 1..)? {
-            let (key, value) = row?;
-            let entry: AuditRecord = decode(value.value())?;
-            if entry.at >= before {
-                break;
-            }
-            if removed == max_rows {
-                more = true;
-                break;
-            }
-            last = Some((key.value(), entry.hash));
-            removed += 1;
-        }
-        drop(table);
+        self.rows
+            .audit_from(self.work.meta.audit.base_seq + 1, &mut |seq, entry| {
+                if entry.at >= before {
+                    return false;
+                }
+                if removed == max_rows {
+                    more = true;
+                    return false;
+                }
+                last = Some((seq, entry.hash));
+                removed += 1;
+                true
+            })?;
         let Some((through, through_hash)) = last else {
             return Ok(Applied::Removed {
                 count: 0,

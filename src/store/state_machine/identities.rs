@@ -2,19 +2,15 @@
 //! rows (GDPR deletion, and the background purge of deleted environments).
 //!
 //! Identity rows live in their own tables (they scale to millions); commands read them
-//! through the batch's write transaction and change them only through the change set.
+//! through the store's [`Rows`](crate::store::rows::Rows) and change them only through the change set.
 
 use std::collections::BTreeMap;
-
-use redb::ReadableTable;
 
 use super::checks::check_identifier;
 use super::{CommandError, Fault, Tx};
 use crate::store::changes::Change;
-use crate::store::codec::decode;
 use crate::store::command::{Applied, StatePatch, TraitWrite};
 use crate::store::records::{IdentityRecord, StateTarget, StoredValue};
-use crate::store::tables;
 
 impl Tx<'_> {
     /// Creates the identity if needed and upserts or deletes its traits.
@@ -266,9 +262,7 @@ impl Tx<'_> {
         environment_id: u32,
         identifier: &str,
     ) -> Result<Option<IdentityRecord>, Fault> {
-        let table = self.txn.open_table(tables::IDENTITIES)?;
-        let found = table.get((environment_id, identifier))?;
-        Ok(found.map(|v| decode(v.value())).transpose()?)
+        Ok(self.rows.identity(environment_id, identifier)?)
     }
 
     fn stored_traits(
@@ -276,17 +270,7 @@ impl Tx<'_> {
         environment_id: u32,
         identifier: &str,
     ) -> Result<BTreeMap<String, StoredValue>, Fault> {
-        let table = self.txn.open_table(tables::TRAITS)?;
-        let mut traits = BTreeMap::new();
-        for entry in table.range((environment_id, identifier, "")..)? {
-            let (key, value) = entry?;
-            let (e, i, name) = key.value();
-            if e != environment_id || i != identifier {
-                break;
-            }
-            traits.insert(name.to_owned(), decode(value.value())?);
-        }
-        Ok(traits)
+        Ok(self.rows.traits(environment_id, identifier)?)
     }
 
     /// The first identifier of the environment after `cursor` (`None`: the very first), so
@@ -296,17 +280,6 @@ impl Tx<'_> {
         environment_id: u32,
         cursor: Option<&str>,
     ) -> Result<Option<String>, Fault> {
-        let table = self.txn.open_table(tables::IDENTITIES)?;
-        for entry in table.range((environment_id, cursor.unwrap_or(""))..)? {
-            let (key, _) = entry?;
-            let (e, identifier) = key.value();
-            if e != environment_id {
-                return Ok(None);
-            }
-            if Some(identifier) != cursor {
-                return Ok(Some(identifier.to_owned()));
-            }
-        }
-        Ok(None)
+        Ok(self.rows.next_identifier(environment_id, cursor)?)
     }
 }

@@ -3,8 +3,8 @@
 //! [`apply`] is the one entry point and [`Tx::command`] the one dispatch; each aggregate's
 //! commands live in their own file (`organisation`, `projects`, `environments`, `features`,
 //! `segments`, `identities`, `import`) as methods of [`Tx`], with the checks they share in
-//! `checks`. A command reads the catalog and, for identity rows, the batch's write
-//! transaction; it writes nothing itself: every change goes into [`Tx::changes`], which the
+//! `checks`. A command reads the catalog and, for identity rows and the audit chain, the
+//! store's [`Rows`]; it writes nothing itself: every change goes into [`Tx::changes`], which the
 //! caller writes to storage in one place ([`super::changes::write`]).
 //!
 //! A command that breaks a rule (unknown id, name taken, stale revision) is a refusal: it
@@ -36,13 +36,13 @@ mod tests;
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use redb::WriteTransaction;
 use thiserror::Error;
 
 use super::catalog::Catalog;
 use super::changes::Change;
 use super::command::{Actor, Applied, COMMAND_FORMAT, Command, Envelope};
 use super::error::StoreError;
+use super::rows::Rows;
 
 pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
 pub use people::{MAX_EMAIL, check_email};
@@ -131,11 +131,11 @@ impl Decision {
     }
 }
 
-/// Applies `envelope` as log entry `index` on top of `catalog`, reading identity rows
-/// through `txn` (which holds the batch's earlier entries). Returns a storage error only for
+/// Applies `envelope` as log entry `index` on top of `catalog`, reading identity rows and
+/// the audit chain through `rows` (which hold the batch's earlier entries). Returns a storage error only for
 /// a storage fault; everything else is a decision.
 pub fn apply(
-    txn: &WriteTransaction,
+    rows: &dyn Rows,
     catalog: &Catalog,
     index: u64,
     envelope: &Envelope,
@@ -143,7 +143,7 @@ pub fn apply(
     if index <= catalog.meta.last_applied {
         return Ok(Step::AlreadyApplied);
     }
-    let mut tx = Tx::new(catalog, txn, envelope.timestamp, envelope.actor.clone());
+    let mut tx = Tx::new(catalog, rows, envelope.timestamp, envelope.actor.clone());
     let outcome = if envelope.format > COMMAND_FORMAT {
         Err(Fault::Refused(CommandError::Invalid(format!(
             "command format {} is newer than this node's {COMMAND_FORMAT}",
@@ -173,7 +173,7 @@ pub fn apply(
         Err(Fault::Storage(error)) => return Err(error),
         // Refused for giving or taking more than the actor holds: a security event, audited.
         Err(Fault::Refused(CommandError::Forbidden(reason))) if audit::audited(envelope) => {
-            let mut denied = Tx::new(catalog, txn, envelope.timestamp, envelope.actor.clone());
+            let mut denied = Tx::new(catalog, rows, envelope.timestamp, envelope.actor.clone());
             match denied.audit_refusal(envelope, &reason) {
                 Ok(()) => Decision {
                     result: Err(CommandError::Forbidden(reason)),
@@ -218,19 +218,19 @@ pub(crate) struct Tx<'t> {
     now: i64,
     /// Who proposed the command.
     actor: Actor,
-    /// For reading identity rows; never written through here.
-    txn: &'t WriteTransaction,
+    /// For reading identity rows and the audit chain; never written through here.
+    rows: &'t dyn Rows,
 }
 
 impl<'t> Tx<'t> {
-    fn new(catalog: &Catalog, txn: &'t WriteTransaction, now: i64, actor: Actor) -> Self {
+    fn new(catalog: &Catalog, rows: &'t dyn Rows, now: i64, actor: Actor) -> Self {
         Self {
             work: catalog.clone(),
             changes: Vec::new(),
             touched: BTreeSet::new(),
             now,
             actor,
-            txn,
+            rows,
         }
     }
 

@@ -1,0 +1,94 @@
+//! Where the state lives: the embedded store (redb in the data directory, the default) or a
+//! PostgreSQL database shared by any number of replicas.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::secrets::Secret;
+
+/// Which store keeps the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// redb files in the data directory, replicated by Raft in a cluster.
+    #[default]
+    Embedded,
+    /// PostgreSQL tables (`--postgres-url`); no Raft.
+    Postgres,
+}
+
+/// `burgee serve` storage options as given on the command line or in the environment.
+#[derive(Debug, Clone, Args, Default)]
+pub struct StorageArgs {
+    /// Where the state lives.
+    #[arg(long, env = "BURGEE_STORE", value_enum)]
+    pub store: Option<StoreKind>,
+    /// The PostgreSQL database (`postgres://user@host:5432/db?sslmode=require`, or a
+    /// `key=value` connection string); its `search_path` option picks a schema.
+    #[arg(
+        long,
+        env = "BURGEE_POSTGRES_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub postgres_url: Option<Secret>,
+    /// The PostgreSQL password read from a file (keeps it out of the URL and the process
+    /// list).
+    #[arg(long, env = "BURGEE_POSTGRES_PASSWORD_FILE", value_name = "FILE")]
+    pub postgres_password_file: Option<PathBuf>,
+}
+
+/// The settings file's storage fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FileStorage {
+    pub store: Option<StoreKind>,
+    pub postgres_url: Option<Secret>,
+    pub postgres_password_file: Option<PathBuf>,
+}
+
+/// The effective storage settings.
+#[derive(Debug, Clone, Serialize)]
+pub enum StorageSettings {
+    Embedded,
+    Postgres {
+        /// Redacted in `Debug` and serialised output.
+        url: Secret,
+        password: Option<Secret>,
+    },
+}
+
+impl StorageSettings {
+    pub fn resolve(args: &StorageArgs, file: FileStorage) -> anyhow::Result<Self> {
+        let kind = args.store.or(file.store).unwrap_or_default();
+        let url = args.postgres_url.clone().or(file.postgres_url);
+        let password_file = args
+            .postgres_password_file
+            .clone()
+            .or(file.postgres_password_file);
+        match kind {
+            StoreKind::Embedded => {
+                if url.is_some() || password_file.is_some() {
+                    anyhow::bail!(
+                        "--postgres-url and --postgres-password-file need --store postgres"
+                    );
+                }
+                Ok(Self::Embedded)
+            }
+            StoreKind::Postgres => {
+                let Some(url) = url else {
+                    anyhow::bail!("--store postgres needs --postgres-url (or BURGEE_POSTGRES_URL)");
+                };
+                let password = password_file
+                    .map(|path| {
+                        Secret::from_file(&path).map_err(|e| {
+                            anyhow::anyhow!("reading the PostgreSQL password from {}: {e}", path.display())
+                        })
+                    })
+                    .transpose()?;
+                Ok(Self::Postgres { url, password })
+            }
+        }
+    }
+}

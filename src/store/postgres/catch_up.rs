@@ -1,0 +1,128 @@
+//! Catching a replica's catalog up with what the others committed: from the batches'
+//! logged configuration changes when the log reaches back far enough, else by reloading the
+//! whole configuration (at start, and after the log was pruned past this replica).
+
+use std::collections::BTreeSet;
+
+use tokio::runtime::Handle;
+use tokio_postgres::{Statement, Transaction};
+
+use super::statements::Statements;
+use super::{LogRow, write};
+use crate::store::StoreError;
+use crate::store::catalog::{Catalog, Meta};
+use crate::store::codec::decode;
+
+/// The head row: the revision every replica converges on.
+pub struct Head {
+    pub revision: u64,
+    pub meta: Meta,
+    pub identity_count: i64,
+}
+
+impl Head {
+    /// Reads the head with `statement` (the locking or the plain read).
+    pub fn read(
+        handle: &Handle,
+        txn: &Transaction<'_>,
+        statement: &Statement,
+        locking: bool,
+    ) -> Result<Self, StoreError> {
+        let row = handle
+            .block_on(txn.query_one(statement, &[]))
+            .map_err(|e| {
+                if locking {
+                    super::error(e)
+                } else {
+                    StoreError::Database(format!("reading the head row: {e}"))
+                }
+            })?;
+        let revision: i64 = row.get(0);
+        let meta: &[u8] = row.get(1);
+        let meta = if meta.is_empty() {
+            Meta::default()
+        } else {
+            decode(meta)?
+        };
+        Ok(Self {
+            revision: revision.unsigned_abs(),
+            meta,
+            identity_count: row.get(2),
+        })
+    }
+}
+
+/// Brings `catalog` to `head` inside `txn`; returns the environments that changed.
+pub fn apply(
+    handle: &Handle,
+    txn: &Transaction<'_>,
+    statements: &Statements,
+    catalog: &mut Catalog,
+    head: &Head,
+) -> Result<BTreeSet<u32>, StoreError> {
+    let from = i64::try_from(catalog.meta.last_applied).unwrap_or(i64::MAX);
+    let rows = handle
+        .block_on(txn.query(&statements.changes_since, &[&from]))
+        .map_err(super::error)?;
+    let mut previous = catalog.meta.last_applied;
+    let mut logged = Vec::with_capacity(rows.len());
+    let mut chained = true;
+    for row in &rows {
+        let revision: i64 = row.get(0);
+        let before: i64 = row.get(1);
+        if before.unsigned_abs() != previous {
+            chained = false;
+            break;
+        }
+        previous = revision.unsigned_abs();
+        logged.push(decode::<LogRow>(row.get::<_, &[u8]>(2))?);
+    }
+    if !chained || previous != head.revision {
+        tracing::info!(
+            from = catalog.meta.last_applied,
+            to = head.revision,
+            "the change log does not reach back far enough; reloading the configuration"
+        );
+        *catalog = load(handle, txn, head)?;
+        return Ok(catalog.environments.keys().copied().collect());
+    }
+    let mut touched = BTreeSet::new();
+    for row in logged {
+        catalog.apply(&row.changes);
+        touched.extend(row.touched);
+    }
+    catalog.meta = head.meta.clone();
+    Ok(touched)
+}
+
+/// The whole configuration as stored, at `head`.
+pub fn load(handle: &Handle, txn: &Transaction<'_>, head: &Head) -> Result<Catalog, StoreError> {
+    let rows = handle
+        .block_on(txn.query("SELECT kind, id, value FROM burgee_records", &[]))
+        .map_err(super::error)?;
+    let mut changes = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let kind: i16 = row.get(0);
+        let id: i64 = row.get(1);
+        let id = u32::try_from(id)
+            .map_err(|_| StoreError::Corrupt(format!("a record id {id} is out of range")))?;
+        changes.push(write::record_change(kind, id, row.get(2))?);
+    }
+    let mut catalog = Catalog::default();
+    catalog.apply(&changes);
+    let purges = handle
+        .block_on(txn.query("SELECT environment_id FROM burgee_purges", &[]))
+        .map_err(super::error)?;
+    let mut pending = BTreeSet::new();
+    for row in purges {
+        let id: i64 = row.get(0);
+        pending.insert(u32::try_from(id).map_err(|_| {
+            StoreError::Corrupt(format!("a purge of environment {id} is out of range"))
+        })?);
+    }
+    catalog.purges = std::sync::Arc::new(pending);
+    catalog.index_credentials();
+    catalog.meta = head.meta.clone();
+    catalog.meta.last_applied = head.revision;
+    Ok(catalog)
+}

@@ -1,0 +1,266 @@
+//! The PostgreSQL store: the same commands and state machine as the embedded store, applied
+//! to PostgreSQL tables, for installations that keep their state in a database they run.
+//! Any number of replicas share one database; each holds the configuration in memory (served
+//! exactly as in the embedded store) and follows the others through the change log.
+//!
+//! Layout: [`schema`] (versioned migrations), [`connect`] (sessions and the read pool),
+//! [`statements`], [`writer`] (the one writer thread per replica), [`rows`] (the state
+//! machine's reads inside the writer's transaction), [`write`] (change sets as SQL),
+//! [`catch_up`] (following the other replicas), [`reads`] (identity and audit reads).
+
+mod catch_up;
+mod connect;
+mod reads;
+mod rows;
+mod schema;
+mod statements;
+mod write;
+mod writer;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use super::catalog::{Catalog, Meta};
+use super::changes::Change;
+use super::command::Envelope;
+use super::health::Health;
+use super::writer::{Answer, Views};
+use super::StoreError;
+pub use connect::Connector;
+use writer::Job;
+
+/// The notification channel; the payload names the schema, so installations sharing a
+/// database in different schemas ignore each other.
+const CHANNEL: &str = "burgee_changes";
+/// How often a replica looks for other replicas' writes when no notification came.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How long a write waits for the writer before its caller hears 503.
+const WRITE_WAIT: Duration = Duration::from_secs(30);
+
+/// What one batch changed in the configuration, for the other replicas.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LogRow {
+    pub meta: Meta,
+    /// Environments whose served flags may have changed.
+    pub touched: BTreeSet<u32>,
+    /// The configuration changes (identity rows and audit entries are not in it).
+    pub changes: Vec<Change>,
+    /// Identities whose rows changed (for caches of identity reads).
+    pub identities: Vec<(u32, String)>,
+}
+
+/// What the store's handles and its writer thread share.
+pub struct State {
+    pub catalog: ArcSwap<Catalog>,
+    pub identity_count: AtomicI64,
+    pub health: Health,
+    pub purge_wakeup: tokio::sync::Notify,
+    /// The schema this installation lives in.
+    pub schema: String,
+}
+
+/// A handle to the PostgreSQL store.
+pub struct PgStore {
+    state: Arc<State>,
+    jobs: mpsc::Sender<Job>,
+    pool: deadpool_postgres::Pool,
+    closed: AtomicBool,
+    /// A description of the database for logs and probes (no password).
+    target: String,
+}
+
+/// A PostgreSQL error as a store error: every one is a storage fault (503), never a refusal.
+pub(crate) fn error(error: tokio_postgres::Error) -> StoreError {
+    match error.as_db_error() {
+        Some(db) => StoreError::Database(format!(
+            "PostgreSQL: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
+        None => StoreError::Unavailable(format!("PostgreSQL: {error}")),
+    }
+}
+
+impl PgStore {
+    /// Connects, migrates the schema, loads the configuration, publishes `views` and starts
+    /// the writer and the follower.
+    pub async fn open<V: Views>(
+        connector: Connector,
+        views: Arc<V>,
+    ) -> Result<Self, StoreError> {
+        let mut client = connector.client().await?;
+        schema::migrate(&mut client).await?;
+        let schema: String = client
+            .query_one("SELECT current_schema()", &[])
+            .await
+            .map_err(error)?
+            .get(0);
+        let (identity_count, catalog) = tokio::task::spawn_blocking(move || load(&mut client))
+            .await
+            .map_err(|e| StoreError::Internal(format!("loading the configuration: {e}")))??;
+        super::writer::publish_all(&*views, &catalog);
+        let catalog = Arc::new(catalog);
+        let state = Arc::new(State {
+            catalog: ArcSwap::from(Arc::clone(&catalog)),
+            identity_count: AtomicI64::new(identity_count),
+            health: Health::default(),
+            purge_wakeup: tokio::sync::Notify::new(),
+            schema,
+        });
+        let (jobs, receiver) = mpsc::channel(4096);
+        let writer = writer::Writer {
+            handle: tokio::runtime::Handle::current(),
+            state: Arc::clone(&state),
+            views,
+            connector: connector.clone(),
+            local: catalog,
+            connection: None,
+        };
+        std::thread::Builder::new()
+            .name("burgee-pg-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| StoreError::Internal(format!("starting the writer: {e}")))?;
+        tokio::spawn(follow(connector.clone(), jobs.clone(), state.schema.clone()));
+        Ok(Self {
+            target: format!("PostgreSQL schema {}", state.schema),
+            pool: connector.pool()?,
+            state,
+            jobs,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.state.catalog.load_full()
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    pub fn unavailable(&self) -> Option<String> {
+        self.state.health.unavailable()
+    }
+
+    pub fn identity_count(&self) -> u64 {
+        self.state.identity_count.load(Ordering::Relaxed).unsigned_abs()
+    }
+
+    /// Applies a command through this replica's writer; answered once committed and
+    /// visible here.
+    pub async fn execute(&self, envelope: Envelope) -> Result<Answer, StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Write(envelope, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        match tokio::time::timeout(WRITE_WAIT, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(StoreError::Closed),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "PostgreSQL did not take the write within {} s",
+                WRITE_WAIT.as_secs()
+            ))),
+        }
+    }
+
+    /// Waits until this replica has applied everything committed before the call.
+    pub async fn linearize(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let row = client
+            .query_one("SELECT revision FROM burgee_head WHERE id = 1", &[])
+            .await
+            .map_err(error)?;
+        let revision: i64 = row.get(0);
+        let wanted = revision.unsigned_abs();
+        let deadline = tokio::time::Instant::now() + WRITE_WAIT;
+        while self.catalog().meta.last_applied < wanted {
+            let _ = self.jobs.try_send(Job::CatchUp);
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(
+                    "this replica could not catch up with PostgreSQL".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &deadpool_postgres::Pool {
+        &self.pool
+    }
+}
+
+/// The head's identity count and the whole configuration, read in one snapshot. Blocking.
+fn load(client: &mut tokio_postgres::Client) -> Result<(i64, Catalog), StoreError> {
+    let handle = tokio::runtime::Handle::current();
+    let statements = handle.block_on(statements::Statements::prepare(client))?;
+    let txn = handle
+        .block_on(
+            client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start(),
+        )
+        .map_err(error)?;
+    let head = catch_up::Head::read(&handle, &txn, &statements.read_head, false)?;
+    let catalog = catch_up::load(&handle, &txn, &head)?;
+    Ok((head.identity_count, catalog))
+}
+
+pub(crate) fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!("no PostgreSQL connection: {error}"))
+}
+
+/// Wakes the writer to catch up when another replica commits (a notification), and every
+/// [`POLL_EVERY`] in any case: a lost notification delays a change, never loses it.
+async fn follow(connector: Connector, jobs: mpsc::Sender<Job>, schema: String) {
+    let notified = Arc::new(tokio::sync::Notify::new());
+    let listening = {
+        let notified = Arc::clone(&notified);
+        let prefix = format!("{schema} ");
+        async move {
+            loop {
+                let notified = Arc::clone(&notified);
+                let prefix = prefix.clone();
+                let ended = connector
+                    .listen(CHANNEL, move |payload| {
+                        if payload.starts_with(&prefix) {
+                            notified.notify_one();
+                        }
+                    })
+                    .await;
+                if let Err(error) = ended {
+                    tracing::debug!(%error, "listening for other replicas' changes stopped");
+                }
+                tokio::time::sleep(POLL_EVERY).await;
+            }
+        }
+    };
+    tokio::spawn(listening);
+    loop {
+        let _ = tokio::time::timeout(POLL_EVERY, notified.notified()).await;
+        if jobs.is_closed() {
+            return;
+        }
+        let _ = jobs.try_send(Job::CatchUp);
+    }
+}
