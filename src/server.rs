@@ -25,9 +25,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         crate::config::StorageSettings::Embedded => {
             open_embedded(&settings, Arc::clone(&snapshots)).await?
         }
-        crate::config::StorageSettings::Postgres { url, password } => {
-            (open_postgres(&settings, url, password.as_ref(), Arc::clone(&snapshots)).await?, None)
-        }
+        crate::config::StorageSettings::Postgres { url, password } => (
+            open_postgres(&settings, url, password.as_ref(), Arc::clone(&snapshots)).await?,
+            None,
+        ),
     };
     store.start_background_work();
 

@@ -37,7 +37,10 @@ pub enum Role {
 }
 
 /// Starts the node's part in its cluster (see the module's rules).
-pub async fn bootstrap(store: &Embedded, cluster: Option<&ClusterSettings>) -> anyhow::Result<Role> {
+pub async fn bootstrap(
+    store: &Embedded,
+    cluster: Option<&ClusterSettings>,
+) -> anyhow::Result<Role> {
     let node = store.node();
     let member_already = node.is_member().await?;
     let status = node.status();

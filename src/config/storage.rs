@@ -83,7 +83,10 @@ impl StorageSettings {
                 let password = password_file
                     .map(|path| {
                         Secret::from_file(&path).map_err(|e| {
-                            anyhow::anyhow!("reading the PostgreSQL password from {}: {e}", path.display())
+                            anyhow::anyhow!(
+                                "reading the PostgreSQL password from {}: {e}",
+                                path.display()
+                            )
                         })
                     })
                     .transpose()?;

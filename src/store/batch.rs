@@ -18,8 +18,8 @@ use super::codec::encode;
 use super::command::{Applied, Envelope};
 use super::database::Backend;
 use super::error::StoreError;
-use super::state_machine::{self, CommandError, Step};
 use super::rows::Target;
+use super::state_machine::{self, CommandError, Step};
 use super::tables;
 
 /// The state machine over one redb database: the durable catalog and the way to extend it.

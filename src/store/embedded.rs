@@ -11,14 +11,14 @@ use redb::{Database, ReadableDatabase};
 use super::catalog::Catalog;
 use super::codec::decode;
 use super::database::{self, Backend};
+#[cfg(feature = "fault-injection")]
+use super::fault;
 use super::records::IdentityRecord;
 use super::shared::Shared;
 use super::{
-    Applied, CommandError, Envelope, StoreError, StoredIdentity, Views, audit,
-    batch, proposer, replicated, snapshot, tables, writer,
+    Applied, CommandError, Envelope, StoreError, StoredIdentity, Views, audit, batch, proposer,
+    replicated, snapshot, tables, writer,
 };
-#[cfg(feature = "fault-injection")]
-use super::fault;
 
 /// The embedded store: redb under a Raft group (of one, or a cluster).
 #[derive(Clone)]

@@ -65,6 +65,8 @@ pub mod access;
 pub mod cluster;
 #[allow(dead_code)] // not every test binary evaluates contexts
 pub mod engine;
+#[allow(dead_code)] // not every test binary runs PostgreSQL replicas
+pub mod postgres;
 #[allow(dead_code)] // not every test binary partitions a cluster
 pub mod proxy;
 pub mod server;

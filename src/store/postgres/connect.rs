@@ -28,11 +28,9 @@ impl Connector {
     /// From a `postgres://` URL or a `key=value` connection string; `password` (read from a
     /// password file) overrides one in the URL.
     pub fn new(url: &str, password: Option<&str>) -> Result<Self, StoreError> {
-        let mut config: Config = url.parse().map_err(|e| {
-            StoreError::Unwritable {
-                path: "the PostgreSQL URL".into(),
-                reason: format!("it cannot be read: {e}"),
-            }
+        let mut config: Config = url.parse().map_err(|e| StoreError::Unwritable {
+            path: "the PostgreSQL URL".into(),
+            reason: format!("it cannot be read: {e}"),
         })?;
         if let Some(password) = password {
             config.password(password);
@@ -83,17 +81,19 @@ impl Connector {
         mut on_notification: impl FnMut(&str) + Send + 'static,
     ) -> Result<(), StoreError> {
         let (client, mut connection) = self.config.connect(NoTls).await.map_err(super::error)?;
-        let messages = std::future::poll_fn(move |cx| loop {
-            match connection.poll_message(cx) {
-                std::task::Poll::Ready(Some(Ok(AsyncMessage::Notification(n)))) => {
-                    on_notification(n.payload());
+        let messages = std::future::poll_fn(move |cx| {
+            loop {
+                match connection.poll_message(cx) {
+                    std::task::Poll::Ready(Some(Ok(AsyncMessage::Notification(n)))) => {
+                        on_notification(n.payload());
+                    }
+                    std::task::Poll::Ready(Some(Ok(_))) => {}
+                    std::task::Poll::Ready(Some(Err(error))) => {
+                        return std::task::Poll::Ready(Err(super::error(error)));
+                    }
+                    std::task::Poll::Ready(None) => return std::task::Poll::Ready(Ok(())),
+                    std::task::Poll::Pending => return std::task::Poll::Pending,
                 }
-                std::task::Poll::Ready(Some(Ok(_))) => {}
-                std::task::Poll::Ready(Some(Err(error))) => {
-                    return std::task::Poll::Ready(Err(super::error(error)));
-                }
-                std::task::Poll::Ready(None) => return std::task::Poll::Ready(Ok(())),
-                std::task::Poll::Pending => return std::task::Poll::Pending,
             }
         });
         let messages = tokio::spawn(messages);

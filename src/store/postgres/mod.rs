@@ -26,12 +26,12 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use super::StoreError;
 use super::catalog::{Catalog, Meta};
 use super::changes::Change;
 use super::command::Envelope;
 use super::health::Health;
 use super::writer::{Answer, Views};
-use super::StoreError;
 pub use connect::Connector;
 use writer::Job;
 
@@ -76,6 +76,7 @@ pub struct PgStore {
 }
 
 /// A PostgreSQL error as a store error: every one is a storage fault (503), never a refusal.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(error)`
 pub(crate) fn error(error: tokio_postgres::Error) -> StoreError {
     match error.as_db_error() {
         Some(db) => StoreError::Database(format!(
@@ -90,10 +91,7 @@ pub(crate) fn error(error: tokio_postgres::Error) -> StoreError {
 impl PgStore {
     /// Connects, migrates the schema, loads the configuration, publishes `views` and starts
     /// the writer and the follower.
-    pub async fn open<V: Views>(
-        connector: Connector,
-        views: Arc<V>,
-    ) -> Result<Self, StoreError> {
+    pub async fn open<V: Views>(connector: Connector, views: Arc<V>) -> Result<Self, StoreError> {
         let mut client = connector.client().await?;
         schema::migrate(&mut client).await?;
         let schema: String = client
@@ -126,7 +124,11 @@ impl PgStore {
             .name("burgee-pg-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|e| StoreError::Internal(format!("starting the writer: {e}")))?;
-        tokio::spawn(follow(connector.clone(), jobs.clone(), state.schema.clone()));
+        tokio::spawn(follow(
+            connector.clone(),
+            jobs.clone(),
+            state.schema.clone(),
+        ));
         Ok(Self {
             target: format!("PostgreSQL schema {}", state.schema),
             pool: connector.pool()?,
@@ -157,7 +159,10 @@ impl PgStore {
     }
 
     pub fn identity_count(&self) -> u64 {
-        self.state.identity_count.load(Ordering::Relaxed).unsigned_abs()
+        self.state
+            .identity_count
+            .load(Ordering::Relaxed)
+            .unsigned_abs()
     }
 
     /// Applies a command through this replica's writer; answered once committed and
@@ -168,7 +173,7 @@ impl PgStore {
         }
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Write(envelope, reply))
+            .send(Job::Write(Box::new(envelope), reply))
             .await
             .map_err(|_| StoreError::Closed)?;
         match tokio::time::timeout(WRITE_WAIT, answer).await {
@@ -226,6 +231,7 @@ fn load(client: &mut tokio_postgres::Client) -> Result<(i64, Catalog), StoreErro
     Ok((head.identity_count, catalog))
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(pool_error)`
 pub(crate) fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Unavailable(format!("no PostgreSQL connection: {error}"))
 }

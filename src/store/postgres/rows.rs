@@ -21,7 +21,8 @@ pub struct SqlRows<'a> {
 }
 
 fn text(bytes: Vec<u8>, what: &str) -> Result<String, StoreError> {
-    String::from_utf8(bytes).map_err(|_| StoreError::Corrupt(format!("a stored {what} is not UTF-8")))
+    String::from_utf8(bytes)
+        .map_err(|_| StoreError::Corrupt(format!("a stored {what} is not UTF-8")))
 }
 
 impl Rows for SqlRows<'_> {

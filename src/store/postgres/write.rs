@@ -20,9 +20,8 @@ pub fn record_kind(change: &Change) -> Option<(i16, u32, Option<Vec<u8>>)> {
     ) -> Option<(i16, u32, Option<Vec<u8>>)> {
         // Encoding a record the state machine built cannot fail; a failure shows as a
         // missing row kind, which `Plan::add` reports.
-        let value = match value.map(encode).transpose() {
-            Ok(value) => value,
-            Err(_) => return None,
+        let Ok(value) = value.map(encode).transpose() else {
+            return None;
         };
         Some((kind, id, value))
     }
@@ -115,7 +114,8 @@ impl Plan {
                     identifier.as_bytes().to_vec(),
                     key.as_bytes().to_vec(),
                 );
-                self.traits.insert(row, value.as_ref().map(encode).transpose()?);
+                self.traits
+                    .insert(row, value.as_ref().map(encode).transpose()?);
             }
             record => {
                 let (kind, id, value) = record_kind(record).ok_or_else(|| {
@@ -175,7 +175,10 @@ pub async fn write(
         let environments: Vec<i64> = gone.iter().map(|(e, _)| *e).collect();
         let identifiers: Vec<&[u8]> = gone.iter().map(|(_, i)| i.as_slice()).collect();
         let removed = txn
-            .execute(&statements.delete_identities, &[&environments, &identifiers])
+            .execute(
+                &statements.delete_identities,
+                &[&environments, &identifiers],
+            )
             .await
             .map_err(super::error)?;
         added -= i64::try_from(removed).unwrap_or(i64::MAX);

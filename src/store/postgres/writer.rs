@@ -28,6 +28,7 @@ use super::connect::Connector;
 use super::rows::SqlRows;
 use super::statements::Statements;
 use super::{LogRow, State, write};
+use crate::store::StoreError;
 use crate::store::batch::apply_one;
 use crate::store::catalog::Catalog;
 use crate::store::changes::Change;
@@ -36,7 +37,6 @@ use crate::store::command::Envelope;
 use crate::store::rows::{Rows, Target};
 use crate::store::state_machine::panic_message;
 use crate::store::writer::{Answer, Views};
-use crate::store::StoreError;
 
 /// At most this many commands go into one transaction.
 const MAX_BATCH: usize = 256;
@@ -47,7 +47,7 @@ pub type Reply = oneshot::Sender<Result<Answer, StoreError>>;
 
 /// What the writer thread is asked to do.
 pub enum Job {
-    Write(Envelope, Reply),
+    Write(Box<Envelope>, Reply),
     /// Another replica committed something: catch up with it.
     CatchUp,
 }
@@ -139,7 +139,7 @@ impl<V: Views> Writer<V> {
             let mut next = Some(first);
             while let Some(job) = next.take() {
                 if let Job::Write(envelope, reply) = job {
-                    writes.push((envelope, reply));
+                    writes.push((*envelope, reply));
                 }
                 if writes.len() < MAX_BATCH {
                     next = jobs.try_recv().ok();
@@ -238,20 +238,22 @@ impl<V: Views> Writer<V> {
                 "building what SDKs are served panicked twice".into(),
             )),
             Attempt::Failed(error) => Err(error),
-            Attempt::Unknown(done, batch, revision, error) => match self.was_committed(batch, revision) {
-                Some(true) => {
-                    tracing::warn!(%error, "a commit reported an error, but the batch was committed; it stands");
-                    let answers = done.answers.clone();
-                    self.publish(done, true);
-                    Ok(answers)
+            Attempt::Unknown(done, batch, revision, error) => {
+                match self.was_committed(batch, revision) {
+                    Some(true) => {
+                        tracing::warn!(%error, "a commit reported an error, but the batch was committed; it stands");
+                        let answers = done.answers.clone();
+                        self.publish(done, true);
+                        Ok(answers)
+                    }
+                    Some(false) => Err(StoreError::Unavailable(format!(
+                        "the write was not applied: {error}"
+                    ))),
+                    None => Err(StoreError::Unavailable(format!(
+                        "PostgreSQL failed during the commit; the write may or may not have applied: {error}"
+                    ))),
                 }
-                Some(false) => Err(StoreError::Unavailable(format!(
-                    "the write was not applied: {error}"
-                ))),
-                None => Err(StoreError::Unavailable(format!(
-                    "PostgreSQL failed during the commit; the write may or may not have applied: {error}"
-                ))),
-            },
+            }
         };
         match answers {
             Ok(answers) => {
@@ -296,7 +298,10 @@ impl<V: Views> Writer<V> {
                 continue;
             };
             let revision = i64::try_from(revision).ok()?;
-            match handle.block_on(client.query_opt(&statements.find_batch, &[&revision, &batch.as_bytes().as_slice()])) {
+            match handle.block_on(client.query_opt(
+                &statements.find_batch,
+                &[&revision, &batch.as_bytes().as_slice()],
+            )) {
                 Ok(found) => return Some(found.is_some()),
                 Err(_) => self.connection = None,
             }
@@ -396,14 +401,16 @@ fn run_batch<V: Views>(
                     return Ok(());
                 }
                 let mut trial = staged.clone();
-                catch_unwind(AssertUnwindSafe(|| views.stage(&mut trial, catalog, touched)))
-                    .map(|()| staged = trial)
-                    .map_err(|panic| {
-                        format!(
-                            "building what SDKs are served panicked: {}",
-                            panic_message(panic.as_ref())
-                        )
-                    })
+                catch_unwind(AssertUnwindSafe(|| {
+                    views.stage(&mut trial, catalog, touched);
+                }))
+                .map(|()| staged = trial)
+                .map_err(|panic| {
+                    format!(
+                        "building what SDKs are served panicked: {}",
+                        panic_message(panic.as_ref())
+                    )
+                })
             },
         )?;
         answers.push(answer);
