@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use crate::api::{AppState, auth::secret_hash, router};
 use crate::cache::Snapshots;
 use crate::config::Settings;
+use crate::secrets::Secret;
 use crate::store::command::{Actor, Command, Envelope, NewToken};
 use crate::store::people::SetupRecord;
 use crate::store::{Store, StoreError};
@@ -25,10 +26,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         crate::config::StorageSettings::Embedded => {
             open_embedded(&settings, Arc::clone(&snapshots)).await?
         }
-        crate::config::StorageSettings::Postgres { url, password } => (
-            open_postgres(&settings, url, password.as_ref(), Arc::clone(&snapshots)).await?,
-            None,
-        ),
+        crate::config::StorageSettings::Postgres {
+            url,
+            password,
+            redis,
+        } => {
+            let database = (url, password.as_ref(), redis.as_ref());
+            let store = open_postgres(&settings, database, Arc::clone(&snapshots)).await?;
+            (store, None)
+        }
     };
     store.start_background_work();
 
@@ -141,8 +147,7 @@ async fn open_embedded(
 #[cfg(feature = "postgres")]
 async fn open_postgres(
     settings: &Settings,
-    url: &crate::secrets::Secret,
-    password: Option<&crate::secrets::Secret>,
+    (url, password, redis): (&Secret, Option<&Secret>, Option<&Secret>),
     snapshots: Arc<Snapshots>,
 ) -> anyhow::Result<Store> {
     // The data directory holds this replica's local files only (admin socket, setup token).
@@ -152,7 +157,14 @@ async fn open_postgres(
         url.expose(),
         password.map(crate::secrets::Secret::expose),
     )?;
-    let store = Store::open_postgres(connector, snapshots)
+    let notifications = match redis {
+        None => crate::store::postgres::Notifications::Postgres,
+        #[cfg(feature = "redis")]
+        Some(url) => crate::store::postgres::Notifications::Redis(url.expose().to_owned()),
+        #[cfg(not(feature = "redis"))]
+        Some(_) => anyhow::bail!("this binary was built without Redis (cargo feature `redis`)"),
+    };
+    let store = Store::open_postgres(connector, notifications, snapshots)
         .await
         .map_err(|e| anyhow::anyhow!("opening the PostgreSQL store: {e}"))?;
     initialise(&store, settings).await?;
@@ -162,8 +174,7 @@ async fn open_postgres(
 #[cfg(not(feature = "postgres"))]
 async fn open_postgres(
     _: &Settings,
-    _: &crate::secrets::Secret,
-    _: Option<&crate::secrets::Secret>,
+    _: (&Secret, Option<&Secret>, Option<&Secret>),
     _: Arc<Snapshots>,
 ) -> anyhow::Result<Store> {
     anyhow::bail!("this binary was built without the PostgreSQL store (cargo feature `postgres`)")

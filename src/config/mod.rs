@@ -130,6 +130,8 @@ struct FileSettings {
     store: Option<StoreKind>,
     postgres_url: Option<Secret>,
     postgres_password_file: Option<PathBuf>,
+    cache: Option<storage::CacheKind>,
+    redis_url: Option<Secret>,
 }
 
 /// The effective settings.
@@ -194,6 +196,8 @@ impl Settings {
                 store: file.store,
                 postgres_url: file.postgres_url.clone(),
                 postgres_password_file: file.postgres_password_file.clone(),
+                cache: file.cache,
+                redis_url: file.redis_url.clone(),
             },
         )?;
         if matches!(storage, StorageSettings::Postgres { .. }) && cluster.is_some() {

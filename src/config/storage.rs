@@ -19,6 +19,14 @@ pub enum StoreKind {
     Postgres,
 }
 
+/// What replicas share change notifications through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKind {
+    /// Redis pub/sub (`--redis-url`); without it, PostgreSQL's LISTEN/NOTIFY.
+    Redis,
+}
+
 /// `burgee serve` storage options as given on the command line or in the environment.
 #[derive(Debug, Clone, Args, Default)]
 pub struct StorageArgs {
@@ -38,6 +46,17 @@ pub struct StorageArgs {
     /// list).
     #[arg(long, env = "BURGEE_POSTGRES_PASSWORD_FILE", value_name = "FILE")]
     pub postgres_password_file: Option<PathBuf>,
+    /// Share change notifications between PostgreSQL replicas through Redis.
+    #[arg(long, env = "BURGEE_CACHE", value_enum)]
+    pub cache: Option<CacheKind>,
+    /// The Redis server (`redis://host:6379`, `rediss://` for TLS).
+    #[arg(
+        long,
+        env = "BURGEE_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis_url: Option<Secret>,
 }
 
 /// The settings file's storage fields.
@@ -46,6 +65,8 @@ pub struct FileStorage {
     pub store: Option<StoreKind>,
     pub postgres_url: Option<Secret>,
     pub postgres_password_file: Option<PathBuf>,
+    pub cache: Option<CacheKind>,
+    pub redis_url: Option<Secret>,
 }
 
 /// The effective storage settings.
@@ -56,6 +77,8 @@ pub enum StorageSettings {
         /// Redacted in `Debug` and serialised output.
         url: Secret,
         password: Option<Secret>,
+        /// Redis for change notifications (`None`: PostgreSQL's LISTEN/NOTIFY).
+        redis: Option<Secret>,
     },
 }
 
@@ -67,11 +90,27 @@ impl StorageSettings {
             .postgres_password_file
             .clone()
             .or(file.postgres_password_file);
+        let cache = args.cache.or(file.cache);
+        let redis_url = args.redis_url.clone().or(file.redis_url);
+        let redis = match (cache, redis_url) {
+            (Some(CacheKind::Redis), Some(url)) => Some(url),
+            (Some(CacheKind::Redis), None) => {
+                anyhow::bail!("--cache redis needs --redis-url (or BURGEE_REDIS_URL)")
+            }
+            (None, Some(_)) => anyhow::bail!("--redis-url needs --cache redis"),
+            (None, None) => None,
+        };
         match kind {
             StoreKind::Embedded => {
                 if url.is_some() || password_file.is_some() {
                     anyhow::bail!(
                         "--postgres-url and --postgres-password-file need --store postgres"
+                    );
+                }
+                if redis.is_some() {
+                    anyhow::bail!(
+                        "--cache redis shares notifications between PostgreSQL replicas: it \
+                         needs --store postgres (an embedded cluster replicates through Raft)"
                     );
                 }
                 Ok(Self::Embedded)
@@ -90,7 +129,11 @@ impl StorageSettings {
                         })
                     })
                     .transpose()?;
-                Ok(Self::Postgres { url, password })
+                Ok(Self::Postgres {
+                    url,
+                    password,
+                    redis,
+                })
             }
         }
     }

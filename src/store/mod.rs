@@ -91,9 +91,10 @@ impl Store {
     #[cfg(feature = "postgres")]
     pub async fn open_postgres<V: Views>(
         connector: postgres::Connector,
+        notifications: postgres::Notifications,
         views: Arc<V>,
     ) -> Result<Self, StoreError> {
-        let store = postgres::PgStore::open(connector, views).await?;
+        let store = postgres::PgStore::open(connector, notifications, views).await?;
         Ok(Self {
             backend: Backend::Postgres(Arc::new(store)),
         })
@@ -129,6 +130,16 @@ impl Store {
     /// removal a restart interrupted). Needs a Tokio runtime.
     pub fn start_background_work(&self) {
         tokio::spawn(purge::run(self.clone()));
+    }
+
+    /// Whether this server runs the periodic work (purges, audit retention): every embedded
+    /// node (its commands go through the one Raft log), and one PostgreSQL replica at a time.
+    pub fn runs_periodic_work(&self) -> bool {
+        match &self.backend {
+            Backend::Embedded(_) => true,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.leading(),
+        }
     }
 
     /// Wakes the background purge when an environment is deleted.

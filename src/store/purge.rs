@@ -22,6 +22,10 @@ pub async fn run(store: Store) {
     // purges go on.
     let mut retry_at: HashMap<u32, (Instant, Duration)> = HashMap::new();
     loop {
+        if !store.runs_periodic_work() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         let now = Instant::now();
         let pending = store.catalog().purges.clone();
         retry_at.retain(|id, _| pending.contains(id));

@@ -13,8 +13,12 @@ const CHECK_EVERY: Duration = Duration::from_secs(3600);
 pub async fn run(store: Store, retention: Duration) {
     let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     loop {
-        prune(&store, retention_ms).await;
-        tokio::time::sleep(CHECK_EVERY).await;
+        if store.runs_periodic_work() {
+            prune(&store, retention_ms).await;
+            tokio::time::sleep(CHECK_EVERY).await;
+        } else {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
     }
 }
 

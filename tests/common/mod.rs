@@ -67,6 +67,8 @@ pub mod cluster;
 pub mod engine;
 #[allow(dead_code)] // not every test binary runs PostgreSQL replicas
 pub mod postgres;
+#[allow(dead_code)] // not every test binary stops servers
+pub mod private;
 #[allow(dead_code)] // not every test binary partitions a cluster
 pub mod proxy;
 pub mod server;

@@ -6,11 +6,15 @@
 //! Layout: [`schema`] (versioned migrations), [`connect`] (sessions and the read pool),
 //! [`statements`], [`writer`] (the one writer thread per replica), [`rows`] (the state
 //! machine's reads inside the writer's transaction), [`write`] (change sets as SQL),
-//! [`catch_up`] (following the other replicas), [`reads`] (identity and audit reads).
+//! [`catch_up`] (following the other replicas), [`reads`] (identity and audit reads),
+//! [`periodic`] (the one replica that runs periodic work).
 
 mod catch_up;
 mod connect;
+mod periodic;
 mod reads;
+#[cfg(feature = "redis")]
+mod redis;
 mod rows;
 mod schema;
 mod statements;
@@ -39,7 +43,13 @@ use writer::Job;
 /// database in different schemas ignore each other.
 const CHANNEL: &str = "burgee_changes";
 /// How often a replica looks for other replicas' writes when no notification came.
-const POLL_EVERY: Duration = Duration::from_secs(1);
+fn poll_every() -> Duration {
+    // A test knob: a test that proves notifications alone propagate changes turns polling off.
+    std::env::var("BURGEE_PG_POLL_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(1), Duration::from_secs)
+}
 /// How long a write waits for the writer before its caller hears 503.
 const WRITE_WAIT: Duration = Duration::from_secs(30);
 
@@ -55,6 +65,16 @@ pub struct LogRow {
     pub identities: Vec<(u32, String)>,
 }
 
+/// How replicas tell each other about their commits.
+#[derive(Debug, Clone)]
+pub enum Notifications {
+    /// PostgreSQL's LISTEN/NOTIFY, sent inside each write's transaction.
+    Postgres,
+    /// Redis pub/sub at this URL (`--cache redis`).
+    #[cfg(feature = "redis")]
+    Redis(String),
+}
+
 /// What the store's handles and its writer thread share.
 pub struct State {
     pub catalog: ArcSwap<Catalog>,
@@ -63,6 +83,11 @@ pub struct State {
     pub purge_wakeup: tokio::sync::Notify,
     /// The schema this installation lives in.
     pub schema: String,
+    /// Whether this replica runs the periodic work (it holds the advisory lock).
+    pub leading: AtomicBool,
+    /// The revision this replica last committed (for notifications that are sent after the
+    /// commit).
+    pub committed: tokio::sync::watch::Sender<u64>,
 }
 
 /// A handle to the PostgreSQL store.
@@ -91,7 +116,11 @@ pub(crate) fn error(error: tokio_postgres::Error) -> StoreError {
 impl PgStore {
     /// Connects, migrates the schema, loads the configuration, publishes `views` and starts
     /// the writer and the follower.
-    pub async fn open<V: Views>(connector: Connector, views: Arc<V>) -> Result<Self, StoreError> {
+    pub async fn open<V: Views>(
+        connector: Connector,
+        notifications: Notifications,
+        views: Arc<V>,
+    ) -> Result<Self, StoreError> {
         let mut client = connector.client().await?;
         schema::migrate(&mut client).await?;
         let schema: String = client
@@ -110,6 +139,8 @@ impl PgStore {
             health: Health::default(),
             purge_wakeup: tokio::sync::Notify::new(),
             schema,
+            leading: AtomicBool::new(false),
+            committed: tokio::sync::watch::Sender::new(0),
         });
         let (jobs, receiver) = mpsc::channel(4096);
         let writer = writer::Writer {
@@ -124,11 +155,25 @@ impl PgStore {
             .name("burgee-pg-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|e| StoreError::Internal(format!("starting the writer: {e}")))?;
-        tokio::spawn(follow(
-            connector.clone(),
-            jobs.clone(),
-            state.schema.clone(),
-        ));
+        let notified = Arc::new(tokio::sync::Notify::new());
+        match notifications {
+            Notifications::Postgres => {
+                let schema = state.schema.clone();
+                tokio::spawn(listen(connector.clone(), schema, Arc::clone(&notified)));
+            }
+            #[cfg(feature = "redis")]
+            Notifications::Redis(url) => {
+                let client = ::redis::Client::open(url.as_str()).map_err(|e| {
+                    StoreError::Unavailable(format!("the Redis URL cannot be used: {e}"))
+                })?;
+                let channel = redis::channel(&state.schema);
+                let committed = state.committed.subscribe();
+                tokio::spawn(redis::publish(client.clone(), channel.clone(), committed));
+                tokio::spawn(redis::subscribe(client, channel, Arc::clone(&notified)));
+            }
+        }
+        tokio::spawn(follow(jobs.clone(), notified));
+        tokio::spawn(periodic::run(connector.clone(), Arc::clone(&state)));
         Ok(Self {
             target: format!("PostgreSQL schema {}", state.schema),
             pool: connector.pool()?,
@@ -156,6 +201,11 @@ impl PgStore {
 
     pub fn unavailable(&self) -> Option<String> {
         self.state.health.unavailable()
+    }
+
+    /// Whether this replica runs the periodic work now.
+    pub fn leading(&self) -> bool {
+        self.state.leading.load(Ordering::SeqCst)
     }
 
     pub fn identity_count(&self) -> u64 {
@@ -237,36 +287,36 @@ pub(crate) fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
 }
 
 /// Wakes the writer to catch up when another replica commits (a notification), and every
-/// [`POLL_EVERY`] in any case: a lost notification delays a change, never loses it.
-async fn follow(connector: Connector, jobs: mpsc::Sender<Job>, schema: String) {
-    let notified = Arc::new(tokio::sync::Notify::new());
-    let listening = {
-        let notified = Arc::clone(&notified);
-        let prefix = format!("{schema} ");
-        async move {
-            loop {
-                let notified = Arc::clone(&notified);
-                let prefix = prefix.clone();
-                let ended = connector
-                    .listen(CHANNEL, move |payload| {
-                        if payload.starts_with(&prefix) {
-                            notified.notify_one();
-                        }
-                    })
-                    .await;
-                if let Err(error) = ended {
-                    tracing::debug!(%error, "listening for other replicas' changes stopped");
-                }
-                tokio::time::sleep(POLL_EVERY).await;
-            }
-        }
-    };
-    tokio::spawn(listening);
+/// [`poll_every`] in any case: a lost notification delays a change, never loses it.
+async fn follow(jobs: mpsc::Sender<Job>, notified: Arc<tokio::sync::Notify>) {
     loop {
-        let _ = tokio::time::timeout(POLL_EVERY, notified.notified()).await;
+        let _ = tokio::time::timeout(poll_every(), notified.notified()).await;
         if jobs.is_closed() {
             return;
         }
         let _ = jobs.try_send(Job::CatchUp);
+    }
+}
+
+/// Wakes `notified` for every PostgreSQL notification of this schema, reconnecting for as
+/// long as the process runs.
+async fn listen(connector: Connector, schema: String, notified: Arc<tokio::sync::Notify>) {
+    let prefix = format!("{schema} ");
+    loop {
+        let wake = Arc::clone(&notified);
+        let prefix = prefix.clone();
+        // Whatever was committed while this replica was not listening.
+        notified.notify_one();
+        let ended = connector
+            .listen(CHANNEL, move |payload| {
+                if payload.starts_with(&prefix) {
+                    wake.notify_one();
+                }
+            })
+            .await;
+        if let Err(error) = ended {
+            tracing::debug!(%error, "listening for other replicas' changes stopped");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

@@ -211,7 +211,7 @@ impl<V: Views> Writer<V> {
                 answers: Vec::new(),
                 identity_count: head.identity_count,
             },
-            true,
+            false,
         );
         Ok(())
     }
@@ -230,7 +230,7 @@ impl<V: Views> Writer<V> {
             }
             Attempt::Unchanged(answers, caught_up) => {
                 if let Some(done) = caught_up {
-                    self.publish(done, true);
+                    self.publish(done, false);
                 }
                 Ok(answers)
             }
@@ -273,7 +273,10 @@ impl<V: Views> Writer<V> {
         }
     }
 
-    fn publish(&mut self, done: Done<V::Staged>, available: bool) {
+    /// Makes `done` this replica's state; `own` when it is this replica's own commit (which
+    /// the other replicas are told about).
+    fn publish(&mut self, done: Done<V::Staged>, own: bool) {
+        let committed = done.catalog.meta.last_applied;
         let catalog = Arc::new(done.catalog);
         self.local = Arc::clone(&catalog);
         self.state.catalog.store(Arc::clone(&catalog));
@@ -281,11 +284,16 @@ impl<V: Views> Writer<V> {
         self.state
             .identity_count
             .store(done.identity_count, std::sync::atomic::Ordering::Relaxed);
-        if available {
-            self.state.health.set_available();
-        }
+        self.state.health.set_available();
         if !catalog.purges.is_empty() {
             self.state.purge_wakeup.notify_one();
+        }
+        if own {
+            self.state.committed.send_if_modified(|last| {
+                let newer = committed > *last;
+                *last = committed.max(*last);
+                newer
+            });
         }
     }
 

@@ -1,0 +1,266 @@
+//! Several Burgee replicas on one PostgreSQL database: changes reach every replica by
+//! notification, a replica that starts or restarts later holds everything, a replica that
+//! missed more than the change log keeps reloads, and exactly one replica runs the periodic
+//! work. (What every store must do alike is in `storage_conformance`.)
+
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)] // test helpers fail loudly
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::postgres::{Replicas, Schema, replica};
+use common::server::{Admin, Server, TOKEN, client, metric};
+use serde_json::{Value, json};
+
+async fn flags(server: &Server, key: &str) -> Value {
+    client()
+        .get(server.url("/api/v1/flags/"))
+        .header("X-Environment-Key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits (up to `within`) until `server` serves `banner` with `value`.
+async fn served(server: &Server, key: &str, value: &str, within: Duration) {
+    let started = Instant::now();
+    loop {
+        let flags = flags(server, key).await;
+        if flags[0]["feature_state_value"] == value {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{} still serves {flags} instead of {value:?}",
+            server.base
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn set_value(server: &Server, value: &str) {
+    let response = client()
+        .patch(server.url("/admin/v1/environments/1/features/1/state"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"enabled": true, "value": value}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+async fn web_production_banner(server: &Server) -> String {
+    let admin = Admin::new(server);
+    let key = admin.web_production().await;
+    admin
+        .post(
+            "/admin/v1/projects/1/features",
+            json!({"name": "banner", "initial_value": "hello"}),
+        )
+        .await;
+    key
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_alone_carry_changes_to_every_replica() {
+    let Some(schema) = Schema::create() else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    // Polling off: only LISTEN/NOTIFY can bring the changes.
+    let quiet = [("BURGEE_PG_POLL_SECONDS", "3600")];
+    let start = |i: usize| {
+        let url = schema.url();
+        Server::start_with(
+            &temp.path().join(format!("r{i}")),
+            &[
+                "--store",
+                "postgres",
+                "--postgres-url",
+                &url,
+                "--bootstrap-token",
+                TOKEN,
+            ],
+            &quiet,
+        )
+    };
+    let replicas: Vec<Server> = (0..3).map(start).collect();
+    let key = web_production_banner(&replicas[0]).await;
+    for round in 0..10 {
+        let writer = &replicas[round % 3];
+        let value = format!("round-{round}");
+        set_value(writer, &value).await;
+        for server in &replicas {
+            served(server, &key, &value, Duration::from_secs(10)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_started_or_restarted_later_hold_everything() {
+    let Some(mut replicas) = Replicas::start(2) else {
+        return;
+    };
+    let key = web_production_banner(&replicas.servers[0]).await;
+    set_value(&replicas.servers[1], "from-b").await;
+    for i in 0..20 {
+        let (status, _) = common::server::identify(
+            &replicas.servers[0],
+            &key,
+            &format!("user-{i}"),
+            json!([{"trait_key": "n", "trait_value": i}]),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let document = Admin::new(&replicas.servers[0])
+        .get("/admin/v1/environments/1/document")
+        .await;
+    // A third replica, started now, loads the whole configuration.
+    let late = replica(&replicas.schema, &replicas.local(2), &[]);
+    assert_eq!(
+        Admin::new(&late)
+            .get("/admin/v1/environments/1/document")
+            .await,
+        document
+    );
+    served(&late, &key, "from-b", Duration::from_secs(5)).await;
+    // Killed without warning and started again: nothing acknowledged is lost.
+    let first = replicas.servers.remove(0);
+    drop(first.kill());
+    let restarted = replica(&replicas.schema, &replicas.local(0), &[]);
+    let admin = Admin::new(&restarted);
+    assert_eq!(
+        admin.get("/admin/v1/environments/1/document").await,
+        document
+    );
+    assert_eq!(
+        admin.all("/admin/v1/environments/1/identities").await.len(),
+        20
+    );
+    assert_eq!(metric(&restarted, "burgee_identities").await, Some(20.0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_that_missed_more_than_the_change_log_reloads() {
+    let Some(replicas) = Replicas::start(2) else {
+        return;
+    };
+    let key = web_production_banner(&replicas.servers[0]).await;
+    served(&replicas.servers[1], &key, "hello", Duration::from_secs(10)).await;
+    // Replica B stops running; meanwhile A writes and the change log is emptied.
+    let paused = replicas.servers[1].child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &paused])
+            .status()
+            .unwrap()
+            .success()
+    );
+    set_value(&replicas.servers[0], "while-b-slept").await;
+    Admin::new(&replicas.servers[0])
+        .post("/admin/v1/projects/1/features", json!({"name": "second"}))
+        .await;
+    replicas.schema.execute("DELETE FROM burgee_changes");
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &paused])
+            .status()
+            .unwrap()
+            .success()
+    );
+    served(
+        &replicas.servers[1],
+        &key,
+        "while-b-slept",
+        Duration::from_secs(10),
+    )
+    .await;
+    let features = Admin::new(&replicas.servers[1])
+        .all("/admin/v1/projects/1/features")
+        .await;
+    assert_eq!(features.len(), 2, "{features:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exactly_one_replica_runs_the_periodic_work() {
+    let Some(mut replicas) = Replicas::start(3) else {
+        return;
+    };
+    let leaders = |servers: &[Server]| {
+        let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+        async move {
+            let mut leading = Vec::new();
+            for (i, base) in bases.iter().enumerate() {
+                let text = client()
+                    .get(format!("{base}/metrics"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                if text.lines().any(|l| l == "burgee_periodic_work_leader 1") {
+                    leading.push(i);
+                }
+            }
+            leading
+        }
+    };
+    let started = Instant::now();
+    let leader = loop {
+        let leading = leaders(&replicas.servers).await;
+        assert!(leading.len() <= 1, "two leaders: {leading:?}");
+        if let [one] = leading[..] {
+            break one;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no replica took the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The leader dies: another takes over, and it purges a deleted environment's rows.
+    drop(replicas.servers.remove(leader).kill());
+    let started = Instant::now();
+    loop {
+        let leading = leaders(&replicas.servers).await;
+        assert!(leading.len() <= 1, "two leaders: {leading:?}");
+        if leading.len() == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nobody took over the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let writer = &replicas.servers[0];
+    let key = web_production_banner(writer).await;
+    for i in 0..10 {
+        common::server::identify(writer, &key, &format!("u{i}"), json!([])).await;
+    }
+    let (status, _) = Admin::new(writer)
+        .call(reqwest::Method::DELETE, "/admin/v1/environments/1", None)
+        .await;
+    assert_eq!(status, 204);
+    let started = Instant::now();
+    while replicas
+        .schema
+        .query("SELECT count(*) FROM burgee_identities")[0][0]
+        .as_deref()
+        != Some("0")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the purge never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
