@@ -56,6 +56,12 @@ fi
 cargo build --release --quiet --locked --manifest-path sdk-tests/rust/Cargo.toml --target-dir "$sdk/rust-target"
 export BURGEE_SDK_RUST="$sdk/rust-target/release/burgee-sdk-compat-rust"
 
+# The PostgreSQL and Redis adapters' tests talk to real servers (a fresh database per run).
+# shellcheck source=scripts/services.sh
+. "$root/scripts/services.sh"
+ensure_postgres
+ensure_redis
+
 echo "== cargo test"
 # fault-injection is a test-only feature: it lets the fault tests break the disk on demand.
 cargo test --workspace --all-targets --locked --features fault-injection

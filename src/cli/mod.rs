@@ -7,6 +7,7 @@ mod client;
 mod cluster;
 pub use client::ADMIN_SOCKET;
 mod evaluate;
+mod migrate;
 mod profile;
 
 use std::process::ExitCode;
@@ -166,6 +167,8 @@ pub enum Command {
         #[command(flatten)]
         connection: client::Connection,
     },
+    /// Move a whole installation between a data directory and PostgreSQL.
+    Migrate(migrate::MigrateArgs),
     /// The Raft cluster.
     Cluster {
         #[command(subcommand)]
@@ -190,6 +193,7 @@ pub fn run() -> ExitCode {
             command: ConfigCommand::Print(args),
         } => print_config(&args),
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Migrate(args) => migrate::run(&args),
         Command::Import {
             command,
             connection,

@@ -265,7 +265,7 @@ impl Embedded {
         audit::verify(&*self.database()?)
     }
 
-    fn database(&self) -> Result<Arc<Database>, StoreError> {
+    pub(crate) fn database(&self) -> Result<Arc<Database>, StoreError> {
         self.shared
             .db
             .load_full()

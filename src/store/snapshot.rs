@@ -24,7 +24,7 @@ pub const RAFT_META_KEY: &str = "raft";
 const MAX_FRAME: u32 = 256 << 20;
 
 /// The catalog tables keyed by id, by tag.
-const RECORD_TABLES: [(u8, TableDefinition<u32, &[u8]>); 13] = [
+pub const RECORD_TABLES: [(u8, TableDefinition<u32, &[u8]>); 13] = [
     (1, tables::ORGANISATIONS),
     (2, tables::PROJECTS),
     (3, tables::ENVIRONMENTS),
@@ -40,8 +40,9 @@ const RECORD_TABLES: [(u8, TableDefinition<u32, &[u8]>); 13] = [
     (13, tables::SESSIONS),
 ];
 
+/// One row of a store, as snapshots (and migrations between stores) carry it.
 #[derive(Debug, Serialize, Deserialize)]
-enum Row {
+pub enum Row {
     Meta(String, Vec<u8>),
     Record(u8, u32, Vec<u8>),
     Audit(u64, Vec<u8>),
@@ -79,11 +80,24 @@ impl Writer<'_> {
 /// Writes every table of `db` to `out`, as of one read transaction; returns the Raft state
 /// stored in that same view (empty if none).
 pub fn write(db: &Database, out: &mut dyn Write) -> Result<Vec<u8>, StoreError> {
-    let txn = db.begin_read()?;
     out.write_all(MAGIC).map_err(io("writing a snapshot"))?;
     out.write_all(&STORE_FORMAT.to_le_bytes())
         .map_err(io("writing a snapshot"))?;
     let mut writer = Writer { out, rows: 0 };
+    let raft = each_row(db, &mut |row| writer.row(&row))?;
+    let rows = writer.rows;
+    writer.row(&Row::End { rows })?;
+    writer.out.flush().map_err(io("writing a snapshot"))?;
+    Ok(raft)
+}
+
+/// Hands every row of `db` (but Raft's own state, which it returns) to `visit`, as of one
+/// read transaction, table by table; [`Row::End`] is not among them.
+pub fn each_row(
+    db: &Database,
+    visit: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+) -> Result<Vec<u8>, StoreError> {
+    let txn = db.begin_read()?;
     let mut raft = Vec::new();
     for row in txn.open_table(tables::META)?.iter()? {
         let (key, value) = row?;
@@ -91,22 +105,22 @@ pub fn write(db: &Database, out: &mut dyn Write) -> Result<Vec<u8>, StoreError> 
             raft = value.value().to_vec();
             continue;
         }
-        writer.row(&Row::Meta(key.value().to_owned(), value.value().to_vec()))?;
+        visit(Row::Meta(key.value().to_owned(), value.value().to_vec()))?;
     }
     for (tag, table) in RECORD_TABLES {
         for row in txn.open_table(table)?.iter()? {
             let (key, value) = row?;
-            writer.row(&Row::Record(tag, key.value(), value.value().to_vec()))?;
+            visit(Row::Record(tag, key.value(), value.value().to_vec()))?;
         }
     }
     for row in txn.open_table(tables::AUDIT)?.iter()? {
         let (key, value) = row?;
-        writer.row(&Row::Audit(key.value(), value.value().to_vec()))?;
+        visit(Row::Audit(key.value(), value.value().to_vec()))?;
     }
     for row in txn.open_table(tables::IDENTITIES)?.iter()? {
         let (key, value) = row?;
         let (environment, identifier) = key.value();
-        writer.row(&Row::Identity(
+        visit(Row::Identity(
             environment,
             identifier.to_owned(),
             value.value().to_vec(),
@@ -115,7 +129,7 @@ pub fn write(db: &Database, out: &mut dyn Write) -> Result<Vec<u8>, StoreError> 
     for row in txn.open_table(tables::TRAITS)?.iter()? {
         let (key, value) = row?;
         let (environment, identifier, name) = key.value();
-        writer.row(&Row::Trait(
+        visit(Row::Trait(
             environment,
             identifier.to_owned(),
             name.to_owned(),
@@ -123,11 +137,8 @@ pub fn write(db: &Database, out: &mut dyn Write) -> Result<Vec<u8>, StoreError> 
         ))?;
     }
     for row in txn.open_table(tables::PURGES)?.iter()? {
-        writer.row(&Row::Purge(row?.0.value()))?;
+        visit(Row::Purge(row?.0.value()))?;
     }
-    let rows = writer.rows;
-    writer.row(&Row::End { rows })?;
-    writer.out.flush().map_err(io("writing a snapshot"))?;
     Ok(raft)
 }
 
@@ -183,6 +194,18 @@ pub fn install(db: &Database, input: &mut dyn Read, raft: &[u8]) -> Result<(), S
             supported: STORE_FORMAT,
         });
     }
+    let mut buffer = Vec::new();
+    install_rows(db, &mut || read_frame(input, &mut buffer), raft)
+}
+
+/// Replaces every table of `db` with the rows `next` hands out until [`Row::End`] (whose
+/// count must match), and stores `raft` as the Raft state, in one durable write
+/// transaction: all of it or, on any error, none.
+pub fn install_rows(
+    db: &Database,
+    next: &mut dyn FnMut() -> Result<Row, StoreError>,
+    raft: &[u8],
+) -> Result<(), StoreError> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
     clear(&txn)?;
@@ -196,10 +219,9 @@ pub fn install(db: &Database, input: &mut dyn Read, raft: &[u8]) -> Result<(), S
         let mut identities = txn.open_table(tables::IDENTITIES)?;
         let mut traits = txn.open_table(tables::TRAITS)?;
         let mut purges = txn.open_table(tables::PURGES)?;
-        let mut buffer = Vec::new();
         let mut rows = 0u64;
         loop {
-            match read_frame(input, &mut buffer)? {
+            match next()? {
                 Row::Meta(key, value) => {
                     meta.insert(key.as_str(), value.as_slice())?;
                 }

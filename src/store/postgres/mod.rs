@@ -18,6 +18,7 @@ mod redis;
 mod rows;
 mod schema;
 mod statements;
+pub mod transfer;
 mod write;
 mod writer;
 
