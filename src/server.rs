@@ -26,13 +26,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         crate::config::StorageSettings::Embedded => {
             open_embedded(&settings, Arc::clone(&snapshots)).await?
         }
-        crate::config::StorageSettings::Postgres {
-            url,
-            password,
-            redis,
-        } => {
-            let database = (url, password.as_ref(), redis.as_ref());
-            let store = open_postgres(&settings, database, Arc::clone(&snapshots)).await?;
+        crate::config::StorageSettings::Postgres(postgres) => {
+            let store = open_postgres(&settings, postgres, Arc::clone(&snapshots)).await?;
             (store, None)
         }
     };
@@ -147,17 +142,18 @@ async fn open_embedded(
 #[cfg(feature = "postgres")]
 async fn open_postgres(
     settings: &Settings,
-    (url, password, redis): (&Secret, Option<&Secret>, Option<&Secret>),
+    postgres: &crate::config::PostgresSettings,
     snapshots: Arc<Snapshots>,
 ) -> anyhow::Result<Store> {
     // The data directory holds this replica's local files only (admin socket, setup token).
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let connector = crate::store::postgres::Connector::new(
-        url.expose(),
-        password.map(crate::secrets::Secret::expose),
+        postgres.url.expose(),
+        postgres.password.as_ref().map(Secret::expose),
+        postgres.ca_file.as_deref(),
     )?;
-    let notifications = match redis {
+    let notifications = match &postgres.redis {
         None => crate::store::postgres::Notifications::Postgres,
         #[cfg(feature = "redis")]
         Some(url) => crate::store::postgres::Notifications::Redis(url.expose().to_owned()),
@@ -174,7 +170,7 @@ async fn open_postgres(
 #[cfg(not(feature = "postgres"))]
 async fn open_postgres(
     _: &Settings,
-    _: (&Secret, Option<&Secret>, Option<&Secret>),
+    _: &crate::config::PostgresSettings,
     _: Arc<Snapshots>,
 ) -> anyhow::Result<Store> {
     anyhow::bail!("this binary was built without the PostgreSQL store (cargo feature `postgres`)")

@@ -20,6 +20,9 @@ pub struct MigrateArgs {
     /// The PostgreSQL password read from a file (keeps it out of the URL).
     #[arg(long, env = "BURGEE_POSTGRES_PASSWORD_FILE", value_name = "FILE")]
     pub postgres_password_file: Option<PathBuf>,
+    /// A private CA (PEM) for the PostgreSQL server's certificate (with `sslmode=require`).
+    #[arg(long, env = "BURGEE_POSTGRES_CA_FILE", value_name = "FILE")]
+    pub postgres_ca_file: Option<PathBuf>,
 }
 
 fn is_postgres(place: &str) -> bool {
@@ -34,7 +37,13 @@ pub fn run(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(Secret::from_file)
         .transpose()?;
-    let connector = |url: &str| Connector::new(url, password.as_ref().map(Secret::expose));
+    let connector = |url: &str| {
+        Connector::new(
+            url,
+            password.as_ref().map(Secret::expose),
+            args.postgres_ca_file.as_deref(),
+        )
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -13,7 +13,7 @@ use crate::secrets::{Secret, secret_or_file};
 
 pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
 pub use network::{Cidr, parse_cidr};
-pub use storage::{StorageArgs, StorageSettings, StoreKind};
+pub use storage::{PostgresSettings, StorageArgs, StorageSettings, StoreKind};
 pub use text::parse_duration;
 
 mod cluster;
@@ -130,6 +130,7 @@ struct FileSettings {
     store: Option<StoreKind>,
     postgres_url: Option<Secret>,
     postgres_password_file: Option<PathBuf>,
+    postgres_ca_file: Option<PathBuf>,
     cache: Option<storage::CacheKind>,
     redis_url: Option<Secret>,
 }
@@ -196,11 +197,12 @@ impl Settings {
                 store: file.store,
                 postgres_url: file.postgres_url.clone(),
                 postgres_password_file: file.postgres_password_file.clone(),
+                postgres_ca_file: file.postgres_ca_file.clone(),
                 cache: file.cache,
                 redis_url: file.redis_url.clone(),
             },
         )?;
-        if matches!(storage, StorageSettings::Postgres { .. }) && cluster.is_some() {
+        if matches!(storage, StorageSettings::Postgres(_)) && cluster.is_some() {
             anyhow::bail!(
                 "--store postgres runs without Raft: the cluster options do not apply (replicas \
                  share the database instead)"

@@ -46,6 +46,10 @@ pub struct StorageArgs {
     /// list).
     #[arg(long, env = "BURGEE_POSTGRES_PASSWORD_FILE", value_name = "FILE")]
     pub postgres_password_file: Option<PathBuf>,
+    /// A private CA (PEM) that signs the PostgreSQL server's certificate, besides the
+    /// built-in public roots (with `sslmode=require`).
+    #[arg(long, env = "BURGEE_POSTGRES_CA_FILE", value_name = "FILE")]
+    pub postgres_ca_file: Option<PathBuf>,
     /// Share change notifications between PostgreSQL replicas through Redis.
     #[arg(long, env = "BURGEE_CACHE", value_enum)]
     pub cache: Option<CacheKind>,
@@ -65,6 +69,7 @@ pub struct FileStorage {
     pub store: Option<StoreKind>,
     pub postgres_url: Option<Secret>,
     pub postgres_password_file: Option<PathBuf>,
+    pub postgres_ca_file: Option<PathBuf>,
     pub cache: Option<CacheKind>,
     pub redis_url: Option<Secret>,
 }
@@ -73,13 +78,18 @@ pub struct FileStorage {
 #[derive(Debug, Clone, Serialize)]
 pub enum StorageSettings {
     Embedded,
-    Postgres {
-        /// Redacted in `Debug` and serialised output.
-        url: Secret,
-        password: Option<Secret>,
-        /// Redis for change notifications (`None`: PostgreSQL's LISTEN/NOTIFY).
-        redis: Option<Secret>,
-    },
+    Postgres(PostgresSettings),
+}
+
+/// Where a PostgreSQL store is and how to reach it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostgresSettings {
+    /// Redacted in `Debug` and serialised output.
+    pub url: Secret,
+    pub password: Option<Secret>,
+    pub ca_file: Option<PathBuf>,
+    /// Redis for change notifications (`None`: PostgreSQL's LISTEN/NOTIFY).
+    pub redis: Option<Secret>,
 }
 
 impl StorageSettings {
@@ -129,11 +139,12 @@ impl StorageSettings {
                         })
                     })
                     .transpose()?;
-                Ok(Self::Postgres {
+                Ok(Self::Postgres(PostgresSettings {
                     url,
                     password,
+                    ca_file: args.postgres_ca_file.clone().or(file.postgres_ca_file),
                     redis,
-                })
+                }))
             }
         }
     }

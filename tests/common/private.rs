@@ -46,13 +46,23 @@ fn postgres_binary(program: &str) -> PathBuf {
 pub struct PrivatePostgres {
     pub port: u16,
     data: PathBuf,
+    /// More server options (`-c name=value …`).
+    options: String,
+    /// The CA that signed the server's certificate, when it speaks TLS.
+    pub ca_file: Option<PathBuf>,
     _temp: tempfile::TempDir,
 }
 
 impl PrivatePostgres {
-    /// Initialises and starts a server, or `None` (after saying why) when PostgreSQL's tools
-    /// are missing.
+    /// Initialises and starts a server (trust authentication, no TLS), or `None` (after
+    /// saying why) when PostgreSQL's tools are missing.
     pub fn start() -> Option<Self> {
+        Self::start_with(None, false)
+    }
+
+    /// A server whose TCP connections need `password` (SCRAM), and that speaks TLS with a
+    /// certificate for 127.0.0.1 signed by a CA of its own when `tls`.
+    pub fn start_with(password: Option<&str>, tls: bool) -> Option<Self> {
         if !postgres_binary("initdb").exists()
             && Command::new("initdb").arg("--version").output().is_err()
         {
@@ -78,17 +88,57 @@ impl PrivatePostgres {
                 .unwrap();
             open(&data);
         }
-        let status = as_postgres("initdb")
+        let mut initdb = as_postgres("initdb");
+        initdb
             .args(["-D"])
             .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
+            .args(["-U", "postgres", "-E", "UTF8", "--no-sync"]);
+        match password {
+            Some(password) => {
+                let file = temp.path().join("pwfile");
+                std::fs::write(&file, password).unwrap();
+                Command::new("chmod")
+                    .arg("644")
+                    .arg(&file)
+                    .status()
+                    .unwrap();
+                initdb
+                    .args([
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                        "--pwfile",
+                    ])
+                    .arg(&file);
+            }
+            None => {
+                initdb.arg("--auth=trust");
+            }
+        }
+        let status = initdb.stdout(Stdio::null()).status().unwrap();
         assert!(status.success(), "initdb failed");
+        let mut options = String::new();
+        let mut ca_file = None;
+        if tls {
+            let (ca, cert, key) = certificates(temp.path());
+            if is_root() {
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&key)
+                    .status()
+                    .unwrap();
+            }
+            options = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            );
+            ca_file = Some(ca);
+        }
         let server = Self {
             port: free_port(),
             data,
+            options,
+            ca_file,
             _temp: temp,
         };
         server.resume();
@@ -102,8 +152,8 @@ impl PrivatePostgres {
     /// Starts the server (again) and waits until it takes connections.
     pub fn resume(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off",
-            self.port
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off{}",
+            self.port, self.options
         );
         let status = as_postgres("pg_ctl")
             .args(["-D"])
@@ -134,6 +184,84 @@ impl PrivatePostgres {
             .stdout(Stdio::null())
             .status();
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 it signed: (CA, certificate, key) files.
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (ca_key, ca, key, request, cert, extensions) = (
+        dir.join("ca.key"),
+        dir.join("ca.pem"),
+        dir.join("server.key"),
+        dir.join("server.csr"),
+        dir.join("server.pem"),
+        dir.join("san.ext"),
+    );
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    openssl(&[
+        os("req"),
+        os("-x509"),
+        os("-newkey"),
+        os("ec"),
+        os("-pkeyopt"),
+        os("ec_paramgen_curve:prime256v1"),
+        os("-nodes"),
+        os("-days"),
+        os("2"),
+        os("-subj"),
+        os("/CN=Burgee test CA"),
+        os("-keyout"),
+        ca_key.as_os_str(),
+        os("-out"),
+        ca.as_os_str(),
+    ]);
+    openssl(&[
+        os("req"),
+        os("-newkey"),
+        os("ec"),
+        os("-pkeyopt"),
+        os("ec_paramgen_curve:prime256v1"),
+        os("-nodes"),
+        os("-subj"),
+        os("/CN=127.0.0.1"),
+        os("-keyout"),
+        key.as_os_str(),
+        os("-out"),
+        request.as_os_str(),
+    ]);
+    std::fs::write(&extensions, "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    openssl(&[
+        os("x509"),
+        os("-req"),
+        os("-in"),
+        request.as_os_str(),
+        os("-CA"),
+        ca.as_os_str(),
+        os("-CAkey"),
+        ca_key.as_os_str(),
+        os("-CAcreateserial"),
+        os("-days"),
+        os("2"),
+        os("-extfile"),
+        extensions.as_os_str(),
+        os("-out"),
+        cert.as_os_str(),
+    ]);
+    Command::new("chmod").arg("600").arg(&key).status().unwrap();
+    Command::new("chmod")
+        .arg("644")
+        .arg(&cert)
+        .arg(&ca)
+        .status()
+        .unwrap();
+    (ca, cert, key)
 }
 
 impl Drop for PrivatePostgres {

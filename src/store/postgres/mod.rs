@@ -110,7 +110,16 @@ pub(crate) fn error(error: tokio_postgres::Error) -> StoreError {
             db.message(),
             db.code().code()
         )),
-        None => StoreError::Unavailable(format!("PostgreSQL: {error}")),
+        None => {
+            // The cause (a refused certificate, a refused connection) is in the sources.
+            let mut text = format!("PostgreSQL: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            StoreError::Unavailable(text)
+        }
     }
 }
 
