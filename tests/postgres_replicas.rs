@@ -264,3 +264,94 @@ async fn exactly_one_replica_runs_the_periodic_work() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The traits `server`'s SDK API reports for `identifier`, by key.
+async fn traits_of(server: &Server, key: &str, identifier: &str) -> Value {
+    let (status, body) = common::server::identify(server, key, identifier, json!([])).await;
+    assert_eq!(status, 200, "{body}");
+    let mut traits = serde_json::Map::new();
+    for t in body["traits"].as_array().unwrap() {
+        traits.insert(
+            t["trait_key"].as_str().unwrap().to_owned(),
+            t["trait_value"].clone(),
+        );
+    }
+    Value::Object(traits)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identities_read_before_a_change_are_read_fresh_after_it() {
+    let Some(replicas) = Replicas::start(2) else {
+        return;
+    };
+    let (a, b) = (&replicas.servers[0], &replicas.servers[1]);
+    let key = web_production_banner(a).await;
+    // Both replicas read (and keep) the identity, and one that does not exist yet.
+    common::server::identify(
+        a,
+        &key,
+        "kept",
+        json!([{"trait_key": "plan", "trait_value": "free"}]),
+    )
+    .await;
+    assert_eq!(traits_of(a, &key, "kept").await, json!({"plan": "free"}));
+    let started = Instant::now();
+    while traits_of(b, &key, "kept").await != json!({"plan": "free"}) {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, _) = Admin::new(b)
+        .call(
+            reqwest::Method::GET,
+            "/admin/v1/environments/1/identities/newcomer",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    // A change through the same replica is read back at once.
+    common::server::identify(
+        a,
+        &key,
+        "kept",
+        json!([{"trait_key": "plan", "trait_value": "pro"}]),
+    )
+    .await;
+    assert_eq!(traits_of(a, &key, "kept").await, json!({"plan": "pro"}));
+    common::server::identify(
+        a,
+        &key,
+        "newcomer",
+        json!([{"trait_key": "n", "trait_value": 1}]),
+    )
+    .await;
+    // The other replica reads both fresh once it has caught up.
+    let started = Instant::now();
+    while traits_of(b, &key, "kept").await != json!({"plan": "pro"}) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the other replica kept the old traits"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let newcomer = Admin::new(b)
+        .get("/admin/v1/environments/1/identities/newcomer")
+        .await;
+    assert_eq!(newcomer["traits"], json!({"n": 1}));
+    // An identity deleted through one replica is gone at the other.
+    let (status, _) = Admin::new(a)
+        .call(
+            reqwest::Method::DELETE,
+            "/admin/v1/environments/1/identities/kept",
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = Admin::new(b)
+        .call(
+            reqwest::Method::GET,
+            "/admin/v1/environments/1/identities/kept",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}

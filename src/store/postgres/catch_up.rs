@@ -52,14 +52,25 @@ impl Head {
     }
 }
 
-/// Brings `catalog` to `head` inside `txn`; returns the environments that changed.
+/// What catching up changed.
+#[derive(Default)]
+pub struct CaughtUp {
+    /// Environments whose served flags may have changed.
+    pub touched: BTreeSet<u32>,
+    /// Identities whose rows changed.
+    pub identities: Vec<(u32, String)>,
+    /// Everything was reloaded (any identity may have changed).
+    pub reloaded: bool,
+}
+
+/// Brings `catalog` to `head` inside `txn`.
 pub fn apply(
     handle: &Handle,
     txn: &Transaction<'_>,
     statements: &Statements,
     catalog: &mut Catalog,
     head: &Head,
-) -> Result<BTreeSet<u32>, StoreError> {
+) -> Result<CaughtUp, StoreError> {
     let from = i64::try_from(catalog.meta.last_applied).unwrap_or(i64::MAX);
     let rows = handle
         .block_on(txn.query(&statements.changes_since, &[&from]))
@@ -84,15 +95,20 @@ pub fn apply(
             "the change log does not reach back far enough; reloading the configuration"
         );
         *catalog = load(handle, txn, head)?;
-        return Ok(catalog.environments.keys().copied().collect());
+        return Ok(CaughtUp {
+            touched: catalog.environments.keys().copied().collect(),
+            identities: Vec::new(),
+            reloaded: true,
+        });
     }
-    let mut touched = BTreeSet::new();
+    let mut caught_up = CaughtUp::default();
     for row in logged {
         catalog.apply(&row.changes);
-        touched.extend(row.touched);
+        caught_up.touched.extend(row.touched);
+        caught_up.identities.extend(row.identities);
     }
     catalog.meta = head.meta.clone();
-    Ok(touched)
+    Ok(caught_up)
 }
 
 /// The whole configuration as stored, at `head`.

@@ -11,6 +11,7 @@
 
 mod catch_up;
 mod connect;
+mod identity_cache;
 mod periodic;
 mod reads;
 #[cfg(feature = "redis")]
@@ -89,6 +90,8 @@ pub struct State {
     /// The revision this replica last committed (for notifications that are sent after the
     /// commit).
     pub committed: tokio::sync::watch::Sender<u64>,
+    /// Identities read recently.
+    pub identities: identity_cache::IdentityCache,
 }
 
 /// A handle to the PostgreSQL store.
@@ -151,6 +154,7 @@ impl PgStore {
             schema,
             leading: AtomicBool::new(false),
             committed: tokio::sync::watch::Sender::new(0),
+            identities: identity_cache::IdentityCache::default(),
         });
         let (jobs, receiver) = mpsc::channel(4096);
         let writer = writer::Writer {

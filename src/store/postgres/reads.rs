@@ -21,8 +21,23 @@ impl PgStore {
         self.pool().get().await.map_err(pool_error)
     }
 
-    /// An identity and its traits (sorted by key), in one round trip.
+    /// An identity and its traits (sorted by key): from the cache, or in one round trip.
     pub async fn identity(
+        &self,
+        environment_id: u32,
+        identifier: &str,
+    ) -> Result<Option<StoredIdentity>, StoreError> {
+        let cache = &self.state().identities;
+        let (known, generation) = cache.get(environment_id, identifier);
+        if let Some(found) = known {
+            return Ok(found);
+        }
+        let found = self.read_identity(environment_id, identifier).await?;
+        cache.insert(generation, environment_id, identifier, found.clone());
+        Ok(found)
+    }
+
+    async fn read_identity(
         &self,
         environment_id: u32,
         identifier: &str,

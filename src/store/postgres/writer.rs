@@ -79,6 +79,8 @@ struct Done<S> {
     staged: S,
     answers: Vec<Answer>,
     identity_count: i64,
+    /// What catching up and this batch changed among identities.
+    caught_up: catch_up::CaughtUp,
 }
 
 /// Writes of one command through the SQL transaction, kept for the batch's log row.
@@ -200,8 +202,10 @@ impl<V: Views> Writer<V> {
             return Ok(());
         }
         let mut catalog = Catalog::clone(&local);
-        let touched = catch_up::apply(&handle, &txn, statements, &mut catalog, &head)?;
+        let caught_up = catch_up::apply(&handle, &txn, statements, &mut catalog, &head)?;
         drop(txn);
+        self.forget(&caught_up);
+        let touched = caught_up.touched;
         let mut staged = self.views.staged();
         self.views.stage(&mut staged, &catalog, &touched);
         self.publish(
@@ -210,6 +214,7 @@ impl<V: Views> Writer<V> {
                 staged,
                 answers: Vec::new(),
                 identity_count: head.identity_count,
+                caught_up: catch_up::CaughtUp::default(),
             },
             false,
         );
@@ -276,6 +281,8 @@ impl<V: Views> Writer<V> {
     /// Makes `done` this replica's state; `own` when it is this replica's own commit (which
     /// the other replicas are told about).
     fn publish(&mut self, done: Done<V::Staged>, own: bool) {
+        // Before anyone hears of the change: a read after it must not find the old identity.
+        self.forget(&done.caught_up);
         let committed = done.catalog.meta.last_applied;
         let catalog = Arc::new(done.catalog);
         self.local = Arc::clone(&catalog);
@@ -294,6 +301,15 @@ impl<V: Views> Writer<V> {
                 *last = committed.max(*last);
                 newer
             });
+        }
+    }
+
+    /// Forgets the cached identities `caught_up` changed.
+    fn forget(&self, caught_up: &catch_up::CaughtUp) {
+        if caught_up.reloaded {
+            self.state.identities.clear();
+        } else if !caught_up.identities.is_empty() {
+            self.state.identities.invalidate(&caught_up.identities);
         }
     }
 
@@ -376,11 +392,13 @@ fn run_batch<V: Views>(
 ) -> Result<Prepared<V::Staged>, StoreError> {
     let head = Head::read(handle, txn, &statements.lock_head, true)?;
     let mut catalog = local.clone();
-    let mut touched = BTreeSet::new();
     let caught_up = head.revision != local.meta.last_applied;
-    if caught_up {
-        touched = catch_up::apply(handle, txn, statements, &mut catalog, &head)?;
-    }
+    let mut behind = if caught_up {
+        catch_up::apply(handle, txn, statements, &mut catalog, &head)?
+    } else {
+        catch_up::CaughtUp::default()
+    };
+    let mut touched = std::mem::take(&mut behind.touched);
     let before = catalog.clone();
     let target = SqlTarget {
         rows: SqlRows {
@@ -433,6 +451,7 @@ fn run_batch<V: Views>(
                 staged,
                 answers: Vec::new(),
                 identity_count: head.identity_count,
+                caught_up: behind,
             }
         });
         return Ok(Prepared::Unchanged(answers, caught_up));
@@ -456,6 +475,7 @@ fn run_batch<V: Views>(
         changes: target.logged.take(),
         identities: target.identities.take().into_iter().collect(),
     };
+    behind.identities.extend(row.identities.iter().cloned());
     let added = target.added.get();
     let new_revision = to_i64(revision)?;
     let meta = encode(&catalog.meta)?;
@@ -483,6 +503,7 @@ fn run_batch<V: Views>(
             staged,
             answers,
             identity_count: head.identity_count + added,
+            caught_up: behind,
         },
         batch,
         revision,
