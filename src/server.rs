@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use crate::api::{AppState, auth::secret_hash, router};
 use crate::cache::Snapshots;
 use crate::config::Settings;
-use crate::secrets::Secret;
 use crate::store::command::{Actor, Command, Envelope, NewToken};
 use crate::store::people::SetupRecord;
 use crate::store::{Store, StoreError};
@@ -150,7 +149,7 @@ async fn open_postgres(
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let connector = crate::store::postgres::Connector::new(
         postgres.url.expose(),
-        postgres.password.as_ref().map(Secret::expose),
+        postgres.password.as_ref().map(crate::secrets::Secret::expose),
         postgres.ca_file.as_deref(),
     )?;
     let notifications = match &postgres.redis {

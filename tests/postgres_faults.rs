@@ -14,20 +14,11 @@ use std::time::{Duration, Instant};
 
 use common::postgres::Schema;
 use common::private::{PrivatePostgres, PrivateRedis};
-use common::server::{Admin, Server, TOKEN, client};
-use serde_json::{Value, json};
+use common::server::{Admin, Server, TOKEN, client, serves_banner, set_banner};
 
-async fn web_production_banner(server: &Server) -> String {
-    let admin = Admin::new(server);
-    let key = admin.web_production().await;
-    admin
-        .post(
-            "/admin/v1/projects/1/features",
-            json!({"name": "banner", "initial_value": "hello"}),
-        )
-        .await;
-    key
-}
+/// How long a change may take to be served.
+const WAIT: Duration = Duration::from_secs(15);
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_restarted_under_load_loses_no_acknowledged_write() {
@@ -47,7 +38,7 @@ async fn postgres_restarted_under_load_loses_no_acknowledged_write() {
             TOKEN,
         ],
     );
-    let key = web_production_banner(&server).await;
+    let key = Admin::new(&server).web_production_banner().await;
     let stop = Arc::new(AtomicBool::new(false));
     // Writers: features created one after another by four clients, every answer kept.
     let mut writers = Vec::new();
@@ -195,51 +186,16 @@ async fn losing_redis_delays_changes_and_they_arrive_once_it_is_back() {
     let quiet = [("BURGEE_PG_POLL_SECONDS", "3600")];
     let a = Server::start_with(&temp.path().join("a"), &args, &quiet);
     let b = Server::start_with(&temp.path().join("b"), &args, &quiet);
-    let key = web_production_banner(&a).await;
-    set_value(&a, "one").await;
-    served(&b, &key, "one").await;
+    let key = Admin::new(&a).web_production_banner().await;
+    set_banner(&a, "one").await;
+    serves_banner(&b, &key, "one", WAIT).await;
     redis.kill();
     // Writes do not depend on Redis.
-    set_value(&a, "two").await;
-    served(&a, &key, "two").await;
+    set_banner(&a, "two").await;
+    serves_banner(&a, &key, "two", WAIT).await;
     redis.resume();
     // B subscribes again by itself and catches up with what it missed.
-    served(&b, &key, "two").await;
-    set_value(&a, "three").await;
-    served(&b, &key, "three").await;
-}
-
-async fn set_value(server: &Server, value: &str) {
-    let response = client()
-        .patch(server.url("/admin/v1/environments/1/features/1/state"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"enabled": true, "value": value}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-}
-
-async fn served(server: &Server, key: &str, value: &str) {
-    let started = Instant::now();
-    loop {
-        let flags: Value = client()
-            .get(server.url("/api/v1/flags/"))
-            .header("X-Environment-Key", key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if flags[0]["feature_state_value"] == value {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "{} still serves {flags} instead of {value:?}",
-            server.base
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    serves_banner(&b, &key, "two", WAIT).await;
+    set_banner(&a, "three").await;
+    serves_banner(&b, &key, "three", WAIT).await;
 }

@@ -12,60 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::postgres::{Replicas, Schema, replica};
-use common::server::{Admin, Server, TOKEN, client, metric};
+use common::server::{Admin, Server, TOKEN, client, metric, serves_banner, set_banner};
 use serde_json::{Value, json};
-
-async fn flags(server: &Server, key: &str) -> Value {
-    client()
-        .get(server.url("/api/v1/flags/"))
-        .header("X-Environment-Key", key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Waits (up to `within`) until `server` serves `banner` with `value`.
-async fn served(server: &Server, key: &str, value: &str, within: Duration) {
-    let started = Instant::now();
-    loop {
-        let flags = flags(server, key).await;
-        if flags[0]["feature_state_value"] == value {
-            return;
-        }
-        assert!(
-            started.elapsed() < within,
-            "{} still serves {flags} instead of {value:?}",
-            server.base
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn set_value(server: &Server, value: &str) {
-    let response = client()
-        .patch(server.url("/admin/v1/environments/1/features/1/state"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"enabled": true, "value": value}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-}
-
-async fn web_production_banner(server: &Server) -> String {
-    let admin = Admin::new(server);
-    let key = admin.web_production().await;
-    admin
-        .post(
-            "/admin/v1/projects/1/features",
-            json!({"name": "banner", "initial_value": "hello"}),
-        )
-        .await;
-    key
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn notifications_alone_carry_changes_to_every_replica() {
@@ -91,13 +39,13 @@ async fn notifications_alone_carry_changes_to_every_replica() {
         )
     };
     let replicas: Vec<Server> = (0..3).map(start).collect();
-    let key = web_production_banner(&replicas[0]).await;
+    let key = Admin::new(&replicas[0]).web_production_banner().await;
     for round in 0..10 {
         let writer = &replicas[round % 3];
         let value = format!("round-{round}");
-        set_value(writer, &value).await;
+        set_banner(writer, &value).await;
         for server in &replicas {
-            served(server, &key, &value, Duration::from_secs(10)).await;
+            serves_banner(server, &key, &value, Duration::from_secs(10)).await;
         }
     }
 }
@@ -107,8 +55,10 @@ async fn replicas_started_or_restarted_later_hold_everything() {
     let Some(mut replicas) = Replicas::start(2) else {
         return;
     };
-    let key = web_production_banner(&replicas.servers[0]).await;
-    set_value(&replicas.servers[1], "from-b").await;
+    let key = Admin::new(&replicas.servers[0])
+        .web_production_banner()
+        .await;
+    set_banner(&replicas.servers[1], "from-b").await;
     for i in 0..20 {
         let (status, _) = common::server::identify(
             &replicas.servers[0],
@@ -130,7 +80,7 @@ async fn replicas_started_or_restarted_later_hold_everything() {
             .await,
         document
     );
-    served(&late, &key, "from-b", Duration::from_secs(5)).await;
+    serves_banner(&late, &key, "from-b", Duration::from_secs(5)).await;
     // Killed without warning and started again: nothing acknowledged is lost.
     let first = replicas.servers.remove(0);
     drop(first.kill());
@@ -152,8 +102,10 @@ async fn a_replica_that_missed_more_than_the_change_log_reloads() {
     let Some(replicas) = Replicas::start(2) else {
         return;
     };
-    let key = web_production_banner(&replicas.servers[0]).await;
-    served(&replicas.servers[1], &key, "hello", Duration::from_secs(10)).await;
+    let key = Admin::new(&replicas.servers[0])
+        .web_production_banner()
+        .await;
+    serves_banner(&replicas.servers[1], &key, "hello", Duration::from_secs(10)).await;
     // Replica B stops running; meanwhile A writes and the change log is emptied.
     let paused = replicas.servers[1].child.id().to_string();
     assert!(
@@ -163,7 +115,7 @@ async fn a_replica_that_missed_more_than_the_change_log_reloads() {
             .unwrap()
             .success()
     );
-    set_value(&replicas.servers[0], "while-b-slept").await;
+    set_banner(&replicas.servers[0], "while-b-slept").await;
     Admin::new(&replicas.servers[0])
         .post("/admin/v1/projects/1/features", json!({"name": "second"}))
         .await;
@@ -175,7 +127,7 @@ async fn a_replica_that_missed_more_than_the_change_log_reloads() {
             .unwrap()
             .success()
     );
-    served(
+    serves_banner(
         &replicas.servers[1],
         &key,
         "while-b-slept",
@@ -242,7 +194,7 @@ async fn exactly_one_replica_runs_the_periodic_work() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let writer = &replicas.servers[0];
-    let key = web_production_banner(writer).await;
+    let key = Admin::new(writer).web_production_banner().await;
     for i in 0..10 {
         common::server::identify(writer, &key, &format!("u{i}"), json!([])).await;
     }
@@ -285,7 +237,7 @@ async fn identities_read_before_a_change_are_read_fresh_after_it() {
         return;
     };
     let (a, b) = (&replicas.servers[0], &replicas.servers[1]);
-    let key = web_production_banner(a).await;
+    let key = Admin::new(a).web_production_banner().await;
     // Both replicas read (and keep) the identity, and one that does not exist yet.
     common::server::identify(
         a,

@@ -498,17 +498,7 @@ fn run_batch_staging_each<V: Views>(
         let mut answer = Vec::new();
         let applied = apply_entry(entry, |envelope| {
             let applied = batch.apply(envelope, |catalog, touched| {
-                let mut trial = staged.clone();
-                catch_unwind(AssertUnwindSafe(|| {
-                    views.stage(&mut trial, catalog, touched);
-                }))
-                .map(|()| staged = trial)
-                .map_err(|panic| {
-                    format!(
-                        "building what SDKs are served panicked: {}",
-                        panic_message(panic.as_ref())
-                    )
-                })
+                stage_checked(views, &mut staged, catalog, touched)
             })?;
             count(&applied);
             answer.push(applied);
@@ -526,6 +516,27 @@ fn run_batch_staging_each<V: Views>(
         }
     }
     commit(batch, raft, answers, staged)
+}
+
+/// Rebuilds the views of `touched` into `staged` from `catalog`, unless that panics: then
+/// `staged` stays as it was and the answer says why (the command is refused).
+pub fn stage_checked<V: Views>(
+    views: &V,
+    staged: &mut V::Staged,
+    catalog: &Catalog,
+    touched: &BTreeSet<u32>,
+) -> Result<(), String> {
+    let mut trial = staged.clone();
+    catch_unwind(AssertUnwindSafe(|| {
+        views.stage(&mut trial, catalog, touched);
+    }))
+    .map(|()| *staged = trial)
+    .map_err(|panic| {
+        format!(
+            "building what SDKs are served panicked: {}",
+            panic_message(panic.as_ref())
+        )
+    })
 }
 
 /// Applies each command of `entry` with `apply`; an unreadable entry changes nothing and

@@ -290,3 +290,65 @@ pub async fn identify(
         response.json().await.unwrap_or(serde_json::Value::Null),
     )
 }
+
+impl Admin {
+    /// [`Admin::web_production`] plus feature 1 "banner" (value "hello"); the client key.
+    pub async fn web_production_banner(&self) -> String {
+        let key = self.web_production().await;
+        self.post(
+            "/admin/v1/projects/1/features",
+            serde_json::json!({"name": "banner", "initial_value": "hello"}),
+        )
+        .await;
+        key
+    }
+}
+
+/// Turns feature 1 of environment 1 on with `value`, through `server`'s admin API.
+pub async fn set_banner(server: &Server, value: &str) {
+    let response = client()
+        .patch(server.url("/admin/v1/environments/1/features/1/state"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"enabled": true, "value": value}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+/// Waits (up to `within`) until `server`'s SDK API serves flags that `check` accepts.
+pub async fn eventually_flags(
+    server: &Server,
+    key: &str,
+    within: Duration,
+    check: impl Fn(&serde_json::Value) -> bool,
+) {
+    let started = std::time::Instant::now();
+    loop {
+        let response = client()
+            .get(server.url("/api/v1/flags/"))
+            .header("X-Environment-Key", key)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if status == 200 && check(&body) {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{} still serves {status} {body}",
+            server.base
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits (up to `within`) until `server` serves feature 1 with `value`.
+pub async fn serves_banner(server: &Server, key: &str, value: &str, within: Duration) {
+    eventually_flags(server, key, within, |flags| {
+        flags[0]["feature_state_value"] == value
+    })
+    .await;
+}

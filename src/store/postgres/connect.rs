@@ -78,6 +78,22 @@ where
     });
 }
 
+/// A read-only transaction that sees one consistent snapshot of the database. Blocking.
+pub fn snapshot<'c>(
+    handle: &tokio::runtime::Handle,
+    client: &'c mut Client,
+) -> Result<tokio_postgres::Transaction<'c>, StoreError> {
+    handle
+        .block_on(
+            client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start(),
+        )
+        .map_err(super::error)
+}
+
 impl Connector {
     /// From a `postgres://` URL or a `key=value` connection string; `password` (read from a
     /// password file) overrides one in the URL. `sslmode=require` means TLS whose

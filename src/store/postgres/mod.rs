@@ -281,15 +281,7 @@ impl PgStore {
 fn load(client: &mut tokio_postgres::Client) -> Result<(i64, Catalog), StoreError> {
     let handle = tokio::runtime::Handle::current();
     let statements = handle.block_on(statements::Statements::prepare(client))?;
-    let txn = handle
-        .block_on(
-            client
-                .build_transaction()
-                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start(),
-        )
-        .map_err(error)?;
+    let txn = connect::snapshot(&handle, client)?;
     let head = catch_up::Head::read(&handle, &txn, &statements.read_head, false)?;
     let catalog = catch_up::load(&handle, &txn, &head)?;
     Ok((head.identity_count, catalog))

@@ -232,15 +232,7 @@ pub async fn from_postgres(connector: &Connector, dir: &Path) -> Result<Moved, S
     let db = database::open(&path, &Backend::default())?;
     tokio::task::spawn_blocking(move || {
         let handle = Handle::current();
-        let txn = handle
-            .block_on(
-                client
-                    .build_transaction()
-                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                    .read_only(true)
-                    .start(),
-            )
-            .map_err(error)?;
+        let txn = super::connect::snapshot(&handle, &mut client)?;
         let mut source = Source::new(&handle, &txn);
         snapshot::install_rows(&db, &mut || source.next(), &[])?;
         Ok::<_, StoreError>(source.moved)

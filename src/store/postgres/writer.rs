@@ -36,7 +36,7 @@ use crate::store::codec::encode;
 use crate::store::command::Envelope;
 use crate::store::rows::{Rows, Target};
 use crate::store::state_machine::panic_message;
-use crate::store::writer::{Answer, Views};
+use crate::store::writer::{Answer, Views, stage_checked};
 
 /// At most this many commands go into one transaction.
 const MAX_BATCH: usize = 256;
@@ -188,15 +188,7 @@ impl<V: Views> Writer<V> {
         let local = Arc::clone(&self.local);
         let handle = self.handle.clone();
         let (client, statements) = self.connected()?;
-        let txn = handle
-            .block_on(
-                client
-                    .build_transaction()
-                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                    .read_only(true)
-                    .start(),
-            )
-            .map_err(super::error)?;
+        let txn = super::connect::snapshot(&handle, client)?;
         let head = Head::read(&handle, &txn, &statements.read_head, false)?;
         if head.revision == local.meta.last_applied {
             return Ok(());
@@ -426,17 +418,7 @@ fn run_batch<V: Views>(
                 if !stage_each {
                     return Ok(());
                 }
-                let mut trial = staged.clone();
-                catch_unwind(AssertUnwindSafe(|| {
-                    views.stage(&mut trial, catalog, touched);
-                }))
-                .map(|()| staged = trial)
-                .map_err(|panic| {
-                    format!(
-                        "building what SDKs are served panicked: {}",
-                        panic_message(panic.as_ref())
-                    )
-                })
+                stage_checked(views, &mut staged, catalog, touched)
             },
         )?;
         answers.push(answer);
