@@ -149,7 +149,10 @@ async fn open_postgres(
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let connector = crate::store::postgres::Connector::new(
         postgres.url.expose(),
-        postgres.password.as_ref().map(crate::secrets::Secret::expose),
+        postgres
+            .password
+            .as_ref()
+            .map(crate::secrets::Secret::expose),
         postgres.ca_file.as_deref(),
     )?;
     let notifications = match &postgres.redis {
