@@ -200,4 +200,25 @@ async fn an_installation_moves_to_postgres_and_back_whole() {
     );
     let refused = migrate(path(&embedded_dir), path(&back_dir));
     assert!(!refused.status.success());
+    // A source that holds nothing is refused, and nothing is created for it.
+    let nowhere = temp.path().join("nowhere");
+    let refused = migrate(path(&nowhere), &schema.url());
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("holds no Burgee store"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!nowhere.exists());
+    let Some(empty) = Schema::create() else {
+        return;
+    };
+    let refused = migrate(&empty.url(), path(&temp.path().join("from-empty")));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("holds no Burgee installation"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!temp.path().join("from-empty").exists());
 }

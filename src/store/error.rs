@@ -32,6 +32,10 @@ pub enum StoreError {
     Internal(String),
     #[error("the store is shutting down")]
     Closed,
+    /// The store cannot be used as configured (a bad URL, a CA file without certificates,
+    /// a migration target that is not empty).
+    #[error("{0}")]
+    Unusable(String),
 }
 
 /// What a store error means to a caller: the one classification every API layer uses.
@@ -55,7 +59,8 @@ impl StoreError {
             Self::Unavailable(_)
             | Self::Database(_)
             | Self::Locked { .. }
-            | Self::Unwritable { .. } => ErrorKind::Unavailable,
+            | Self::Unwritable { .. }
+            | Self::Unusable(_) => ErrorKind::Unavailable,
             Self::Closed => ErrorKind::Closed,
             Self::NoQuorum(_) => ErrorKind::NoQuorum,
             Self::Corrupt(_) | Self::NewerFormat { .. } => ErrorKind::Corrupt,

@@ -33,10 +33,7 @@ pub struct Connector {
 }
 
 fn unusable(what: &str, reason: impl std::fmt::Display) -> StoreError {
-    StoreError::Unwritable {
-        path: what.to_owned(),
-        reason: reason.to_string(),
-    }
+    StoreError::Unusable(format!("{what} cannot be used: {reason}"))
 }
 
 /// Verified TLS: the built-in Mozilla roots, plus a private CA when given.

@@ -26,7 +26,9 @@ pub struct IdentityCache {
 #[derive(Default)]
 struct Inner {
     generation: u64,
-    entries: HashMap<Key, Option<StoredIdentity>>,
+    /// By environment, then identifier (looked up by `&str`: no allocation per SDK call).
+    entries: HashMap<u32, HashMap<String, Option<StoredIdentity>>>,
+    len: usize,
     /// Insertion order, for eviction (may name entries removed since).
     order: VecDeque<Key>,
 }
@@ -44,8 +46,12 @@ impl IdentityCache {
         identifier: &str,
     ) -> (Option<Option<StoredIdentity>>, u64) {
         let inner = self.inner();
-        let key = (environment_id, identifier.to_owned());
-        (inner.entries.get(&key).cloned(), inner.generation)
+        let found = inner
+            .entries
+            .get(&environment_id)
+            .and_then(|identities| identities.get(identifier))
+            .cloned();
+        (found, inner.generation)
     }
 
     /// Keeps what a read found, unless an invalidation happened since `generation`.
@@ -60,15 +66,23 @@ impl IdentityCache {
         if inner.generation != generation {
             return;
         }
-        let key = (environment_id, identifier.to_owned());
-        if inner.entries.insert(key.clone(), found).is_none() {
-            inner.order.push_back(key);
+        let fresh = inner
+            .entries
+            .entry(environment_id)
+            .or_default()
+            .insert(identifier.to_owned(), found)
+            .is_none();
+        if fresh {
+            inner.len += 1;
+            inner
+                .order
+                .push_back((environment_id, identifier.to_owned()));
         }
-        while inner.entries.len() > CAPACITY {
-            let Some(oldest) = inner.order.pop_front() else {
+        while inner.len > CAPACITY {
+            let Some((environment_id, identifier)) = inner.order.pop_front() else {
                 break;
             };
-            inner.entries.remove(&oldest);
+            inner.remove(environment_id, &identifier);
         }
     }
 
@@ -76,8 +90,8 @@ impl IdentityCache {
     pub fn invalidate<'k>(&self, keys: impl IntoIterator<Item = &'k (u32, String)>) {
         let mut inner = self.inner();
         inner.generation += 1;
-        for key in keys {
-            inner.entries.remove(key);
+        for (environment_id, identifier) in keys {
+            inner.remove(*environment_id, identifier);
         }
     }
 
@@ -87,5 +101,16 @@ impl IdentityCache {
         inner.generation += 1;
         inner.entries.clear();
         inner.order.clear();
+        inner.len = 0;
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, environment_id: u32, identifier: &str) {
+        if let Some(identities) = self.entries.get_mut(&environment_id)
+            && identities.remove(identifier).is_some()
+        {
+            self.len -= 1;
+        }
     }
 }

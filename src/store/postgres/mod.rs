@@ -172,8 +172,9 @@ impl PgStore {
         let notified = Arc::new(tokio::sync::Notify::new());
         match notifications {
             Notifications::Postgres => {
-                let schema = state.schema.clone();
-                tokio::spawn(listen(connector.clone(), schema, Arc::clone(&notified)));
+                let listening =
+                    listen(connector.clone(), Arc::clone(&state), Arc::clone(&notified));
+                tokio::spawn(listening);
             }
             #[cfg(feature = "redis")]
             Notifications::Redis(url) => {
@@ -183,7 +184,9 @@ impl PgStore {
                 let channel = redis::channel(&state.schema);
                 let committed = state.committed.subscribe();
                 tokio::spawn(redis::publish(client.clone(), channel.clone(), committed));
-                tokio::spawn(redis::subscribe(client, channel, Arc::clone(&notified)));
+                let subscribing =
+                    redis::subscribe(client, channel, Arc::clone(&state), Arc::clone(&notified));
+                tokio::spawn(subscribing);
             }
         }
         tokio::spawn(follow(jobs.clone(), notified));
@@ -304,18 +307,30 @@ async fn follow(jobs: mpsc::Sender<Job>, notified: Arc<tokio::sync::Notify>) {
     }
 }
 
+/// Whether a notification of `revision` calls for catching up: this replica's own commits
+/// (which it published before they were announced) and what it applied already do not.
+fn is_news(state: &State, revision: &str) -> bool {
+    revision
+        .trim()
+        .parse::<u64>()
+        .is_ok_and(|revision| revision > state.catalog.load().meta.last_applied)
+}
+
 /// Wakes `notified` for every PostgreSQL notification of this schema, reconnecting for as
 /// long as the process runs.
-async fn listen(connector: Connector, schema: String, notified: Arc<tokio::sync::Notify>) {
-    let prefix = format!("{schema} ");
+async fn listen(connector: Connector, state: Arc<State>, notified: Arc<tokio::sync::Notify>) {
+    let prefix = format!("{} ", state.schema);
     loop {
         let wake = Arc::clone(&notified);
         let prefix = prefix.clone();
+        let state = Arc::clone(&state);
         // Whatever was committed while this replica was not listening.
         notified.notify_one();
         let ended = connector
             .listen(CHANNEL, move |payload| {
-                if payload.starts_with(&prefix) {
+                if let Some(revision) = payload.strip_prefix(&prefix)
+                    && is_news(&state, revision)
+                {
                     wake.notify_one();
                 }
             })

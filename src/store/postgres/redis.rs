@@ -43,9 +43,14 @@ pub async fn publish(client: redis::Client, channel: String, mut committed: watc
     }
 }
 
-/// Wakes `notified` for every change another replica published, reconnecting for as long as
+/// Wakes `notified` for every change another replica published (see [`super::is_news`]), reconnecting for as long as
 /// the process runs.
-pub async fn subscribe(client: redis::Client, channel: String, notified: Arc<Notify>) {
+pub async fn subscribe(
+    client: redis::Client,
+    channel: String,
+    state: Arc<super::State>,
+    notified: Arc<Notify>,
+) {
     let mut connected_before = false;
     loop {
         match client.get_async_pubsub().await {
@@ -61,8 +66,11 @@ pub async fn subscribe(client: redis::Client, channel: String, notified: Arc<Not
                     // Whatever was published while this replica was not listening.
                     notified.notify_one();
                     let mut messages = pubsub.on_message();
-                    while messages.next().await.is_some() {
-                        notified.notify_one();
+                    while let Some(message) = messages.next().await {
+                        let revision: String = message.get_payload().unwrap_or_default();
+                        if super::is_news(&state, &revision) {
+                            notified.notify_one();
+                        }
                     }
                     tracing::warn!(
                         "the Redis subscription ended; changes arrive by polling until it is back"

@@ -35,6 +35,13 @@ pub struct Moved {
 /// Copies the embedded store in `dir` (which no server may be running on) into the empty
 /// PostgreSQL schema `connector` reaches, migrating that schema first.
 pub async fn to_postgres(dir: &Path, connector: &Connector) -> Result<Moved, StoreError> {
+    // Opening a directory without a store would create one, and migrate nothing.
+    if !dir.join("state.redb").is_file() {
+        return Err(StoreError::Unusable(format!(
+            "{} holds no Burgee store",
+            dir.display()
+        )));
+    }
     // Opening the store applies whatever its log holds beyond the state file.
     let store = Embedded::open(dir, Arc::new(NoViews)).await?;
     let db = store.database()?;
@@ -90,13 +97,10 @@ fn refuse_unless_empty(handle: &Handle, txn: &Transaction<'_>) -> Result<(), Sto
         .map_err(error)?;
     let (revision, records): (i64, i64) = (row.get(0), row.get(1));
     if revision != 0 || records != 0 {
-        return Err(StoreError::Unwritable {
-            path: "the PostgreSQL schema".into(),
-            reason: format!(
-                "it holds an installation already (revision {revision}, {records} records); \
-                 migrate into an empty schema"
-            ),
-        });
+        return Err(StoreError::Unusable(format!(
+            "the PostgreSQL schema holds an installation already (revision {revision}, \
+             {records} records): migrate into an empty schema"
+        )));
     }
     Ok(())
 }
@@ -206,31 +210,45 @@ impl Sink<'_> {
 pub async fn from_postgres(connector: &Connector, dir: &Path) -> Result<Moved, StoreError> {
     let path = dir.join("state.redb");
     if path.exists() {
-        return Err(StoreError::Unwritable {
-            path: dir.display().to_string(),
-            reason: "it holds a store already; migrate into a new data directory".into(),
-        });
+        return Err(StoreError::Unusable(format!(
+            "{} holds a store already: migrate into a new data directory",
+            dir.display()
+        )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| StoreError::Unwritable {
-        path: dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
     let mut client = connector.client().await?;
     let current = schema::current_version();
+    let migrated = client
+        .query_one(
+            "SELECT to_regclass('burgee_schema_migrations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(error)?;
+    if !migrated.get::<_, bool>(0) {
+        return Err(StoreError::Unusable(
+            "the PostgreSQL schema holds no Burgee installation".into(),
+        ));
+    }
     let version: i32 = client
-        .query_opt("SELECT max(version) FROM burgee_schema_migrations", &[])
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM burgee_schema_migrations",
+            &[],
+        )
         .await
         .map_err(error)?
-        .and_then(|row| row.get::<_, Option<i32>>(0))
-        .ok_or_else(|| StoreError::Corrupt("the schema holds no Burgee installation".into()))?;
+        .get(0);
     if version.unsigned_abs() > current {
         return Err(StoreError::NewerFormat {
             found: version.unsigned_abs(),
             supported: current,
         });
     }
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::Unwritable {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let db = database::open(&path, &Backend::default())?;
-    tokio::task::spawn_blocking(move || {
+    let moved = tokio::task::spawn_blocking(move || {
         let handle = Handle::current();
         let txn = super::connect::snapshot(&handle, &mut client)?;
         let mut source = Source::new(&handle, &txn);
@@ -238,7 +256,13 @@ pub async fn from_postgres(connector: &Connector, dir: &Path) -> Result<Moved, S
         Ok::<_, StoreError>(source.moved)
     })
     .await
-    .map_err(|e| StoreError::Internal(format!("the migration stopped: {e}")))?
+    .map_err(|e| StoreError::Internal(format!("the migration stopped: {e}")))
+    .and_then(|moved| moved);
+    if moved.is_err() {
+        // Nothing half-written stays behind: the directory can take the migration again.
+        let _ = std::fs::remove_file(&path);
+    }
+    moved
 }
 
 #[derive(Clone, Copy)]

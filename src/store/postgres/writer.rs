@@ -196,17 +196,15 @@ impl<V: Views> Writer<V> {
         let mut catalog = Catalog::clone(&local);
         let caught_up = catch_up::apply(&handle, &txn, statements, &mut catalog, &head)?;
         drop(txn);
-        self.forget(&caught_up);
-        let touched = caught_up.touched;
         let mut staged = self.views.staged();
-        self.views.stage(&mut staged, &catalog, &touched);
+        self.views.stage(&mut staged, &catalog, &caught_up.touched);
         self.publish(
             Done {
                 catalog,
                 staged,
                 answers: Vec::new(),
                 identity_count: head.identity_count,
-                caught_up: catch_up::CaughtUp::default(),
+                caught_up,
             },
             false,
         );
