@@ -95,6 +95,16 @@ async fn replicas_started_or_restarted_later_hold_everything() {
         20
     );
     assert_eq!(metric(&restarted, "burgee_identities").await, Some(20.0));
+    // Each stored identity is read by identifier (the filter of stored identities was built
+    // from the database at start, not only from what this replica wrote).
+    for server in [&late, &restarted] {
+        for i in 0..20 {
+            assert_eq!(
+                traits_of(server, &key, &format!("user-{i}")).await,
+                json!({"n": i})
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,6 +116,11 @@ async fn a_replica_that_missed_more_than_the_change_log_reloads() {
         .web_production_banner()
         .await;
     serves_banner(&replicas.servers[1], &key, "hello", Duration::from_secs(10)).await;
+    let sleeper = "/admin/v1/environments/1/identities/arrived-while-b-slept";
+    let (status, _) = Admin::new(&replicas.servers[1])
+        .call(reqwest::Method::GET, sleeper, None)
+        .await;
+    assert_eq!(status, 404);
     // Replica B stops running; meanwhile A writes and the change log is emptied.
     let paused = replicas.servers[1].child.id().to_string();
     assert!(
@@ -119,6 +134,14 @@ async fn a_replica_that_missed_more_than_the_change_log_reloads() {
     Admin::new(&replicas.servers[0])
         .post("/admin/v1/projects/1/features", json!({"name": "second"}))
         .await;
+    let (status, _) = common::server::identify(
+        &replicas.servers[0],
+        &key,
+        "arrived-while-b-slept",
+        json!([{"trait_key": "plan", "trait_value": "pro"}]),
+    )
+    .await;
+    assert_eq!(status, 200);
     replicas.schema.execute("DELETE FROM burgee_changes");
     assert!(
         Command::new("kill")
@@ -138,6 +161,9 @@ async fn a_replica_that_missed_more_than_the_change_log_reloads() {
         .all("/admin/v1/projects/1/features")
         .await;
     assert_eq!(features.len(), 2, "{features:?}");
+    // The identities it never heard of are found too (the reload scanned them).
+    let arrived = Admin::new(&replicas.servers[1]).get(sleeper).await;
+    assert_eq!(arrived["traits"], json!({"plan": "pro"}), "{arrived}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use tokio::runtime::Handle;
 use tokio_postgres::{Statement, Transaction};
 
+use super::known_identities::KnownIdentities;
 use super::statements::Statements;
 use super::{LogRow, write};
 use crate::store::StoreError;
@@ -61,6 +62,8 @@ pub struct CaughtUp {
     pub identities: Vec<(u32, String)>,
     /// Everything was reloaded (any identity may have changed).
     pub reloaded: bool,
+    /// After a reload: which identities are stored now.
+    pub known: Option<KnownIdentities>,
 }
 
 /// Brings `catalog` to `head` inside `txn`.
@@ -99,6 +102,7 @@ pub fn apply(
             touched: catalog.environments.keys().copied().collect(),
             identities: Vec::new(),
             reloaded: true,
+            known: Some(KnownIdentities::scan(handle, txn)?),
         });
     }
     let mut caught_up = CaughtUp::default();

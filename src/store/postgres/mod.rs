@@ -6,12 +6,15 @@
 //! Layout: [`schema`] (versioned migrations), [`connect`] (sessions and the read pool),
 //! [`statements`], [`writer`] (the one writer thread per replica), [`rows`] (the state
 //! machine's reads inside the writer's transaction), [`write`] (change sets as SQL),
-//! [`catch_up`] (following the other replicas), [`reads`] (identity and audit reads),
-//! [`periodic`] (the one replica that runs periodic work).
+//! [`catch_up`] (following the other replicas), [`reads`] (identity and audit reads, with
+//! [`identity_cache`] and [`known_identities`] in front), [`periodic`] (the one replica that
+//! runs periodic work).
 
+mod bloom;
 mod catch_up;
 mod connect;
 mod identity_cache;
+mod known_identities;
 mod periodic;
 mod reads;
 #[cfg(feature = "redis")]
@@ -92,6 +95,8 @@ pub struct State {
     pub committed: tokio::sync::watch::Sender<u64>,
     /// Identities read recently.
     pub identities: identity_cache::IdentityCache,
+    /// Which identities may be stored (the others are answered without a read).
+    pub known: known_identities::KnownIdentities,
 }
 
 /// A handle to the PostgreSQL store.
@@ -141,7 +146,7 @@ impl PgStore {
             .await
             .map_err(error)?
             .get(0);
-        let (identity_count, catalog) = tokio::task::spawn_blocking(move || load(&mut client))
+        let (identity_count, catalog, known) = tokio::task::spawn_blocking(move || load(&mut client))
             .await
             .map_err(|e| StoreError::Internal(format!("loading the configuration: {e}")))??;
         super::writer::publish_all(&*views, &catalog);
@@ -155,7 +160,13 @@ impl PgStore {
             leading: AtomicBool::new(false),
             committed: tokio::sync::watch::Sender::new(0),
             identities: identity_cache::IdentityCache::default(),
+            known,
         });
+        tracing::info!(
+            identities = identity_count,
+            filter_bytes = state.known.bytes(),
+            "loaded the configuration and the stored identities' filter"
+        );
         let (jobs, receiver) = mpsc::channel(4096);
         let writer = writer::Writer {
             handle: tokio::runtime::Handle::current(),
@@ -280,14 +291,18 @@ impl PgStore {
     }
 }
 
-/// The head's identity count and the whole configuration, read in one snapshot. Blocking.
-fn load(client: &mut tokio_postgres::Client) -> Result<(i64, Catalog), StoreError> {
+/// The head's identity count, the whole configuration and the stored identities' filter,
+/// read in one snapshot. Blocking.
+fn load(
+    client: &mut tokio_postgres::Client,
+) -> Result<(i64, Catalog, known_identities::KnownIdentities), StoreError> {
     let handle = tokio::runtime::Handle::current();
     let statements = handle.block_on(statements::Statements::prepare(client))?;
     let txn = connect::snapshot(&handle, client)?;
     let head = catch_up::Head::read(&handle, &txn, &statements.read_head, false)?;
     let catalog = catch_up::load(&handle, &txn, &head)?;
-    Ok((head.identity_count, catalog))
+    let known = known_identities::KnownIdentities::scan(&handle, &txn)?;
+    Ok((head.identity_count, catalog, known))
 }
 
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(pool_error)`

@@ -21,12 +21,16 @@ impl PgStore {
         self.pool().get().await.map_err(pool_error)
     }
 
-    /// An identity and its traits (sorted by key): from the cache, or in one round trip.
+    /// An identity and its traits (sorted by key): `None` from memory when it was never
+    /// stored, else from the cache, or in one round trip.
     pub async fn identity(
         &self,
         environment_id: u32,
         identifier: &str,
     ) -> Result<Option<StoredIdentity>, StoreError> {
+        if !self.state().known.may_exist(environment_id, identifier) {
+            return Ok(None);
+        }
         let cache = &self.state().identities;
         let (known, generation) = cache.get(environment_id, identifier);
         if let Some(found) = known {

@@ -270,9 +270,9 @@ impl<V: Views> Writer<V> {
 
     /// Makes `done` this replica's state; `own` when it is this replica's own commit (which
     /// the other replicas are told about).
-    fn publish(&mut self, done: Done<V::Staged>, own: bool) {
+    fn publish(&mut self, mut done: Done<V::Staged>, own: bool) {
         // Before anyone hears of the change: a read after it must not find the old identity.
-        self.forget(&done.caught_up);
+        self.forget(&mut done.caught_up);
         let committed = done.catalog.meta.last_applied;
         let catalog = Arc::new(done.catalog);
         self.local = Arc::clone(&catalog);
@@ -294,8 +294,12 @@ impl<V: Views> Writer<V> {
         }
     }
 
-    /// Forgets the cached identities `caught_up` changed.
-    fn forget(&self, caught_up: &catch_up::CaughtUp) {
+    /// Records the identities `caught_up` wrote and forgets their cached reads.
+    fn forget(&self, caught_up: &mut catch_up::CaughtUp) {
+        if let Some(known) = caught_up.known.take() {
+            self.state.known.replace(known);
+        }
+        self.state.known.add(&caught_up.identities);
         if caught_up.reloaded {
             self.state.identities.clear();
         } else if !caught_up.identities.is_empty() {
