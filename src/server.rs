@@ -68,9 +68,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
     // A line for people and for scripts that started the server on port 0.
     println!("burgee listening on http://{address}");
+    let snapshots = Arc::clone(&state.snapshots);
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Open streams would keep their connections (and the drain) going forever.
+            snapshots.changes.close();
+        })
         .await
         .context("serving HTTP")?;
     if let Some(local) = local {

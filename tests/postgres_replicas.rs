@@ -1,7 +1,7 @@
-//! Several Burgee replicas on one PostgreSQL database: changes reach every replica by
-//! notification, a replica that starts or restarts later holds everything, a replica that
-//! missed more than the change log keeps reloads, and exactly one replica runs the periodic
-//! work. (What every store must do alike is in `storage_conformance`.)
+//! Several Burgee replicas on one PostgreSQL database: changes reach every replica (and its
+//! real-time subscribers) by notification, a replica that starts or restarts later holds
+//! everything, a replica that missed more than the change log reloads, and exactly one
+//! replica runs the periodic work. (What every store must do alike is in `storage_conformance`.)
 
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::needless_pass_by_value)] // test helpers fail loudly
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::postgres::{Replicas, Schema, replica};
 use common::server::{Admin, Server, TOKEN, client, metric, serves_banner, set_banner};
+use common::sse::EventStream;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -40,12 +41,31 @@ async fn notifications_alone_carry_changes_to_every_replica() {
     };
     let replicas: Vec<Server> = (0..3).map(start).collect();
     let key = Admin::new(&replicas[0]).web_production_banner().await;
+    // Real-time subscribers on every replica hear every change, whichever replica took it.
+    let mut streams = Vec::new();
+    for server in &replicas {
+        serves_banner(server, &key, "hello", Duration::from_secs(10)).await;
+        let mut stream = EventStream::open(
+            &server.url("/api/v1/flags/stream"),
+            &[("X-Environment-Key", &key)],
+        )
+        .await;
+        assert_eq!(
+            stream.next(Duration::from_secs(10)).await.json()["complete"],
+            true
+        );
+        streams.push(stream);
+    }
     for round in 0..10 {
         let writer = &replicas[round % 3];
         let value = format!("round-{round}");
         set_banner(writer, &value).await;
         for server in &replicas {
             serves_banner(server, &key, &value, Duration::from_secs(10)).await;
+        }
+        for stream in &mut streams {
+            let change = stream.next(Duration::from_secs(10)).await.json();
+            assert_eq!(change["flags"][0]["feature_state_value"], value.as_str());
         }
     }
 }

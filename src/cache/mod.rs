@@ -1,6 +1,7 @@
 //! Compiled, immutable snapshots per environment, swapped atomically after each change.
 //! SDK requests read only these (plus stored traits for identities): no locks, no storage.
 
+pub mod changes;
 pub mod document;
 mod snapshot;
 
@@ -34,6 +35,8 @@ pub struct Snapshots {
     /// The catalog maps the key indexes were built from: most batches (identify calls)
     /// change neither, and then the indexes are not rebuilt.
     indexed: std::sync::Mutex<Option<KeySources>>,
+    /// Real-time subscribers, told of every environment a publication replaced.
+    pub changes: changes::Changes,
 }
 
 type KeySources = (
@@ -66,7 +69,11 @@ impl crate::store::Views for Snapshots {
     }
 
     fn publish(&self, staged: StagedSnapshots, catalog: &Catalog) {
-        self.environments.store(staged.0);
+        let current = Arc::clone(&staged.0);
+        let previous = self.environments.swap(staged.0);
+        if !Arc::ptr_eq(&previous, &current) {
+            self.changes.publish(&previous, &current);
+        }
         let mut indexed = self
             .indexed
             .lock()
@@ -114,6 +121,11 @@ impl Snapshots {
             (*self.client_keys.load().get(key)?, KeyKind::Client)
         };
         Some((Arc::clone(self.environments.load().get(&id)?), kind))
+    }
+
+    /// Subscribes to environment `id`'s changes.
+    pub fn subscribe(&self, id: u32) -> Option<changes::Subscription> {
+        self.changes.subscribe(id, || self.environment(id))
     }
 
     pub fn environment(&self, id: u32) -> Option<Arc<EnvironmentSnapshot>> {

@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// Audit entries older than this are pruned (default: kept forever).
     #[arg(long, env = "BURGEE_AUDIT_RETENTION", value_parser = parse_duration)]
     pub audit_retention: Option<Duration>,
+    /// How often an idle real-time stream gets a keep-alive comment (default 15s).
+    #[arg(long, env = "BURGEE_SSE_PING_INTERVAL", value_parser = parse_duration)]
+    pub sse_ping_interval: Option<Duration>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]
@@ -119,6 +122,8 @@ struct FileSettings {
     trusted_proxies: Option<Vec<Cidr>>,
     #[serde(default, deserialize_with = "duration_text")]
     audit_retention: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_text")]
+    sse_ping_interval: Option<Duration>,
     cluster_listen: Option<SocketAddr>,
     cluster_secret: Option<Secret>,
     cluster_secret_file: Option<PathBuf>,
@@ -153,6 +158,7 @@ pub struct Settings {
     pub login_lockout: Duration,
     pub trusted_proxies: Vec<Cidr>,
     pub audit_retention: Option<Duration>,
+    pub sse_ping_interval: Duration,
     /// `None`: a node of its own, with no cluster port.
     pub cluster: Option<ClusterSettings>,
     pub storage: StorageSettings,
@@ -261,6 +267,11 @@ impl Settings {
                 .or(file.trusted_proxies)
                 .unwrap_or_default(),
             audit_retention: args.audit_retention.or(file.audit_retention),
+            sse_ping_interval: args
+                .sse_ping_interval
+                .or(file.sse_ping_interval)
+                .unwrap_or(Duration::from_secs(15))
+                .max(Duration::from_secs(1)),
         })
     }
 }

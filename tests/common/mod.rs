@@ -72,6 +72,8 @@ pub mod private;
 #[allow(dead_code)] // not every test binary partitions a cluster
 pub mod proxy;
 pub mod server;
+#[allow(dead_code)] // not every test binary reads event streams
+pub mod sse;
 
 /// Whether a test whose tool, data or SDK is missing must fail rather than skip: under CI
 /// (`CI` set) and under `scripts/test-all.sh` (`BURGEE_REQUIRE_ALL_TESTS` set).

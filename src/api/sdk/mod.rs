@@ -9,6 +9,7 @@ mod identities;
 
 mod key;
 mod query;
+mod stream;
 
 use axum::Router;
 use axum::http::{HeaderName, Method, header};
@@ -29,6 +30,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             HeaderName::from_static("x-environment-key"),
             HeaderName::from_static("flagsmith-application-name"),
             HeaderName::from_static("flagsmith-application-version"),
+            HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([HeaderName::from_static("x-flagsmith-document-updated-at")]);
     let mut router = Router::new();
@@ -43,11 +45,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(document::environment_document),
         ),
         ("/api/v1/analytics/flags", post(analytics::record)),
+        ("/api/v1/flags/stream", get(stream::native::stream)),
     ] {
         router = router
             .route(path, route.clone())
             .route(&format!("{path}/"), route);
     }
+    router = router.route(
+        "/sse/environments/{key}/stream",
+        get(stream::flagsmith::stream),
+    );
     router
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(state.settings.max_body_bytes))

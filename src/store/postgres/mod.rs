@@ -146,9 +146,10 @@ impl PgStore {
             .await
             .map_err(error)?
             .get(0);
-        let (identity_count, catalog, known) = tokio::task::spawn_blocking(move || load(&mut client))
-            .await
-            .map_err(|e| StoreError::Internal(format!("loading the configuration: {e}")))??;
+        let (identity_count, catalog, known) =
+            tokio::task::spawn_blocking(move || load(&mut client))
+                .await
+                .map_err(|e| StoreError::Internal(format!("loading the configuration: {e}")))??;
         super::writer::publish_all(&*views, &catalog);
         let catalog = Arc::new(catalog);
         let state = Arc::new(State {
