@@ -210,10 +210,10 @@ fn traits() -> Value {
 
 fn operations() -> Vec<Operation> {
     vec![
-        op("get", "/api/v1/flags/", "SDK", "Environment flags (defaults only); `?feature=` for one").ok(200, "flags").query("feature", json!({"type": "string"})),
+        op("get", "/api/v1/flags/", "SDK", "Environment flags (defaults only); `?feature=` for one. Strong `ETag`; `If-None-Match` or `If-Modified-Since` may answer 304; gzip, br or zstd by `Accept-Encoding`").ok(200, "flags").query("feature", json!({"type": "string"})),
         op("post", "/api/v1/identities/", "SDK", "Identify with traits and get the identity's flags").ok(200, "identity, traits and flags").body(json!({"type": "object"})),
         op("get", "/api/v1/identities/", "SDK", "Flags of an identity by `?identifier=`").query("identifier", json!({"type": "string"})).query("transient", json!({"type": "string"})),
-        op("get", "/api/v1/environment-document/", "SDK", "The environment document for local evaluation (server-side keys)"),
+        op("get", "/api/v1/environment-document/", "SDK", "The environment document for local evaluation (server-side keys). Strong `ETag`; `If-None-Match` or `If-Modified-Since` may answer 304; gzip, br or zstd by `Accept-Encoding`"),
         op("get", "/api/v1/flags/stream", "SDK", "Real-time stream (text/event-stream) of the flags as `/api/v1/flags/` shows them to the key: `flags` events (complete on subscribe, then what changed) with the environment's revision as `id`, resumable with `Last-Event-ID`; `refetch` when that revision is forgotten; `document` events for a server-side key with `?document=true`; `: ping` keep-alives").ok(200, "an event stream").query("environment_key", json!({"type": "string", "description": "a client key, for browsers' EventSource (which cannot send headers)"})).query("document", json!({"type": "string", "enum": ["true", "false"]})),
         op("get", "/sse/environments/{key}/stream", "SDK", "Flagsmith's real-time stream for the SDKs' real-time modes: `environment_updated` events with `{\"updated_at\": <Unix seconds>}` on subscribe and on every change; `{key}` is the environment's client key").ok(200, "an event stream"),
         op("post", "/api/v1/analytics/flags/", "SDK", "Feature evaluation counts").ok(200, "recorded").body(json!({"type": "object", "description": "{feature name: count}; entries that are not counts are ignored, as Flagsmith does"})),

@@ -3,6 +3,7 @@
 
 pub mod changes;
 pub mod document;
+pub mod representation;
 mod snapshot;
 
 use std::collections::{BTreeSet, HashMap};

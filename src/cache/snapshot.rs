@@ -2,6 +2,9 @@
 //! not depend on the caller, serialised once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -17,6 +20,7 @@ use crate::store::records::{
 };
 
 use super::document::{environment_document, iso_timestamp};
+use super::representation::Representation;
 
 /// What the SDK API needs to know of one feature, by the compiled feature's index.
 #[derive(Debug)]
@@ -34,9 +38,9 @@ pub struct EnvironmentSnapshot {
     pub revision: u64,
     pub updated_at_ms: i64,
     /// `X-Flagsmith-Document-Updated-At`: Unix seconds as a float.
-    pub updated_at_header: String,
+    pub updated_at_header: HeaderValue,
     /// `Last-Modified`: an HTTP date (second precision).
-    pub last_modified: String,
+    pub last_modified: HeaderValue,
     pub hide_disabled_flags: bool,
     pub hide_sensitive_data: bool,
     pub allow_client_traits: bool,
@@ -45,13 +49,16 @@ pub struct EnvironmentSnapshot {
     pub compiled: CompiledEnvironment,
     /// By the compiled feature's index.
     pub features: Vec<FeatureView>,
-    pub document: bytes::Bytes,
-    pub flags_for_client_keys: bytes::Bytes,
-    pub flags_for_server_keys: bytes::Bytes,
+    pub document: Representation,
+    pub flags_for_client_keys: Representation,
+    pub flags_for_server_keys: Representation,
     /// Single flags for `?feature=`, by name: (client body, server body); a missing entry
     /// for a kind means the feature is hidden from it.
-    pub flag_by_name: HashMap<String, (Option<bytes::Bytes>, Option<bytes::Bytes>)>,
+    pub flag_by_name: HashMap<String, SingleFlag>,
 }
+
+/// One flag's body for `?feature=`, as each kind of key sees it (`None`: hidden from it).
+pub type SingleFlag = (Option<Arc<Representation>>, Option<Arc<Representation>>);
 
 /// The `feature` object of a flag.
 #[derive(Serialize)]
@@ -144,13 +151,14 @@ impl EnvironmentSnapshot {
             .unwrap_or(project.hide_disabled_flags);
         let document = environment_document(catalog, env)
             .and_then(|d| serde_json::to_vec(&d).ok())
-            .map(bytes::Bytes::from)?;
+            .map(|body| Representation::new(bytes::Bytes::from(body)))?;
+        let header = |text: String| HeaderValue::try_from(text).ok();
         let mut snapshot = Self {
             environment_id: env.id,
             revision: env.revision,
             updated_at_ms: env.updated_at,
-            updated_at_header: format!("{}", env.updated_at as f64 / 1000.0),
-            last_modified: http_date(env.updated_at),
+            updated_at_header: header(format!("{}", env.updated_at as f64 / 1000.0))?,
+            last_modified: header(http_date(env.updated_at))?,
             hide_disabled_flags,
             hide_sensitive_data,
             allow_client_traits: env.settings.allow_client_traits,
@@ -159,8 +167,8 @@ impl EnvironmentSnapshot {
             compiled,
             features: views,
             document,
-            flags_for_client_keys: bytes::Bytes::new(),
-            flags_for_server_keys: bytes::Bytes::new(),
+            flags_for_client_keys: Representation::new(bytes::Bytes::new()),
+            flags_for_server_keys: Representation::new(bytes::Bytes::new()),
             flag_by_name: HashMap::new(),
         };
         snapshot.precompute_flags();
@@ -204,18 +212,21 @@ impl EnvironmentSnapshot {
             let body = serde_json::to_vec(&flag)
                 .map(bytes::Bytes::from)
                 .unwrap_or_default();
-            let for_client = self.serves(index, enabled, false).then(|| body.clone());
-            let for_server = self.serves(index, enabled, true).then(|| body.clone());
+            let single = Arc::new(Representation::new(body.clone()));
+            let for_client = self
+                .serves(index, enabled, false)
+                .then(|| Arc::clone(&single));
+            let for_server = self.serves(index, enabled, true).then_some(single);
             if for_client.is_some() {
                 client.push(body.clone());
             }
             if for_server.is_some() {
-                server.push(body.clone());
+                server.push(body);
             }
             by_name.insert(self.features[index].name.clone(), (for_client, for_server));
         }
-        self.flags_for_client_keys = join_json(&client);
-        self.flags_for_server_keys = join_json(&server);
+        self.flags_for_client_keys = Representation::new(join_json(&client));
+        self.flags_for_server_keys = Representation::new(join_json(&server));
         self.flag_by_name = by_name;
     }
 }

@@ -316,7 +316,7 @@ async fn document(
         .ok_or_else(|| ApiError::not_found("environment", id))?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        snapshot.document.clone(),
+        snapshot.document.body.clone(),
     )
         .into_response())
 }

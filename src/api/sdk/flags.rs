@@ -1,12 +1,13 @@
 //! `GET /api/v1/flags/`: environment defaults, served from precomputed bodies.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::AppState;
 use crate::cache::KeyKind;
 
+use super::conditional::{Modified, respond};
 use super::key::{SdkError, environment};
 
 pub async fn environment_flags(
@@ -16,30 +17,45 @@ pub async fn environment_flags(
 ) -> Result<Response, SdkError> {
     let (snapshot, kind) = environment(&state.snapshots, &headers, false)?;
     let server = kind == KeyKind::Server;
-    let body = match query.get("feature") {
+    let modified = Modified::of(&snapshot);
+    let response = match query.get("feature") {
         Some(name) => {
             let bodies = snapshot
                 .flag_by_name
                 .get(name)
                 .ok_or(SdkError::FeatureNotFound)?;
             let body = if server { &bodies.1 } else { &bodies.0 };
-            body.clone().ok_or(SdkError::FeatureNotFound)?
+            let body = body.as_ref().ok_or(SdkError::FeatureNotFound)?;
+            respond(&headers, body, &snapshot.updated_at_header, Some(modified))
         }
-        None if server => snapshot.flags_for_server_keys.clone(),
-        None => snapshot.flags_for_client_keys.clone(),
+        None if server => respond(
+            &headers,
+            &snapshot.flags_for_server_keys,
+            &snapshot.updated_at_header,
+            Some(modified),
+        ),
+        None => respond(
+            &headers,
+            &snapshot.flags_for_client_keys,
+            &snapshot.updated_at_header,
+            Some(modified),
+        ),
     };
     metrics::counter!("burgee_evaluations_total", "kind" => "environment").increment(1);
-    Ok(json_response(body, &snapshot.updated_at_header))
+    Ok(response)
 }
 
 /// A JSON body with Flagsmith's `X-Flagsmith-Document-Updated-At`.
-pub fn json_response(body: bytes::Bytes, updated_at: &str) -> Response {
+pub fn json_response(body: bytes::Bytes, updated_at: &HeaderValue) -> Response {
     (
         [
-            (axum::http::header::CONTENT_TYPE, "application/json"),
+            (
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (
                 axum::http::HeaderName::from_static("x-flagsmith-document-updated-at"),
-                updated_at,
+                updated_at.clone(),
             ),
         ],
         body,

@@ -3,6 +3,7 @@
 //! directly (never a redirect), and only ever with 200 on success.
 
 pub mod analytics;
+mod conditional;
 mod document;
 mod flags;
 mod identities;
@@ -31,8 +32,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
             HeaderName::from_static("flagsmith-application-name"),
             HeaderName::from_static("flagsmith-application-version"),
             HeaderName::from_static("last-event-id"),
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
         ])
-        .expose_headers([HeaderName::from_static("x-flagsmith-document-updated-at")]);
+        .expose_headers([
+            HeaderName::from_static("x-flagsmith-document-updated-at"),
+            header::ETAG,
+        ]);
     let mut router = Router::new();
     for (path, route) in [
         ("/api/v1/flags", get(flags::environment_flags)),

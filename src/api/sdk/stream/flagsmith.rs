@@ -24,9 +24,9 @@ struct UpdatedAt {
 /// The event for `snapshot`: seconds with a fraction (Python's SDK reads them with
 /// `datetime.fromtimestamp`; milliseconds would overflow it).
 fn updated(snapshot: &EnvironmentSnapshot) -> Event {
-    let seconds = &snapshot.updated_at_header;
+    let seconds = snapshot.updated_at_header.to_str().unwrap_or("0");
     let seconds = if seconds.contains('.') {
-        seconds.clone()
+        seconds.to_owned()
     } else {
         format!("{seconds}.0")
     };

@@ -33,16 +33,16 @@ struct Flags {
 
 fn bodies(snapshot: &EnvironmentSnapshot, kind: KeyKind) -> &bytes::Bytes {
     match kind {
-        KeyKind::Client => &snapshot.flags_for_client_keys,
-        KeyKind::Server => &snapshot.flags_for_server_keys,
+        KeyKind::Client => &snapshot.flags_for_client_keys.body,
+        KeyKind::Server => &snapshot.flags_for_server_keys.body,
     }
 }
 
 fn flag<'s>(snapshot: &'s EnvironmentSnapshot, kind: KeyKind, name: &str) -> Option<&'s [u8]> {
     let (client, server) = snapshot.flag_by_name.get(name)?;
     match kind {
-        KeyKind::Client => client.as_deref(),
-        KeyKind::Server => server.as_deref(),
+        KeyKind::Client => client.as_ref().map(|r| &r.body[..]),
+        KeyKind::Server => server.as_ref().map(|r| &r.body[..]),
     }
 }
 
@@ -72,7 +72,7 @@ fn document(snapshot: &EnvironmentSnapshot) -> Event {
     Event::default()
         .event("document")
         .id(snapshot.revision.to_string())
-        .data(String::from_utf8_lossy(&snapshot.document))
+        .data(String::from_utf8_lossy(&snapshot.document.body))
 }
 
 impl Flags {
@@ -117,7 +117,7 @@ impl Flags {
             let flags = [b"[".as_slice(), &changed.join(b",".as_slice()), b"]"].concat();
             events.push(event("flags", new, &flags, &removed, false));
         }
-        if self.document && old.document != new.document {
+        if self.document && old.document.body != new.document.body {
             events.push(document(new));
         }
         events
