@@ -16,8 +16,8 @@ export BURGEE_REQUIRE_ALL_TESTS=1
 # Flagsmith's engine conformance data lives beside the checkout unless told otherwise.
 export BURGEE_ENGINE_TEST_DATA=${BURGEE_ENGINE_TEST_DATA:-$root/../shared/flagsmith-engine-test-data}
 
-echo "== installing the Flagsmith SDKs used by the compatibility tests"
-if ! "$sdk/venv/bin/python" -c "import flagsmith" 2>/dev/null; then
+echo "== installing the Flagsmith SDKs and the OpenFeature OFREP provider used by the compatibility tests"
+if ! "$sdk/venv/bin/python" -c "import flagsmith, openfeature.contrib.provider.ofrep" 2>/dev/null; then
   python3 -m venv "$sdk/venv"
   "$sdk/venv/bin/pip" install --quiet --disable-pip-version-check -r sdk-tests/python/requirements.txt
 fi

@@ -45,7 +45,7 @@ fn op(
     };
     let api = if path.starts_with("/admin/") {
         Api::Admin
-    } else if path.starts_with("/api/") {
+    } else if path.starts_with("/api/") || path.starts_with("/ofrep/") {
         Api::Sdk
     } else {
         Api::Operations
@@ -216,6 +216,8 @@ fn operations() -> Vec<Operation> {
         op("get", "/api/v1/environment-document/", "SDK", "The environment document for local evaluation (server-side keys). Strong `ETag`; `If-None-Match` or `If-Modified-Since` may answer 304; gzip, br or zstd by `Accept-Encoding`"),
         op("get", "/api/v1/flags/stream", "SDK", "Real-time stream (text/event-stream) of the flags as `/api/v1/flags/` shows them to the key: `flags` events (complete on subscribe, then what changed) with the environment's revision as `id`, resumable with `Last-Event-ID`; `refetch` when that revision is forgotten; `document` events for a server-side key with `?document=true`; `: ping` keep-alives").ok(200, "an event stream").query("environment_key", json!({"type": "string", "description": "a client key, for browsers' EventSource (which cannot send headers)"})).query("document", json!({"type": "string", "enum": ["true", "false"]})),
         op("get", "/sse/environments/{key}/stream", "SDK", "Flagsmith's real-time stream for the SDKs' real-time modes: `environment_updated` events with `{\"updated_at\": <Unix seconds>}` on subscribe and on every change; `{key}` is the environment's client key").ok(200, "an event stream"),
+        op("post", "/ofrep/v1/evaluate/flags/{key}", "OFREP", "OpenFeature remote evaluation of one flag: `{\"context\": {\"targetingKey\": …, attributes…}}`, the key as `Authorization: Bearer`, `X-API-Key` or `X-Environment-Key`; nothing is written (docs/ofrep.md)").ok(200, "a resolution: key, value, reason, variant, metadata").body(json!({"type": "object", "properties": {"context": {"type": "object"}}})),
+        op("post", "/ofrep/v1/evaluate/flags", "OFREP", "OpenFeature remote evaluation of every flag the key sees, with a strong `ETag` (`If-None-Match` may answer 304)").ok(200, "{flags: [resolutions]}").body(json!({"type": "object", "properties": {"context": {"type": "object"}}})),
         op("post", "/api/v1/analytics/flags/", "SDK", "Feature evaluation counts").ok(200, "recorded").body(json!({"type": "object", "description": "{feature name: count}; entries that are not counts are ignored, as Flagsmith does"})),
         op("get", "/health/liveness", "Operations", "The process is up and its writer runs"),
         op("get", "/health/readiness", "Operations", "Ready to serve: initialised, and storage takes writes"),

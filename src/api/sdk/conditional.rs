@@ -80,14 +80,8 @@ fn not_modified(
     representation: &Representation,
     modified: Option<&Modified<'_>>,
 ) -> bool {
-    let mut tags = request
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .peekable();
-    if tags.peek().is_some() {
-        return tags.any(|tag| tag.trim() == "*" || representation.matches(tag));
+    if let Some(matched) = none_match(request, representation) {
+        return matched;
     }
     // At second precision, as Django's `condition` decorator (and so Flagsmith) compares.
     let since = request
@@ -97,6 +91,18 @@ fn not_modified(
             time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()
         });
     matches!((since, modified), (Some(since), Some(m)) if m.unix_seconds <= since.unix_timestamp())
+}
+
+/// Whether `If-None-Match` names this body; `None` when the request has no such header.
+pub fn none_match(request: &HeaderMap, representation: &Representation) -> Option<bool> {
+    let mut tags = request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .peekable();
+    tags.peek()?;
+    Some(tags.any(|tag| tag.trim() == "*" || representation.matches(tag)))
 }
 
 /// The coding with the highest quality the client accepts, ties broken by `Encoding::ALL`;

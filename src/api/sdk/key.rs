@@ -87,6 +87,15 @@ pub fn environment(
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty())
         .ok_or(SdkError::MissingKey)?;
+    environment_of_key(snapshots, key, server_only)
+}
+
+/// The environment `key` opens.
+pub fn environment_of_key(
+    snapshots: &Snapshots,
+    key: &str,
+    server_only: bool,
+) -> Result<(Arc<EnvironmentSnapshot>, KeyKind), SdkError> {
     if server_only && !key.starts_with("ser.") {
         return Err(SdkError::MissingKey);
     }

@@ -9,6 +9,7 @@ mod flags;
 mod identities;
 
 mod key;
+mod ofrep;
 mod query;
 mod stream;
 
@@ -33,6 +34,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             HeaderName::from_static("flagsmith-application-version"),
             HeaderName::from_static("last-event-id"),
             header::IF_NONE_MATCH,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
             header::IF_MODIFIED_SINCE,
         ])
         .expose_headers([
@@ -57,10 +60,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
             .route(path, route.clone())
             .route(&format!("{path}/"), route);
     }
-    router = router.route(
-        "/sse/environments/{key}/stream",
-        get(stream::flagsmith::stream),
-    );
+    router = router
+        .route(
+            "/sse/environments/{key}/stream",
+            get(stream::flagsmith::stream),
+        )
+        .route("/ofrep/v1/evaluate/flags", post(ofrep::evaluate_flags))
+        .route(
+            "/ofrep/v1/evaluate/flags/{*key}",
+            post(ofrep::evaluate_flag),
+        );
     router
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(state.settings.max_body_bytes))
