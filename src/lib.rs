@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod connections;
 pub mod engine;
 pub mod flagsmith;
 pub mod json;

@@ -12,6 +12,9 @@ use crate::store::command::{Actor, Command, Envelope, NewToken};
 use crate::store::people::SetupRecord;
 use crate::store::{Store, StoreError};
 
+/// Connections the ops listener takes at most: probes and scrapes, not traffic.
+const OPS_CONNECTIONS: usize = 256;
+
 /// The setup token's file in the data directory.
 pub const SETUP_TOKEN_FILE: &str = "setup-token";
 
@@ -57,6 +60,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.login_lockout,
         )),
     };
+    let file_limit = crate::connections::file_limit::raise();
+    let limits = crate::connections::Limits {
+        header_read_timeout: settings.connections.header_read_timeout,
+        idle_timeout: settings.connections.idle_timeout,
+        max_connections: settings.connections.max_connections.map_or_else(
+            || crate::connections::file_limit::default_max_connections(file_limit),
+            |m| m as usize,
+        ),
+    };
+    tracing::info!(
+        max_connections = limits.max_connections,
+        open_file_limit = file_limit,
+        "connection limits"
+    );
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -65,19 +82,45 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let local = serve_admin_socket(&settings.data_dir, router(state.clone()))
         .map_err(|error| tracing::warn!(error = %format!("{error:#}"), "no local admin socket"))
         .ok();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let ops = match settings.connections.ops_listen {
+        Some(ops_address) => {
+            let ops_listener = tokio::net::TcpListener::bind(ops_address)
+                .await
+                .with_context(|| format!("listening on {ops_address} (--ops-listen)"))?;
+            // Before the main line, which scripts wait for as the sign the server is up.
+            println!(
+                "burgee ops listening on http://{}",
+                ops_listener.local_addr()?
+            );
+            let limits = crate::connections::Limits {
+                max_connections: OPS_CONNECTIONS,
+                ..limits
+            };
+            Some(tokio::spawn(crate::connections::serve(
+                ops_listener,
+                "ops",
+                crate::api::ops_router(state.clone()),
+                limits,
+                stopped.clone(),
+            )))
+        }
+        None => None,
+    };
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
     // A line for people and for scripts that started the server on port 0.
     println!("burgee listening on http://{address}");
     let snapshots = Arc::clone(&state.snapshots);
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Open streams would keep their connections (and the drain) going forever.
-            snapshots.changes.close();
-        })
-        .await
-        .context("serving HTTP")?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        // Open streams would keep their connections (and the drain) going forever.
+        snapshots.changes.close();
+        let _ = stop.send(true);
+    });
+    crate::connections::serve(listener, "sdk", router(state), limits, stopped).await;
+    if let Some(ops) = ops {
+        let _ = ops.await;
+    }
     if let Some(local) = local {
         local.abort();
     }

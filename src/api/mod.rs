@@ -35,11 +35,22 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    let request_id = REQUEST_ID;
-    Router::new()
+    let routes = Router::new()
         .merge(sdk::router(&state))
         .merge(admin::router(&state))
-        .merge(ops::router())
+        .merge(ops::router());
+    layered(routes, state)
+}
+
+/// Probes, metrics and the OpenAPI document alone, for `--ops-listen`.
+pub fn ops_router(state: AppState) -> Router {
+    layered(ops::router(), state)
+}
+
+/// Request ids, logs, metrics, JSON errors, panics and timeouts, as every listener has them.
+fn layered(routes: Router<AppState>, state: AppState) -> Router {
+    let request_id = REQUEST_ID;
+    routes
         .with_state(state)
         .layer(axum::middleware::from_fn(admin::json_errors))
         .layer(axum::middleware::from_fn(ops::record_metrics))

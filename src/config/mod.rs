@@ -12,11 +12,13 @@ use serde::{Deserialize, Serialize};
 use crate::secrets::{Secret, secret_or_file};
 
 pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
+pub use connections::{ConnectionArgs, ConnectionSettings};
 pub use network::{Cidr, parse_cidr};
 pub use storage::{PostgresSettings, StorageArgs, StorageSettings, StoreKind};
 pub use text::parse_duration;
 
 mod cluster;
+mod connections;
 mod network;
 mod storage;
 mod text;
@@ -92,6 +94,8 @@ pub struct ServeArgs {
     #[arg(long, env = "BURGEE_SSE_PING_INTERVAL", value_parser = parse_duration)]
     pub sse_ping_interval: Option<Duration>,
     #[command(flatten)]
+    pub connections: ConnectionArgs,
+    #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -124,6 +128,12 @@ struct FileSettings {
     audit_retention: Option<Duration>,
     #[serde(default, deserialize_with = "duration_text")]
     sse_ping_interval: Option<Duration>,
+    ops_listen: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "duration_text")]
+    header_read_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_text")]
+    idle_timeout: Option<Duration>,
+    max_connections: Option<u32>,
     cluster_listen: Option<SocketAddr>,
     cluster_secret: Option<Secret>,
     cluster_secret_file: Option<PathBuf>,
@@ -159,6 +169,7 @@ pub struct Settings {
     pub trusted_proxies: Vec<Cidr>,
     pub audit_retention: Option<Duration>,
     pub sse_ping_interval: Duration,
+    pub connections: ConnectionSettings,
     /// `None`: a node of its own, with no cluster port.
     pub cluster: Option<ClusterSettings>,
     pub storage: StorageSettings,
@@ -214,9 +225,19 @@ impl Settings {
                  share the database instead)"
             );
         }
+        let connections = ConnectionSettings::resolve(
+            &args.connections,
+            connections::FileConnections {
+                ops_listen: file.ops_listen,
+                header_read_timeout: file.header_read_timeout,
+                idle_timeout: file.idle_timeout,
+                max_connections: file.max_connections.filter(|m| *m > 0),
+            },
+        );
         Ok(Self {
             cluster,
             storage,
+            connections,
             data_dir: args
                 .data_dir
                 .clone()

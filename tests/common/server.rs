@@ -11,6 +11,8 @@ pub const TOKEN: &str = "integration-test-admin-token";
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// The `--ops-listen` listener's base URL, when it has one.
+    pub ops_base: Option<String>,
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -88,8 +90,18 @@ impl Server {
         }
         let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        reader.read_line(&mut line).unwrap();
+        let ops_base = match line.trim().strip_prefix("burgee ops listening on ") {
+            Some(ops) => {
+                let ops = ops.to_owned();
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                Some(ops)
+            }
+            None => None,
+        };
         let base = line
             .trim()
             .strip_prefix("burgee listening on ")
@@ -98,6 +110,7 @@ impl Server {
         Self {
             child,
             base,
+            ops_base,
             data_dir: data_dir.to_owned(),
             _temp: None,
         }
