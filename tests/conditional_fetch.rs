@@ -8,51 +8,20 @@ mod common;
 
 use std::io::Read;
 
-use common::server::{Admin, Server, client};
+use common::fixture::Fixture;
+use common::server::client;
 use reqwest::Method;
 use serde_json::json;
 
-struct Fixture {
-    server: Server,
-    admin: Admin,
-    client_key: String,
-    server_key: String,
-}
-
 /// Twelve features (enough for bodies worth compressing), one of them server-key only.
 async fn fixture() -> Fixture {
-    let server = Server::start();
-    let admin = Admin::new(&server);
-    admin
-        .post("/admin/v1/projects", json!({"name": "Web"}))
-        .await;
-    let env = admin
-        .post(
-            "/admin/v1/projects/1/environments",
-            json!({"name": "Production"}),
-        )
-        .await;
-    for i in 0..12 {
-        admin
-            .post(
-                "/admin/v1/projects/1/features",
-                json!({"name": format!("feature_{i}"), "initial_value": format!("value of feature {i}"),
-                       "default_enabled": true, "server_key_only": i == 11}),
-            )
-            .await;
-    }
-    let key = admin
-        .post(
-            "/admin/v1/environments/1/server-keys",
-            json!({"name": "backend"}),
-        )
-        .await;
-    Fixture {
-        server,
-        admin,
-        client_key: env["client_key"].as_str().unwrap().to_owned(),
-        server_key: key["key"].as_str().unwrap().to_owned(),
-    }
+    let features = (0..12)
+        .map(|i| {
+            json!({"name": format!("feature_{i}"), "initial_value": format!("value of feature {i}"),
+                   "default_enabled": true, "server_key_only": i == 11})
+        })
+        .collect();
+    Fixture::with_features(features).await
 }
 
 struct Answer {

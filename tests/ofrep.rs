@@ -8,60 +8,22 @@ mod common;
 
 use std::path::Path;
 
-use common::server::{Admin, Server, client};
+use common::fixture::Fixture;
+use common::server::client;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-struct Fixture {
-    server: Server,
-    admin: Admin,
-    client_key: String,
-    server_key: String,
-}
-
-/// `banner` ("hello"; "pro banner" for segment `pros`, plan = pro), `secret` (server-key
-/// only, 42), `theme` (multivariate, 50 % "dark"), `off` (disabled), `toggle` (no value),
-/// `ratio` (0.5), `limit` (10); an identity override of `banner` for `vip`.
+/// [`Fixture::flagsmith_like`] with `toggle` (no value), `ratio` (0.5) and `limit` (10), and
+/// an identity override of `banner` for `vip`.
 async fn fixture() -> Fixture {
-    let server = Server::start();
-    let admin = Admin::new(&server);
-    admin
-        .post("/admin/v1/projects", json!({"name": "Web"}))
-        .await;
-    let env = admin
-        .post(
-            "/admin/v1/projects/1/environments",
-            json!({"name": "Production"}),
-        )
-        .await;
-    for feature in [
-        json!({"name": "banner", "initial_value": "hello", "default_enabled": true}),
-        json!({"name": "secret", "initial_value": 42, "default_enabled": true, "server_key_only": true}),
-        json!({"name": "theme", "type": "MULTIVARIATE", "initial_value": "light", "default_enabled": true,
-               "options": [{"value": "dark", "key": "dark", "default_weight": 50}]}),
-        json!({"name": "off", "initial_value": true}),
+    let f = Fixture::flagsmith_like(vec![
         json!({"name": "toggle", "default_enabled": true}),
         json!({"name": "ratio", "initial_value": 0.5, "default_enabled": true}),
         json!({"name": "limit", "initial_value": 10, "default_enabled": true}),
-    ] {
-        admin.post("/admin/v1/projects/1/features", feature).await;
-    }
-    admin
-        .post(
-            "/admin/v1/projects/1/segments",
-            json!({"name": "pros", "rules": [{"type": "ALL", "rules": [{"type": "ANY", "conditions": [
-                {"property": "plan", "operator": "EQUAL", "value": "pro"}]}]}]}),
-        )
-        .await;
-    let (status, _) = admin
-        .call(
-            Method::PUT,
-            "/admin/v1/environments/1/features/1/segment-overrides/1",
-            Some(json!({"enabled": true, "value": "pro banner"})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = admin
+    ])
+    .await;
+    let (status, _) = f
+        .admin
         .call(
             Method::PUT,
             "/admin/v1/environments/1/identities/vip/overrides/1",
@@ -69,18 +31,7 @@ async fn fixture() -> Fixture {
         )
         .await;
     assert_eq!(status, 200);
-    let key = admin
-        .post(
-            "/admin/v1/environments/1/server-keys",
-            json!({"name": "backend"}),
-        )
-        .await;
-    Fixture {
-        server,
-        admin,
-        client_key: env["client_key"].as_str().unwrap().to_owned(),
-        server_key: key["key"].as_str().unwrap().to_owned(),
-    }
+    f
 }
 
 /// A POST with the key as `Authorization: Bearer`; `body` is sent as it is.

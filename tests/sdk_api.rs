@@ -5,78 +5,14 @@
 
 mod common;
 
-use common::server::{Admin, Server, client};
+use common::fixture::Fixture;
+use common::server::client;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-struct Fixture {
-    server: Server,
-    admin: Admin,
-    client_key: String,
-    server_key: String,
-}
-
-/// One project with: `banner` (on, "hello"), `secret` (server-key only), `theme`
-/// (multivariate 50% "dark"), `off` (disabled); segment `pros` (plan = pro) overriding banner.
+/// See [`Fixture::flagsmith_like`].
 async fn fixture() -> Fixture {
-    let server = Server::start();
-    let admin = Admin::new(&server);
-    admin
-        .post("/admin/v1/projects", json!({"name": "Web"}))
-        .await;
-    let env = admin
-        .post(
-            "/admin/v1/projects/1/environments",
-            json!({"name": "Production"}),
-        )
-        .await;
-    admin
-        .post(
-            "/admin/v1/projects/1/features",
-            json!({"name": "banner", "initial_value": "hello", "default_enabled": true}),
-        )
-        .await;
-    admin.post("/admin/v1/projects/1/features", json!({"name": "secret", "initial_value": 42, "default_enabled": true, "server_key_only": true})).await;
-    admin
-        .post(
-            "/admin/v1/projects/1/features",
-            json!({"name": "theme", "type": "MULTIVARIATE", "initial_value": "light", "default_enabled": true,
-                   "options": [{"value": "dark", "key": "dark", "default_weight": 50}]}),
-        )
-        .await;
-    admin
-        .post(
-            "/admin/v1/projects/1/features",
-            json!({"name": "off", "initial_value": true}),
-        )
-        .await;
-    admin
-        .post(
-            "/admin/v1/projects/1/segments",
-            json!({"name": "pros", "rules": [{"type": "ALL", "rules": [{"type": "ANY", "conditions": [
-                {"property": "plan", "operator": "EQUAL", "value": "pro"}]}]}]}),
-        )
-        .await;
-    let (status, _) = admin
-        .call(
-            Method::PUT,
-            "/admin/v1/environments/1/features/1/segment-overrides/1",
-            Some(json!({"enabled": true, "value": "pro banner"})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let key = admin
-        .post(
-            "/admin/v1/environments/1/server-keys",
-            json!({"name": "backend"}),
-        )
-        .await;
-    Fixture {
-        server,
-        admin,
-        client_key: env["client_key"].as_str().unwrap().to_owned(),
-        server_key: key["key"].as_str().unwrap().to_owned(),
-    }
+    Fixture::flagsmith_like(Vec::new()).await
 }
 
 async fn sdk(

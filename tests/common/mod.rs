@@ -65,6 +65,7 @@ pub mod access;
 pub mod cluster;
 #[allow(dead_code)] // not every test binary evaluates contexts
 pub mod engine;
+pub mod fixture;
 #[allow(dead_code)] // not every test binary runs PostgreSQL replicas
 pub mod postgres;
 #[allow(dead_code)] // not every test binary stops servers
