@@ -48,7 +48,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Some(retention) = settings.audit_retention {
         tokio::spawn(crate::store::retention::run(store.clone(), retention));
     }
-    let state = AppState {
+    let state: AppState = Arc::new(crate::api::Shared {
         store: store.clone(),
         snapshots,
         settings: Arc::new(settings.clone()),
@@ -59,7 +59,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.login_max_failures,
             settings.login_lockout,
         )),
-    };
+    });
     let file_limit = crate::connections::file_limit::raise();
     let limits = crate::connections::Limits {
         header_read_timeout: settings.connections.header_read_timeout,

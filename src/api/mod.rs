@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod openapi;
 mod ops;
+mod request_id;
 pub mod sdk;
 
 use std::sync::Arc;
@@ -12,16 +13,19 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::cache::Snapshots;
 use crate::config::Settings;
 use crate::store::Store;
 
-/// Shared state of every handler.
-#[derive(Clone)]
-pub struct AppState {
+/// Shared state of every handler: one pointer, so handing it to each request is one
+/// reference-count increment rather than one per field.
+pub type AppState = Arc<Shared>;
+
+/// What every handler shares.
+pub struct Shared {
     pub store: Store,
     pub snapshots: Arc<Snapshots>,
     pub settings: Arc<Settings>,
@@ -66,7 +70,7 @@ fn layered(routes: Router<AppState>, state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, request_id::Sequential::new()))
         .layer(CatchPanicLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -103,40 +103,62 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Counts requests by route and status, with latency.
+/// Counts requests by route and status, with latency. The handles are looked up once per
+/// thread and label set (a registry lookup hashes and allocates every label).
 pub async fn record_metrics(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("burgee_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("burgee_http_request_duration_seconds", "route" => route, "method" => method)
-        .record(started.elapsed().as_secs_f64());
+    let status = response.status().as_u16();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (requests, duration) = handles(route, method, status);
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
     response
 }
 
+type Handles = (metrics::Counter, metrics::Histogram);
+/// By route, then by (method, status).
+type HandleCache =
+    std::collections::HashMap<String, std::collections::HashMap<(&'static str, u16), Handles>>;
+
+thread_local! {
+    static HANDLES: std::cell::RefCell<HandleCache> = std::cell::RefCell::default();
+}
+
+fn handles(route: &str, method: &'static str, status: u16) -> Handles {
+    HANDLES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(found) = cache.get(route).and_then(|m| m.get(&(method, status))) {
+            return found.clone();
+        }
+        let route_label = route.to_owned();
+        let found = (
+            metrics::counter!("burgee_http_requests_total", "route" => route_label.clone(), "method" => method, "status" => status.to_string()),
+            metrics::histogram!("burgee_http_request_duration_seconds", "route" => route_label, "method" => method),
+        );
+        cache
+            .entry(route.to_owned())
+            .or_default()
+            .insert((method, status), found.clone());
+        found
+    })
+}
+
 /// A bounded label: the standard methods by name, anything else as `other`.
-fn method_label(method: &axum::http::Method) -> String {
+fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
-    let known = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::CONNECT,
-    ];
-    if known.contains(method) {
-        method.as_str().to_owned()
-    } else {
-        "other".to_owned()
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
     }
 }

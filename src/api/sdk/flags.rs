@@ -41,7 +41,7 @@ pub async fn environment_flags(
             Some(modified),
         ),
     };
-    metrics::counter!("burgee_evaluations_total", "kind" => "environment").increment(1);
+    super::count_evaluation(super::Evaluation::Environment);
     Ok(response)
 }
 

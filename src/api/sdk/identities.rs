@@ -256,7 +256,7 @@ fn render(
             "integer_overflow" => invalid("traits", &e.to_string()),
             _ => SdkError::Internal(e.to_string()),
         })?;
-    metrics::counter!("burgee_evaluations_total", "kind" => "identity").increment(1);
+    super::count_evaluation(super::Evaluation::Identity);
     let server = kind == KeyKind::Server;
     let served: Vec<(usize, &Flag<'_>)> = evaluation
         .flags

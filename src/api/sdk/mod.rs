@@ -74,3 +74,28 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(state.settings.max_body_bytes))
 }
+
+/// What an evaluation served: environment defaults, an identity, or an OFREP request.
+#[derive(Clone, Copy)]
+enum Evaluation {
+    Environment,
+    Identity,
+    Ofrep,
+}
+
+/// Counts an evaluation in `burgee_evaluations_total`. The handles are looked up once (the
+/// recorder is installed before the server serves): a lookup per request hashes the key.
+fn count_evaluation(kind: Evaluation) {
+    use std::sync::LazyLock;
+    static ENVIRONMENT: LazyLock<metrics::Counter> =
+        LazyLock::new(|| metrics::counter!("burgee_evaluations_total", "kind" => "environment"));
+    static IDENTITY: LazyLock<metrics::Counter> =
+        LazyLock::new(|| metrics::counter!("burgee_evaluations_total", "kind" => "identity"));
+    static OFREP: LazyLock<metrics::Counter> =
+        LazyLock::new(|| metrics::counter!("burgee_evaluations_total", "kind" => "ofrep"));
+    match kind {
+        Evaluation::Environment => ENVIRONMENT.increment(1),
+        Evaluation::Identity => IDENTITY.increment(1),
+        Evaluation::Ofrep => OFREP.increment(1),
+    }
+}

@@ -202,7 +202,7 @@ async fn export(
     // The export ends at the head as it is now, and says so.
     let head = state.store.catalog().meta.audit.clone();
     let head_line = json!({"chain_head": {"seq": head.seq, "hash": hex(&head.hash)}});
-    let store = state.store;
+    let store = state.store.clone();
     let _ = caller;
     let start: Option<u64> = Some(1);
     let stream = futures_util::stream::unfold((start, false), move |(from, header_sent)| {

@@ -107,7 +107,7 @@ async fn evaluate<T>(
             }
             _ => Failure::Internal(e.to_string()),
         })?;
-    metrics::counter!("burgee_evaluations_total", "kind" => "ofrep").increment(1);
+    super::count_evaluation(super::Evaluation::Ofrep);
     let server = kind == KeyKind::Server;
     let served = evaluation
         .flags
