@@ -565,6 +565,31 @@ async fn cors_allows_browser_sdks() {
         .unwrap();
     assert!(response.status().is_success());
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let allowed = response.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    for header in [
+        "x-environment-key",
+        "if-none-match",
+        "authorization",
+        "last-event-id",
+    ] {
+        assert!(allowed.contains(header), "{allowed}");
+    }
+    // A plain call from a page may read the headers SDKs need.
+    let response = client()
+        .get(f.server.url("/api/v1/flags/"))
+        .header("Origin", "https://app.example.com")
+        .header("X-Environment-Key", &f.client_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    assert!(exposed.contains("etag") && exposed.contains("x-flagsmith-document-updated-at"));
 }
 
 #[tokio::test]

@@ -30,9 +30,14 @@ def rss_kib():
     return 0
 
 
-async def settle():
+async def settle(seconds=1.5):
     # Lets the server finish what the last connections started before memory is read.
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(seconds)
+
+
+# After connections close, allocators give memory back after a delay (jemalloc's decay
+# time is 10 s): wait that long before reading what was kept.
+AFTER_CLOSE = float(__import__("os").environ.get("BURGEE_LOAD_SETTLE", "12"))
 
 
 async def open_many(request, until):
@@ -73,7 +78,7 @@ async def idle():
     held = rss_kib()
     for _, writer in connections:
         writer.close()
-    await settle()
+    await settle(AFTER_CLOSE)
     after = rss_kib()
     return {
         "mode": "idle",
@@ -115,7 +120,7 @@ async def sse():
     heard.sort()
     for _, writer in subscribers:
         writer.close()
-    await settle()
+    await settle(AFTER_CLOSE)
     return {
         "mode": "sse",
         "subscribers": COUNT,

@@ -4,6 +4,7 @@
 
 pub mod analytics;
 mod conditional;
+mod cors;
 mod document;
 mod flags;
 mod identities;
@@ -14,9 +15,7 @@ mod query;
 mod stream;
 
 use axum::Router;
-use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
-use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use super::AppState;
@@ -24,24 +23,6 @@ use super::AppState;
 pub use key::SdkError;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-environment-key"),
-            HeaderName::from_static("flagsmith-application-name"),
-            HeaderName::from_static("flagsmith-application-version"),
-            HeaderName::from_static("last-event-id"),
-            header::IF_NONE_MATCH,
-            header::AUTHORIZATION,
-            HeaderName::from_static("x-api-key"),
-            header::IF_MODIFIED_SINCE,
-        ])
-        .expose_headers([
-            HeaderName::from_static("x-flagsmith-document-updated-at"),
-            header::ETAG,
-        ]);
     let mut router = Router::new();
     for (path, route) in [
         ("/api/v1/flags", get(flags::environment_flags)),
@@ -71,7 +52,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(ofrep::evaluate_flag),
         );
     router
-        .layer(cors)
+        .layer(axum::middleware::from_fn(cors::cors))
         .layer(RequestBodyLimitLayer::new(state.settings.max_body_bytes))
 }
 
