@@ -11,9 +11,10 @@ use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{Feed, Start, current, respond};
+use super::{Feed, Start, respond, subscribe};
 use crate::api::AppState;
 use crate::api::sdk::SdkError;
+use crate::api::sdk::key::environment_of_key;
 use crate::cache::EnvironmentSnapshot;
 
 struct UpdatedAt {
@@ -56,16 +57,9 @@ pub async fn stream(
             "code": "server_key_in_url",
         })));
     }
-    let (snapshot, _) = state.snapshots.by_key(&key).ok_or(SdkError::UnknownKey)?;
-    if snapshot.stop_serving_flags {
-        return Err(SdkError::FlagsDisabled);
-    }
+    let (snapshot, _) = environment_of_key(&state.snapshots, &key, false)?;
     let environment_id = snapshot.environment_id;
-    let mut subscription = state
-        .snapshots
-        .subscribe(environment_id)
-        .ok_or(SdkError::UnknownKey)?;
-    let snapshot = current(&mut subscription);
+    let (subscription, snapshot) = subscribe(&state.snapshots, environment_id)?;
     let start = Start {
         stream: "flagsmith",
         key,

@@ -102,6 +102,19 @@ pub fn current(subscription: &mut Subscription) -> Arc<EnvironmentSnapshot> {
     Arc::clone(&subscription.snapshots.borrow_and_update())
 }
 
+/// Subscribes to environment `environment_id`: the subscription and the snapshot it starts
+/// from (taken under the subscription, so no change falls between the two).
+pub fn subscribe(
+    snapshots: &crate::cache::Snapshots,
+    environment_id: u32,
+) -> Result<(Subscription, Arc<EnvironmentSnapshot>), crate::api::sdk::SdkError> {
+    let mut subscription = snapshots
+        .subscribe(environment_id)
+        .ok_or(crate::api::sdk::SdkError::UnknownKey)?;
+    let snapshot = current(&mut subscription);
+    Ok((subscription, snapshot))
+}
+
 /// What a handler hands over to start a stream.
 pub struct Start<F> {
     pub stream: &'static str,

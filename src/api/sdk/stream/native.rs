@@ -19,7 +19,7 @@ use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{Feed, Start, current, respond};
+use super::{Feed, Start, respond, subscribe};
 use crate::api::AppState;
 use crate::api::sdk::SdkError;
 use crate::api::sdk::query::StrictQuery;
@@ -177,11 +177,7 @@ pub async fn stream(
         }
     };
     let environment_id = snapshot.environment_id;
-    let mut subscription = state
-        .snapshots
-        .subscribe(environment_id)
-        .ok_or(SdkError::UnknownKey)?;
-    let snapshot = current(&mut subscription);
+    let (subscription, snapshot) = subscribe(&state.snapshots, environment_id)?;
     let feed = Flags {
         kind,
         document,
