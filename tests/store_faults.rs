@@ -88,39 +88,21 @@ async fn a_failed_batch_is_applied_again_and_only_refused_calls_are_missing() {
     // many batches the calls make, and which commit other writes take, varies).
     let mut statuses = Vec::new();
     for round in 0..10 {
-        let mut calls = Vec::new();
-        for i in round * 20..(round + 1) * 20 {
-            let url = server.url("/api/v1/identities/");
-            let key = key.clone();
-            calls.push(tokio::spawn(async move {
-                let response = client()
-                    .post(url)
-                    .header("X-Environment-Key", key)
-                    .json(&json!({"identifier": format!("u{i}"), "traits": [{"trait_key": "i", "trait_value": i}]}))
-                    .send()
-                    .await
-                    .unwrap();
-                response.status().as_u16()
-            }));
-        }
-        for call in calls {
-            statuses.push(call.await.unwrap());
-        }
+        statuses.extend(identify_round(&server, &key, round * 20).await);
         let faults = metric(&server, "burgee_storage_faults_total").await;
         if faults.unwrap_or(0.0) >= 1.0 {
             break;
         }
     }
     // Calls of the failed batch wait for it to apply again; a call that arrives while storage
-    // is known to be failing is refused before it reaches the log.
+    // is known to be failing is refused before it reaches the log. How many calls fall in that
+    // window depends on timing; that storage recovers does not: once the failed batch has
+    // applied again, every call succeeds.
     assert!(
         statuses.iter().all(|s| *s == 200 || *s == 503),
         "{statuses:?}"
     );
-    assert!(
-        statuses.iter().filter(|s| **s == 200).count() > statuses.len() / 2,
-        "{statuses:?}"
-    );
+    assert!(statuses.contains(&200), "{statuses:?}");
     assert!(
         metric(&server, "burgee_storage_faults_total")
             .await
@@ -128,6 +110,17 @@ async fn a_failed_batch_is_applied_again_and_only_refused_calls_are_missing() {
             >= 1.0,
         "a batch failed"
     );
+    let started = std::time::Instant::now();
+    while get_json(&server, "/health/readiness").await.0 != 200 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "storage never recovered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let after = identify_round(&server, &key, statuses.len()).await;
+    assert!(after.iter().all(|s| *s == 200), "after recovery: {after:?}");
+    statuses.extend(after);
     for (i, status) in statuses.iter().enumerate() {
         let (found, identity) = admin
             .call(
@@ -143,6 +136,30 @@ async fn a_failed_batch_is_applied_again_and_only_refused_calls_are_missing() {
             assert_eq!(found, 404, "refused u{i} must not exist: {identity}");
         }
     }
+}
+
+/// Twenty concurrent identify calls for `u{first}`…, each storing trait `i`; their statuses.
+async fn identify_round(server: &Server, key: &str, first: usize) -> Vec<u16> {
+    let mut calls = Vec::new();
+    for i in first..first + 20 {
+        let url = server.url("/api/v1/identities/");
+        let key = key.to_owned();
+        calls.push(tokio::spawn(async move {
+            let response = client()
+                .post(url)
+                .header("X-Environment-Key", key)
+                .json(&json!({"identifier": format!("u{i}"), "traits": [{"trait_key": "i", "trait_value": i}]}))
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for call in calls {
+        statuses.push(call.await.unwrap());
+    }
+    statuses
 }
 
 #[tokio::test]
