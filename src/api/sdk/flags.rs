@@ -17,30 +17,24 @@ pub async fn environment_flags(
 ) -> Result<Response, SdkError> {
     let (snapshot, kind) = environment(&state.snapshots, &headers, false)?;
     let server = kind == KeyKind::Server;
-    let modified = Modified::of(&snapshot);
-    let response = match query.get("feature") {
+    let body = match query.get("feature") {
         Some(name) => {
             let bodies = snapshot
                 .flag_by_name
                 .get(name)
                 .ok_or(SdkError::FeatureNotFound)?;
             let body = if server { &bodies.1 } else { &bodies.0 };
-            let body = body.as_ref().ok_or(SdkError::FeatureNotFound)?;
-            respond(&headers, body, &snapshot.updated_at_header, Some(modified))
+            body.as_deref().ok_or(SdkError::FeatureNotFound)?
         }
-        None if server => respond(
-            &headers,
-            &snapshot.flags_for_server_keys,
-            &snapshot.updated_at_header,
-            Some(modified),
-        ),
-        None => respond(
-            &headers,
-            &snapshot.flags_for_client_keys,
-            &snapshot.updated_at_header,
-            Some(modified),
-        ),
+        None if server => &snapshot.flags_for_server_keys,
+        None => &snapshot.flags_for_client_keys,
     };
+    let response = respond(
+        &headers,
+        body,
+        &snapshot.updated_at_header,
+        Some(Modified::of(&snapshot)),
+    );
     super::count_evaluation(super::Evaluation::Environment);
     Ok(response)
 }

@@ -304,7 +304,7 @@ fn render(
     ))
 }
 
-fn stored_traits(stored: &[(String, StoredValue)]) -> Traits {
+pub(super) fn stored_traits(stored: &[(String, StoredValue)]) -> Traits {
     stored
         .iter()
         .map(|(k, v)| (k.clone(), Scalar::from(v)))

@@ -18,7 +18,7 @@ use crate::api::AppState;
 use crate::cache::representation::Representation;
 use crate::cache::{EnvironmentSnapshot, KeyKind};
 use crate::engine::Flag;
-use crate::model::{Identity, Scalar};
+use crate::model::Identity;
 
 use super::conditional::none_match;
 use super::key::environment_of_key;
@@ -74,12 +74,7 @@ async fn identity(
         .identity(snapshot.environment_id, &identifier)
         .await?;
     let stored = stored
-        .map(|(_, traits)| {
-            traits
-                .iter()
-                .map(|(k, v)| (k.clone(), Scalar::from(v)))
-                .collect()
-        })
+        .map(|(_, traits)| super::identities::stored_traits(&traits))
         .unwrap_or_default();
     Ok(Some(Identity {
         identifier,
