@@ -5,6 +5,7 @@
 //! command-line front end.
 
 pub mod access;
+pub mod analytics;
 pub mod api;
 pub mod cache;
 pub mod cli;

@@ -45,6 +45,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let usage = Arc::new(crate::api::auth::usage::Usage::default());
     tokio::spawn(Arc::clone(&usage).run(store.clone()));
+    tokio::spawn(crate::analytics::run_flush(
+        Arc::clone(&snapshots),
+        store.clone(),
+        settings.analytics.flush_interval,
+    ));
+    tokio::spawn(crate::analytics::run_prune(
+        store.clone(),
+        settings.analytics.retention,
+    ));
     if let Some(retention) = settings.audit_retention {
         tokio::spawn(crate::store::retention::run(store.clone(), retention));
     }
@@ -52,7 +61,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         store: store.clone(),
         snapshots,
         settings: Arc::new(settings.clone()),
-        analytics: Arc::default(),
         metrics,
         usage,
         limiter: Arc::new(crate::api::auth::limiter::Limiter::new(
@@ -110,6 +118,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
     // A line for people and for scripts that started the server on port 0.
     println!("burgee listening on http://{address}");
+    let counted = Arc::clone(&state.snapshots);
     let snapshots = Arc::clone(&state.snapshots);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -125,6 +134,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         local.abort();
     }
     let _ = std::fs::remove_file(settings.data_dir.join(crate::cli::ADMIN_SOCKET));
+    // What was counted since the last flush, while the store still takes writes.
+    let last_flush = crate::analytics::flush(&counted, &store);
+    if tokio::time::timeout(Duration::from_secs(5), last_flush)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the last evaluation counts could not be written in time");
+    }
     if let Some(port) = cluster_port {
         port.abort();
     }

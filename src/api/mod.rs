@@ -29,7 +29,6 @@ pub struct Shared {
     pub store: Store,
     pub snapshots: Arc<Snapshots>,
     pub settings: Arc<Settings>,
-    pub analytics: Arc<sdk::analytics::Counters>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub usage: Arc<auth::usage::Usage>,
     pub limiter: Arc<auth::limiter::Limiter>,

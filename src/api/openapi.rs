@@ -219,6 +219,9 @@ fn operations() -> Vec<Operation> {
         op("post", "/ofrep/v1/evaluate/flags/{key}", "OFREP", "OpenFeature remote evaluation of one flag: `{\"context\": {\"targetingKey\": …, attributes…}}`, the key as `Authorization: Bearer`, `X-API-Key` or `X-Environment-Key`; nothing is written (docs/ofrep.md)").ok(200, "a resolution: key, value, reason, variant, metadata").body(json!({"type": "object", "properties": {"context": {"type": ["object", "null"], "description": "absent or null: environment defaults"}}})),
         op("post", "/ofrep/v1/evaluate/flags", "OFREP", "OpenFeature remote evaluation of every flag the key sees, with a strong `ETag` (`If-None-Match` may answer 304)").ok(200, "{flags: [resolutions]}").body(json!({"type": "object", "properties": {"context": {"type": ["object", "null"], "description": "absent or null: environment defaults"}}})),
         op("post", "/api/v1/analytics/flags/", "SDK", "Feature evaluation counts").ok(200, "recorded").body(json!({"type": "object", "description": "{feature name: count}; entries that are not counts are ignored, as Flagsmith does"})),
+        op("post", "/api/v2/analytics/flags/", "SDK", "Feature evaluation counts, Flagsmith's v2 shape").ok(204, "recorded").body(object(json!({"evaluations": {"type": "array", "items": {"type": "object", "properties": {
+            "feature_name": {"type": "string"}, "count": {"type": "integer", "minimum": 0}, "identity_identifier": {"type": ["string", "null"]}, "enabled_when_evaluated": {"type": "boolean"},
+        }, "required": ["feature_name", "count"]}}}), &["evaluations"])),
         op("get", "/health/liveness", "Operations", "The process is up and its writer runs"),
         op("get", "/health/readiness", "Operations", "Ready to serve: initialised, and storage takes writes"),
         op("get", "/health/cluster", "Operations", "This node's view of its Raft cluster: role, term, leader, members, indexes, follower lag"),
@@ -245,6 +248,9 @@ fn operations() -> Vec<Operation> {
         op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", "Segment overrides", "Create or change a segment override").body(override_body()),
         op("delete", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", "Segment overrides", "Remove a segment override"),
         op("get", "/admin/v1/projects/{id}/features", "Features", "List a project's features").paged(),
+        op("get", "/admin/v1/environments/{id}/feature-usage", "Analytics", "Every feature's evaluations in the last `days` (default 30), totals and last evaluation (docs/analytics.md)").query("days", json!({"type": "integer", "minimum": 1, "maximum": 366})),
+        op("get", "/admin/v1/environments/{id}/features/{feature_id}/evaluations", "Analytics", "One feature's evaluations per hour or day over the last `days` (default 7), zeros included").query("days", json!({"type": "integer", "minimum": 1, "maximum": 366})).query("bucket", json!({"enum": ["hour", "day"]})),
+        op("get", "/admin/v1/projects/{id}/stale-features", "Analytics", "Features older than `days` (default 30) that no environment evaluated within them; `source=reported` counts only what applications reported").query("days", json!({"type": "integer", "minimum": 1, "maximum": 366})).query("source", json!({"enum": ["any", "reported"]})),
         op("post", "/admin/v1/projects/{id}/features", "Features", "Create a feature (standard or multivariate; names are unique regardless of case)").body(object(json!({
             "name": name(), "type": {"enum": ["STANDARD", "MULTIVARIATE"]}, "description": description(),
             "initial_value": value_schema(), "default_enabled": {"type": "boolean"}, "server_key_only": {"type": "boolean"},

@@ -3,6 +3,7 @@
 
 pub mod changes;
 pub mod document;
+pub mod evaluations;
 pub mod representation;
 mod snapshot;
 
@@ -38,6 +39,8 @@ pub struct Snapshots {
     indexed: std::sync::Mutex<Option<KeySources>>,
     /// Real-time subscribers, told of every environment a publication replaced.
     pub changes: changes::Changes,
+    /// Evaluation counters of replaced snapshots, still to be drained.
+    retired_evaluations: evaluations::Retired,
 }
 
 type KeySources = (
@@ -60,10 +63,25 @@ impl crate::store::Views for Snapshots {
         let started = std::time::Instant::now();
         let environments = Arc::make_mut(&mut staged.0);
         for id in touched {
-            match EnvironmentSnapshot::build(catalog, *id) {
-                Some(snapshot) => environments.insert(*id, Arc::new(snapshot)),
+            let previous = match EnvironmentSnapshot::build(catalog, *id) {
+                Some(mut snapshot) => {
+                    if let Some(previous) = environments.get(id)
+                        && previous.evaluations.same_features(&snapshot.evaluations)
+                    {
+                        snapshot.evaluations = Arc::clone(&previous.evaluations);
+                    }
+                    environments.insert(*id, Arc::new(snapshot))
+                }
                 None => environments.remove(id),
             };
+            if let Some(previous) = previous
+                && !environments
+                    .get(id)
+                    .is_some_and(|s| Arc::ptr_eq(&s.evaluations, &previous.evaluations))
+            {
+                self.retired_evaluations
+                    .retire(Arc::clone(&previous.evaluations));
+            }
         }
         metrics::histogram!("burgee_snapshot_rebuild_seconds")
             .record(started.elapsed().as_secs_f64());
@@ -131,5 +149,26 @@ impl Snapshots {
 
     pub fn environment(&self, id: u32) -> Option<Arc<EnvironmentSnapshot>> {
         self.environments.load().get(&id).cloned()
+    }
+
+    /// Every evaluation counted since the last drain, leaving zeros.
+    pub fn drain_evaluations(&self) -> Vec<crate::store::evaluations::EvaluationCount> {
+        let mut counts = Vec::new();
+        for snapshot in self.environments.load().values() {
+            snapshot.evaluations.drain(&mut counts);
+        }
+        self.retired_evaluations.drain(&mut counts);
+        counts
+    }
+
+    /// Puts back counts that could not be written, into the current counters of their
+    /// environment (dropped if it or the feature is gone).
+    pub fn restore_evaluations(&self, counts: &[crate::store::evaluations::EvaluationCount]) {
+        let environments = self.environments.load();
+        for count in counts {
+            if let Some(snapshot) = environments.get(&count.environment_id) {
+                snapshot.evaluations.restore(count);
+            }
+        }
     }
 }

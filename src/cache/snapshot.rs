@@ -20,6 +20,7 @@ use crate::store::records::{
 };
 
 use super::document::{environment_document, iso_timestamp};
+use super::evaluations::EvaluationCounters;
 use super::representation::Representation;
 
 /// What the SDK API needs to know of one feature, by the compiled feature's index.
@@ -55,10 +56,30 @@ pub struct EnvironmentSnapshot {
     /// Single flags for `?feature=`, by name: (client body, server body); a missing entry
     /// for a kind means the feature is hidden from it.
     pub flag_by_name: HashMap<String, SingleFlag>,
+    /// What SDK traffic evaluated, by compiled feature index (kept across rebuilds with the
+    /// same features; see [`super::evaluations`]).
+    pub evaluations: Arc<EvaluationCounters>,
 }
 
-/// One flag's body for `?feature=`, as each kind of key sees it (`None`: hidden from it).
-pub type SingleFlag = (Option<Arc<Representation>>, Option<Arc<Representation>>);
+/// One flag for `?feature=`: its compiled feature index, and its body as each kind of key
+/// sees it (`None`: hidden from it).
+#[derive(Debug)]
+pub struct SingleFlag {
+    pub index: usize,
+    pub client: Option<Arc<Representation>>,
+    pub server: Option<Arc<Representation>>,
+}
+
+impl SingleFlag {
+    /// The body a kind of key gets (`None`: hidden from it).
+    pub fn for_key(&self, server: bool) -> Option<&Arc<Representation>> {
+        if server {
+            self.server.as_ref()
+        } else {
+            self.client.as_ref()
+        }
+    }
+}
 
 /// The `feature` object of a flag.
 #[derive(Serialize)]
@@ -106,6 +127,7 @@ impl EnvironmentSnapshot {
         let organisation = catalog.organisations.get(&project.organisation_id);
         let mut features: Vec<&FeatureRecord> = catalog.project_features(project.id).collect();
         features.sort_by_key(|f| f.id);
+        let mut feature_ids = Vec::with_capacity(features.len());
         let states: Vec<&FeatureStateRecord> = catalog.environment_states(id).collect();
         let domain = domain_environment(catalog, env, &features, &states);
         let compiled = CompiledEnvironment::compile(&domain);
@@ -135,6 +157,7 @@ impl EnvironmentSnapshot {
                     kind: crate::model::FeatureKind::from(feature.kind).as_str(),
                 };
                 let json = serde_json::value::to_raw_value(&json).ok()?;
+                feature_ids.push(feature.id);
                 Some(FeatureView {
                     name: feature.name.clone(),
                     server_key_only: feature.server_key_only,
@@ -170,6 +193,7 @@ impl EnvironmentSnapshot {
             flags_for_client_keys: Representation::new(bytes::Bytes::new()),
             flags_for_server_keys: Representation::new(bytes::Bytes::new()),
             flag_by_name: HashMap::new(),
+            evaluations: Arc::new(EvaluationCounters::new(env.id, feature_ids)),
         };
         snapshot.precompute_flags();
         Some(snapshot)
@@ -223,7 +247,14 @@ impl EnvironmentSnapshot {
             if for_server.is_some() {
                 server.push(body);
             }
-            by_name.insert(self.features[index].name.clone(), (for_client, for_server));
+            by_name.insert(
+                self.features[index].name.clone(),
+                SingleFlag {
+                    index,
+                    client: for_client,
+                    server: for_server,
+                },
+            );
         }
         self.flags_for_client_keys = Representation::new(join_json(&client));
         self.flags_for_server_keys = Representation::new(join_json(&server));

@@ -134,6 +134,25 @@ pub enum FeaturesCommand {
         project: String,
         name: String,
     },
+    /// Features older than --days that no environment evaluated within them.
+    Stale {
+        #[arg(long)]
+        project: String,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Count only evaluations the applications reported (SDK analytics), not flags
+        /// the server returned in bulk.
+        #[arg(long)]
+        reported_only: bool,
+    },
+    /// Evaluations of every feature of an environment, with when each was last evaluated.
+    Usage {
+        /// The environment's client key.
+        #[arg(long)]
+        environment: String,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -467,6 +486,14 @@ pub fn features(connection: &Connection, command: &FeaturesCommand) -> anyhow::R
                 None,
             )?;
             deleted(connection, "feature", feature);
+        }
+        FeaturesCommand::Stale {
+            project,
+            days,
+            reported_only,
+        } => super::analytics::stale(connection, &client, project, *days, *reported_only)?,
+        FeaturesCommand::Usage { environment, days } => {
+            super::analytics::usage(connection, &client, environment, *days)?;
         }
     }
     Ok(())

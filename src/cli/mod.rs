@@ -2,6 +2,7 @@
 
 mod access;
 mod admin;
+mod analytics;
 mod audit;
 mod client;
 mod cluster;

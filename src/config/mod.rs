@@ -12,12 +12,14 @@ use serde::{Deserialize, Serialize};
 use crate::secrets::{Secret, secret_or_file};
 
 pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
+pub use analytics::{AnalyticsArgs, AnalyticsSettings};
 pub use connections::{ConnectionArgs, ConnectionSettings};
 pub use network::{Cidr, parse_cidr};
 pub use storage::{PostgresSettings, StorageArgs, StorageSettings, StoreKind};
 pub use text::parse_duration;
 
 mod cluster;
+mod analytics;
 mod connections;
 mod network;
 mod storage;
@@ -96,6 +98,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub connections: ConnectionArgs,
     #[command(flatten)]
+    pub analytics: AnalyticsArgs,
+    #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -134,6 +138,10 @@ struct FileSettings {
     #[serde(default, deserialize_with = "duration_text")]
     idle_timeout: Option<Duration>,
     max_connections: Option<u32>,
+    #[serde(default, deserialize_with = "duration_text")]
+    analytics_flush_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_text")]
+    analytics_retention: Option<Duration>,
     cluster_listen: Option<SocketAddr>,
     cluster_secret: Option<Secret>,
     cluster_secret_file: Option<PathBuf>,
@@ -170,6 +178,7 @@ pub struct Settings {
     pub audit_retention: Option<Duration>,
     pub sse_ping_interval: Duration,
     pub connections: ConnectionSettings,
+    pub analytics: AnalyticsSettings,
     /// `None`: a node of its own, with no cluster port.
     pub cluster: Option<ClusterSettings>,
     pub storage: StorageSettings,
@@ -234,10 +243,18 @@ impl Settings {
                 max_connections: file.max_connections.filter(|m| *m > 0),
             },
         );
+        let analytics = AnalyticsSettings::resolve(
+            &args.analytics,
+            analytics::FileAnalytics {
+                analytics_flush_interval: file.analytics_flush_interval,
+                analytics_retention: file.analytics_retention,
+            },
+        );
         Ok(Self {
             cluster,
             storage,
             connections,
+            analytics,
             data_dir: args
                 .data_dir
                 .clone()

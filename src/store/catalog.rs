@@ -119,7 +119,10 @@ impl Catalog {
                         purges.remove(id);
                     }
                 }
-                Change::Identity { .. } | Change::Trait { .. } | Change::Audit(..) => {}
+                Change::Identity { .. }
+                | Change::Trait { .. }
+                | Change::Evaluation { .. }
+                | Change::Audit(..) => {}
                 Change::Organisation(id, v) => put(&mut self.organisations, *id, v.as_ref()),
                 Change::Project(id, v) => put(&mut self.projects, *id, v.as_ref()),
                 Change::Environment(id, v) => put(&mut self.environments, *id, v.as_ref()),
@@ -214,6 +217,17 @@ impl Catalog {
         self.features
             .values()
             .filter(move |f| f.project_id == project_id)
+    }
+
+    /// Whether `feature_id` is a feature of environment `environment_id`'s project.
+    pub fn feature_of_environment(&self, environment_id: u32, feature_id: u32) -> bool {
+        match (
+            self.environments.get(&environment_id),
+            self.features.get(&feature_id),
+        ) {
+            (Some(environment), Some(feature)) => environment.project_id == feature.project_id,
+            _ => false,
+        }
     }
 
     /// A project's segments in evaluation order.

@@ -8,6 +8,7 @@ use redb::{Table, WriteTransaction};
 use super::audit::AuditRecord;
 use super::codec::encode;
 use super::error::StoreError;
+use super::evaluations::EvaluationRecord;
 use super::people::{
     ApiTokenRecord, GrantRecord, RoleRecord, SessionRecord, TeamRecord, UserRecord,
 };
@@ -49,6 +50,13 @@ pub enum Change {
         key: String,
         value: Option<StoredValue>,
     },
+    /// A feature's evaluation counts of one hour (or its summary row).
+    Evaluation {
+        environment_id: u32,
+        feature_id: u32,
+        hour: u32,
+        record: Option<EvaluationRecord>,
+    },
 }
 
 /// Writes `changes` into `txn`, in order. Each table is opened once per call (a bulk
@@ -59,6 +67,7 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
     let mut purges = None;
     let mut identities = None;
     let mut traits = None;
+    let mut evaluations = None;
     for change in changes {
         match change {
             Change::Organisation(id, v) => {
@@ -137,6 +146,23 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
                     }
                     None => {
                         table.remove(row)?;
+                    }
+                }
+            }
+            Change::Evaluation {
+                environment_id,
+                feature_id,
+                hour,
+                record,
+            } => {
+                let table = opened(&mut evaluations, || txn.open_table(tables::EVALUATIONS))?;
+                let key = (*environment_id, *feature_id, *hour);
+                match record {
+                    Some(record) => {
+                        table.insert(key, encode(record)?.as_slice())?;
+                    }
+                    None => {
+                        table.remove(key)?;
                     }
                 }
             }

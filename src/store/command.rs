@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::evaluations::{EvaluationCount, EvaluationKey};
 use super::people::{InviteRecord, SetupRecord, TokenAccess};
 use super::records::{
     EnvironmentSettingsRecord, RuleRecord, StoredFeatureKind, StoredValue, VariantWeightRecord,
@@ -358,6 +359,17 @@ pub enum Command {
     PurgeEnvironment {
         environment_id: u32,
         max_rows: u32,
+    },
+    /// Evaluation counts a node saw since its last flush, added to the hour of the
+    /// envelope's timestamp (recorded now and then, not audited).
+    RecordEvaluations {
+        counts: Vec<EvaluationCount>,
+    },
+    /// Removes the listed evaluation rows that are older than `before_hour` or whose feature
+    /// or environment is gone (the others are kept: the list is only a proposal).
+    PruneEvaluations {
+        before_hour: u32,
+        rows: Vec<EvaluationKey>,
     },
 }
 

@@ -126,6 +126,7 @@ fn prepare(db: &Database) -> Result<(), StoreError> {
         txn.open_table(tables::IDENTITIES)?;
         txn.open_table(tables::TRAITS)?;
         txn.open_table(tables::PURGES)?;
+        txn.open_table(tables::EVALUATIONS)?;
         for table in [
             tables::USERS,
             tables::TEAMS,
@@ -232,6 +233,10 @@ pub fn dump(db: &Database) -> Result<Vec<DumpedRow>, StoreError> {
     for entry in txn.open_table(tables::TRAITS)?.iter()? {
         let (k, v) = entry?;
         rows.push(("traits", format!("{:?}", k.value()), v.value().to_vec()));
+    }
+    for entry in txn.open_table(tables::EVALUATIONS)?.iter()? {
+        let (k, v) = entry?;
+        rows.push(("evaluations", format!("{:?}", k.value()), v.value().to_vec()));
     }
     Ok(rows)
 }

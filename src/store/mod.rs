@@ -20,6 +20,7 @@ pub mod command;
 pub mod database;
 pub mod embedded;
 mod error;
+pub mod evaluations;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod health;
@@ -287,6 +288,51 @@ impl Store {
             Backend::Embedded(store) => store.identity_rows(environment_id),
             #[cfg(feature = "postgres")]
             Backend::Postgres(store) => store.identity_rows(environment_id).await,
+        }
+    }
+}
+
+impl Store {
+    /// The evaluation rows `query` asks for, in key order.
+    pub async fn evaluations(
+        &self,
+        query: evaluations::EvaluationQuery,
+    ) -> Result<Vec<(evaluations::EvaluationKey, evaluations::EvaluationRecord)>, StoreError> {
+        match &self.backend {
+            Backend::Embedded(store) => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.evaluations(query))
+                    .await
+                    .map_err(|e| StoreError::Internal(e.to_string()))?
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => store.evaluations(query).await,
+        }
+    }
+
+    /// Up to `limit` evaluation rows the prune may remove: hours before `before_hour`, and
+    /// the rows of (environment, feature) pairs `alive` rejects.
+    pub async fn expired_evaluations(
+        &self,
+        before_hour: u32,
+        alive: Arc<dyn Fn(u32, u32) -> bool + Send + Sync>,
+        limit: usize,
+    ) -> Result<Vec<evaluations::EvaluationKey>, StoreError> {
+        match &self.backend {
+            Backend::Embedded(store) => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || {
+                    store.expired_evaluations(before_hour, alive.as_ref(), limit)
+                })
+                .await
+                .map_err(|e| StoreError::Internal(e.to_string()))?
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(store) => {
+                store
+                    .expired_evaluations(before_hour, alive.as_ref(), limit)
+                    .await
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use super::audit::AuditRecord;
 use super::changes::{self, Change};
 use super::codec::decode;
 use super::error::StoreError;
+use super::evaluations::{EvaluationKey, EvaluationRecord};
 use super::records::{IdentityRecord, StoredValue};
 use super::tables;
 
@@ -39,6 +40,12 @@ pub trait Rows {
         environment_id: u32,
         after: Option<&str>,
     ) -> Result<Option<String>, StoreError>;
+
+    /// The stored evaluation rows among `keys`.
+    fn evaluations(
+        &self,
+        keys: &[EvaluationKey],
+    ) -> Result<BTreeMap<EvaluationKey, EvaluationRecord>, StoreError>;
 
     /// Audit entries from sequence number `from` on, in order, each handed to `visit` until
     /// it answers `false`.
@@ -113,6 +120,20 @@ impl Rows for WriteTransaction {
             }
         }
         Ok(None)
+    }
+
+    fn evaluations(
+        &self,
+        keys: &[EvaluationKey],
+    ) -> Result<BTreeMap<EvaluationKey, EvaluationRecord>, StoreError> {
+        let table = self.open_table(tables::EVALUATIONS)?;
+        let mut found = BTreeMap::new();
+        for key in keys {
+            if let Some(value) = table.get(*key)? {
+                found.insert(*key, decode(value.value())?);
+            }
+        }
+        Ok(found)
     }
 
     fn audit_from(

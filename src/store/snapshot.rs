@@ -50,6 +50,9 @@ pub enum Row {
     Trait(u32, String, String, Vec<u8>),
     Purge(u32),
     End { rows: u64 },
+    /// (environment, feature, hour) → evaluation counts; after `End` in the enum so that the
+    /// other variants keep their wire tags.
+    Evaluation(u32, u32, u32, Vec<u8>),
 }
 
 fn io(what: &'static str) -> impl Fn(std::io::Error) -> StoreError {
@@ -139,6 +142,16 @@ pub fn each_row(
     for row in txn.open_table(tables::PURGES)?.iter()? {
         visit(Row::Purge(row?.0.value()))?;
     }
+    for row in txn.open_table(tables::EVALUATIONS)?.iter()? {
+        let (key, value) = row?;
+        let (environment, feature, hour) = key.value();
+        visit(Row::Evaluation(
+            environment,
+            feature,
+            hour,
+            value.value().to_vec(),
+        ))?;
+    }
     Ok(raft)
 }
 
@@ -168,6 +181,7 @@ fn clear(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(tables::IDENTITIES)?.retain(|_, _| false)?;
     txn.open_table(tables::TRAITS)?.retain(|_, _| false)?;
     txn.open_table(tables::PURGES)?.retain(|_, _| false)?;
+    txn.open_table(tables::EVALUATIONS)?.retain(|_, _| false)?;
     Ok(())
 }
 
@@ -219,6 +233,7 @@ pub fn install_rows(
         let mut identities = txn.open_table(tables::IDENTITIES)?;
         let mut traits = txn.open_table(tables::TRAITS)?;
         let mut purges = txn.open_table(tables::PURGES)?;
+        let mut evaluations = txn.open_table(tables::EVALUATIONS)?;
         let mut rows = 0u64;
         loop {
             match next()? {
@@ -246,6 +261,9 @@ pub fn install_rows(
                 }
                 Row::Purge(environment) => {
                     purges.insert(environment, ())?;
+                }
+                Row::Evaluation(environment, feature, hour, value) => {
+                    evaluations.insert((environment, feature, hour), value.as_slice())?;
                 }
                 Row::End { rows: expected } => {
                     if expected != rows {

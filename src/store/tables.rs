@@ -25,3 +25,7 @@ pub const GRANTS: TableDefinition<u32, &[u8]> = TableDefinition::new("grants");
 pub const SESSIONS: TableDefinition<u32, &[u8]> = TableDefinition::new("sessions");
 /// Sequence number → audit entry (hash-chained; see `audit`).
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// (environment id, feature id, hour since the epoch) → evaluation counts; hour `u32::MAX`
+/// is the all-time summary (see `evaluations`).
+pub const EVALUATIONS: TableDefinition<(u32, u32, u32), &[u8]> =
+    TableDefinition::new("evaluations");

@@ -8,6 +8,7 @@ mod cluster;
 mod consistency;
 mod environments;
 mod error;
+mod evaluations;
 mod features;
 mod identities;
 mod import;
@@ -44,6 +45,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(projects::router())
         .merge(environments::router())
         .merge(features::router())
+        .merge(evaluations::router())
         .merge(segments::router())
         .merge(identities::router())
         .merge(keys::router())

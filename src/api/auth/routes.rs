@@ -185,6 +185,21 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         Project(P::ViewProject, "id"),
     ),
     (
+        "get",
+        "/admin/v1/environments/{id}/feature-usage",
+        Env(P::ViewEnvironment, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/environments/{id}/features/{feature_id}/evaluations",
+        Env(P::ViewEnvironment, "id"),
+    ),
+    (
+        "get",
+        "/admin/v1/projects/{id}/stale-features",
+        Project(P::ViewProject, "id"),
+    ),
+    (
         "post",
         "/admin/v1/projects/{id}/features",
         Project(P::CreateFeature, "id"),

@@ -19,12 +19,12 @@ pub async fn environment_flags(
     let server = kind == KeyKind::Server;
     let body = match query.get("feature") {
         Some(name) => {
-            let bodies = snapshot
+            let flag = snapshot
                 .flag_by_name
                 .get(name)
+                .and_then(|flag| flag.for_key(server))
                 .ok_or(SdkError::FeatureNotFound)?;
-            let body = if server { &bodies.1 } else { &bodies.0 };
-            body.as_deref().ok_or(SdkError::FeatureNotFound)?
+            flag.as_ref()
         }
         None if server => &snapshot.flags_for_server_keys,
         None => &snapshot.flags_for_client_keys,

@@ -35,6 +35,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(document::environment_document),
         ),
         ("/api/v1/analytics/flags", post(analytics::record)),
+        ("/api/v2/analytics/flags", post(analytics::record_v2)),
         ("/api/v1/flags/stream", get(stream::native::stream)),
     ] {
         router = router

@@ -13,6 +13,7 @@
 mod bloom;
 mod catch_up;
 mod connect;
+mod evaluations;
 mod identity_cache;
 mod known_identities;
 mod periodic;

@@ -11,6 +11,7 @@ use super::statements::{AUDIT_PAGE, Statements};
 use crate::store::StoreError;
 use crate::store::audit::AuditRecord;
 use crate::store::codec::decode;
+use crate::store::evaluations::{EvaluationKey, EvaluationRecord};
 use crate::store::records::{IdentityRecord, StoredValue};
 use crate::store::rows::Rows;
 
@@ -78,6 +79,31 @@ impl Rows for SqlRows<'_> {
             .map_err(super::error)?;
         row.map(|row| text(row.get::<_, Vec<u8>>(0), "identifier"))
             .transpose()
+    }
+
+    fn evaluations(
+        &self,
+        keys: &[EvaluationKey],
+    ) -> Result<BTreeMap<EvaluationKey, EvaluationRecord>, StoreError> {
+        let mut columns: (Vec<i64>, Vec<i64>, Vec<i64>) = Default::default();
+        for (environment, feature, hour) in keys {
+            columns.0.push(i64::from(*environment));
+            columns.1.push(i64::from(*feature));
+            columns.2.push(i64::from(*hour));
+        }
+        let rows = self
+            .handle
+            .block_on(self.txn.query(
+                &self.statements.evaluations,
+                &[&columns.0, &columns.1, &columns.2],
+            ))
+            .map_err(super::error)?;
+        let mut found = BTreeMap::new();
+        for row in rows {
+            let key = super::evaluations::evaluation_key(&row)?;
+            found.insert(key, decode(row.get::<_, &[u8]>(3))?);
+        }
+        Ok(found)
     }
 
     fn audit_from(

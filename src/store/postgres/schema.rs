@@ -10,7 +10,10 @@ use tokio_postgres::Client;
 use crate::store::StoreError;
 
 /// Every migration, in order; the version is the position (1-based).
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_evaluations.sql"),
+];
 
 /// The advisory lock migrations hold ("burgee" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6275_7267_6565;

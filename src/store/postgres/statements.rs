@@ -26,6 +26,9 @@ pub struct Statements {
     pub delete_audit: Statement,
     pub put_purges: Statement,
     pub delete_purges: Statement,
+    pub evaluations: Statement,
+    pub put_evaluations: Statement,
+    pub delete_evaluations: Statement,
     pub notify: Statement,
 }
 
@@ -57,6 +60,9 @@ impl Statements {
             delete_audit: p("DELETE FROM burgee_audit WHERE seq = ANY($1::int8[])").await?,
             put_purges: p("INSERT INTO burgee_purges (environment_id) SELECT * FROM UNNEST($1::int8[]) ON CONFLICT DO NOTHING").await?,
             delete_purges: p("DELETE FROM burgee_purges WHERE environment_id = ANY($1::int8[])").await?,
+            evaluations: p("SELECT e.environment_id, e.feature_id, e.hour, e.value FROM burgee_evaluations e JOIN UNNEST($1::int8[], $2::int8[], $3::int8[]) AS k(environment_id, feature_id, hour) ON e.environment_id = k.environment_id AND e.feature_id = k.feature_id AND e.hour = k.hour").await?,
+            put_evaluations: p("INSERT INTO burgee_evaluations (environment_id, feature_id, hour, value) SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::bytea[]) ON CONFLICT (environment_id, feature_id, hour) DO UPDATE SET value = EXCLUDED.value").await?,
+            delete_evaluations: p("DELETE FROM burgee_evaluations r USING UNNEST($1::int8[], $2::int8[], $3::int8[]) AS d(environment_id, feature_id, hour) WHERE r.environment_id = d.environment_id AND r.feature_id = d.feature_id AND r.hour = d.hour").await?,
             notify: p("SELECT pg_notify($1, $2)").await?,
         })
     }

@@ -115,6 +115,7 @@ struct Pending {
     traits: (Vec<i64>, Bytes, Bytes, Bytes),
     audit: (Vec<i64>, Bytes),
     purges: Vec<i64>,
+    evaluations: (Vec<i64>, Vec<i64>, Vec<i64>, Bytes),
 }
 
 /// Rows on their way into PostgreSQL, written a chunk at a time.
@@ -161,13 +162,20 @@ impl Sink<'_> {
                 self.moved.audit_entries += 1;
             }
             Row::Purge(environment) => p.purges.push(i64::from(environment)),
+            Row::Evaluation(environment, feature, hour, value) => {
+                p.evaluations.0.push(i64::from(environment));
+                p.evaluations.1.push(i64::from(feature));
+                p.evaluations.2.push(i64::from(hour));
+                p.evaluations.3.push(value);
+            }
             Row::End { .. } => {}
         }
         let waiting = p.records.0.len()
             + p.identities.0.len()
             + p.traits.0.len()
             + p.audit.0.len()
-            + p.purges.len();
+            + p.purges.len()
+            + p.evaluations.0.len();
         if waiting >= CHUNK {
             self.flush()?;
         }
@@ -200,6 +208,10 @@ impl Sink<'_> {
         }
         if !p.purges.is_empty() {
             run(&s.put_purges, &[&p.purges])?;
+        }
+        if !p.evaluations.0.is_empty() {
+            let (e, f, h, v) = &p.evaluations;
+            run(&s.put_evaluations, &[e, f, h, v])?;
         }
         Ok(())
     }
@@ -273,6 +285,7 @@ enum Phase {
     Identities,
     Traits,
     Purges,
+    Evaluations,
     End,
     Done,
 }
@@ -285,6 +298,8 @@ struct Source<'a> {
     queued: VecDeque<Row>,
     /// The last key of the previous page, as SQL parameters.
     after: (i64, i64, Vec<u8>, Vec<u8>),
+    /// The hour of the last evaluation row of the previous page.
+    evaluation_hour: i64,
     rows: u64,
     moved: Moved,
 }
@@ -297,6 +312,7 @@ impl<'a> Source<'a> {
             phase: Phase::Meta,
             queued: VecDeque::new(),
             after: (-1, -1, Vec::new(), Vec::new()),
+            evaluation_hour: -1,
             rows: 0,
             moved: Moved::default(),
         }
@@ -430,7 +446,25 @@ impl<'a> Source<'a> {
                     self.queued
                         .push_back(Row::Purge(environment_id(row.get(0))?));
                 }
-                self.phase = Phase::End;
+                self.phase = Phase::Evaluations;
+            }
+            Phase::Evaluations => {
+                let rows = self.query(
+                    "SELECT environment_id, feature_id, hour, value FROM burgee_evaluations \
+                     WHERE (environment_id, feature_id, hour) > ($1, $2, $3) \
+                     ORDER BY environment_id, feature_id, hour LIMIT $4",
+                    &[&self.after.0, &self.after.1, &self.evaluation_hour, &PAGE],
+                )?;
+                for row in &rows {
+                    let (environment, feature, hour) = super::evaluations::evaluation_key(row)?;
+                    self.after = (i64::from(environment), i64::from(feature), Vec::new(), Vec::new());
+                    self.evaluation_hour = i64::from(hour);
+                    self.queued
+                        .push_back(Row::Evaluation(environment, feature, hour, row.get(3)));
+                }
+                if (rows.len() as i64) < PAGE {
+                    self.phase = Phase::End;
+                }
             }
             Phase::End => {
                 self.queued.push_back(Row::End {

@@ -39,9 +39,11 @@ pub fn record_kind(change: &Change) -> Option<(i16, u32, Option<Vec<u8>>)> {
         Change::Role(id, v) => row(10, *id, v.as_ref()),
         Change::Grant(id, v) => row(11, *id, v.as_ref()),
         Change::Session(id, v) => row(12, *id, v.as_ref()),
-        Change::Audit(..) | Change::Purge(..) | Change::Identity { .. } | Change::Trait { .. } => {
-            None
-        }
+        Change::Audit(..)
+        | Change::Purge(..)
+        | Change::Identity { .. }
+        | Change::Trait { .. }
+        | Change::Evaluation { .. } => None,
     }
 }
 
@@ -71,6 +73,7 @@ pub fn record_change(kind: i16, id: u32, value: &[u8]) -> Result<Change, StoreEr
 
 type IdentityKey = (i64, Vec<u8>);
 type TraitKey = (i64, Vec<u8>, Vec<u8>);
+type EvaluationKey = (i64, i64, i64);
 
 /// A change set collapsed to one final change per row.
 #[derive(Default)]
@@ -80,6 +83,7 @@ struct Plan {
     traits: BTreeMap<TraitKey, Option<Vec<u8>>>,
     audit: BTreeMap<i64, Option<Vec<u8>>>,
     purges: BTreeMap<i64, bool>,
+    evaluations: BTreeMap<EvaluationKey, Option<Vec<u8>>>,
 }
 
 impl Plan {
@@ -116,6 +120,20 @@ impl Plan {
                 );
                 self.traits
                     .insert(row, value.as_ref().map(encode).transpose()?);
+            }
+            Change::Evaluation {
+                environment_id,
+                feature_id,
+                hour,
+                record,
+            } => {
+                let key = (
+                    i64::from(*environment_id),
+                    i64::from(*feature_id),
+                    i64::from(*hour),
+                );
+                self.evaluations
+                    .insert(key, record.as_ref().map(encode).transpose()?);
             }
             record => {
                 let (kind, id, value) = record_kind(record).ok_or_else(|| {
@@ -233,7 +251,46 @@ pub async fn write(
             .await
             .map_err(super::error)?;
     }
+    write_evaluations(txn, statements, plan.evaluations).await?;
     Ok(added)
+}
+
+async fn write_evaluations(
+    txn: &Transaction<'_>,
+    statements: &Statements,
+    rows: BTreeMap<EvaluationKey, Option<Vec<u8>>>,
+) -> Result<(), StoreError> {
+    type Columns = (Vec<i64>, Vec<i64>, Vec<i64>);
+    fn columns<'k>(keys: impl Iterator<Item = &'k EvaluationKey>) -> Columns {
+        let mut columns = Columns::default();
+        for (environment, feature, hour) in keys {
+            columns.0.push(*environment);
+            columns.1.push(*feature);
+            columns.2.push(*hour);
+        }
+        columns
+    }
+    let (put, gone) = split(rows);
+    if !put.is_empty() {
+        let (environments, features, hours) = columns(put.iter().map(|(k, _)| k));
+        let values: Vec<&[u8]> = put.iter().map(|(_, v)| v.as_slice()).collect();
+        txn.execute(
+            &statements.put_evaluations,
+            &[&environments, &features, &hours, &values],
+        )
+        .await
+        .map_err(super::error)?;
+    }
+    if !gone.is_empty() {
+        let (environments, features, hours) = columns(gone.iter());
+        txn.execute(
+            &statements.delete_evaluations,
+            &[&environments, &features, &hours],
+        )
+        .await
+        .map_err(super::error)?;
+    }
+    Ok(())
 }
 
 /// Upserts (with their values) and removals of a collapsed table.

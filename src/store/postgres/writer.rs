@@ -125,7 +125,7 @@ impl Target for SqlTarget<'_> {
                 } => {
                     identities.insert((*environment_id, identifier.clone()));
                 }
-                Change::Audit(..) => {}
+                Change::Audit(..) | Change::Evaluation { .. } => {}
                 other => logged.push(other.clone()),
             }
         }

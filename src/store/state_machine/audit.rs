@@ -20,7 +20,9 @@ pub fn audited(envelope: &Envelope) -> bool {
         Command::Identify { .. } => !matches!(envelope.actor, Actor::EnvironmentKey { .. }),
         Command::PurgeEnvironment { .. }
         | Command::RecordUse { .. }
-        | Command::PruneAudit { .. } => false,
+        | Command::PruneAudit { .. }
+        | Command::RecordEvaluations { .. }
+        | Command::PruneEvaluations { .. } => false,
         _ => true,
     }
 }
@@ -300,6 +302,7 @@ fn record_changes(before: &Catalog, changes: &[Change]) -> Vec<AuditChange> {
                 json_of(v.as_ref()),
             ),
             Change::Purge(..)
+            | Change::Evaluation { .. }
             | Change::Identity { .. }
             | Change::Trait { .. }
             | Change::Audit(..) => continue,
@@ -520,6 +523,8 @@ fn describe(command: &Command, applied: &Applied) -> (String, String) {
         ),
         Command::RecordUse { .. } => ("credentials.used", String::new()),
         Command::PruneAudit { .. } => ("audit.pruned", "audit log".to_owned()),
+        Command::RecordEvaluations { .. } => ("evaluations.recorded", String::new()),
+        Command::PruneEvaluations { .. } => ("evaluations.pruned", String::new()),
     };
     (action.to_owned(), target)
 }

@@ -17,6 +17,9 @@ mod checks;
 mod credentials;
 mod environments;
 mod escalation;
+#[cfg(test)]
+mod evaluation_tests;
+mod evaluations;
 mod features;
 #[cfg(test)]
 mod harness;
@@ -44,6 +47,7 @@ use super::command::{Actor, Applied, COMMAND_FORMAT, Command, Envelope};
 use super::error::StoreError;
 use super::rows::Rows;
 
+pub use evaluations::MAX_EVALUATION_ROWS;
 pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
 pub use people::{MAX_EMAIL, check_email};
 pub use precheck::precheck;
@@ -319,6 +323,10 @@ impl<'t> Tx<'t> {
             Command::EndSession { id } => self.end_session(*id),
             Command::RecordUse { sessions, tokens } => Ok(self.record_use(sessions, tokens)),
             Command::RecordEvent(event) => self.record_event(event),
+            Command::RecordEvaluations { counts } => self.record_evaluations(counts),
+            Command::PruneEvaluations { before_hour, rows } => {
+                self.prune_evaluations(*before_hour, rows)
+            }
             Command::PruneAudit { before, max_rows } => {
                 self.prune_audit(envelope, *before, *max_rows)
             }

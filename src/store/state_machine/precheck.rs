@@ -103,7 +103,9 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         | Command::EndSession { .. }
         | Command::RecordUse { .. }
         | Command::RecordEvent(_)
-        | Command::PruneAudit { .. } => Ok(()),
+        | Command::PruneAudit { .. }
+        | Command::RecordEvaluations { .. }
+        | Command::PruneEvaluations { .. } => Ok(()),
         Command::CreateUser(user) | Command::CompleteSetup { user, .. } => {
             super::people::check_email(&user.email.trim().to_lowercase())?;
             check_name("user", &user.name)

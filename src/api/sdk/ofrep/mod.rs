@@ -83,12 +83,13 @@ async fn identity(
     }))
 }
 
-/// Evaluates and hands the flags this key may see to `answer`.
+/// Evaluates and hands the flags this key may see to `answer`, with a way to count the
+/// ones it returns.
 async fn evaluate<T>(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-    answer: impl FnOnce(Vec<&Flag<'_>>) -> Result<T, Failure>,
+    answer: impl FnOnce(Served<'_, '_>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
     let (snapshot, kind) = environment(state, headers)?;
     let context = context::parse(body, state.settings.max_traits_per_identity)?;
@@ -104,14 +105,31 @@ async fn evaluate<T>(
         })?;
     super::count_evaluation(super::Evaluation::Ofrep);
     let server = kind == KeyKind::Server;
-    let served = evaluation
+    let flags = evaluation
         .flags
         .iter()
         .enumerate()
         .filter(|(index, flag)| snapshot.serves(*index, flag.enabled, server))
-        .map(|(_, flag)| flag)
         .collect();
-    answer(served)
+    answer(Served {
+        flags,
+        snapshot: &snapshot,
+    })
+}
+
+/// The flags a key may see, by compiled feature index.
+struct Served<'s, 'f> {
+    flags: Vec<(usize, &'f Flag<'f>)>,
+    snapshot: &'s crate::cache::EnvironmentSnapshot,
+}
+
+impl Served<'_, '_> {
+    /// Counts the flags at `indices` as evaluated.
+    fn count(&self, indices: impl ExactSizeIterator<Item = usize>) {
+        self.snapshot
+            .evaluations
+            .served(indices, self.snapshot.features.len());
+    }
 }
 
 fn json(status: StatusCode, body: Vec<u8>) -> Response {
@@ -126,16 +144,19 @@ pub async fn evaluate_flag(
     headers: HeaderMap,
     body: bytes::Bytes,
 ) -> Response {
-    let result = evaluate(&state, &headers, &body, |flags| {
-        let flag = flags
-            .into_iter()
-            .find(|f| f.feature.name == key)
+    let result = evaluate(&state, &headers, &body, |served| {
+        let (index, flag) = served
+            .flags
+            .iter()
+            .copied()
+            .find(|(_, f)| f.feature.name == key)
             .ok_or_else(|| {
                 OfrepError::new(
                     Code::FlagNotFound,
                     format!("No flag `{key}` in this environment."),
                 )
             })?;
+        served.count(std::iter::once(index));
         serde_json::to_vec(&resolve::resolution(flag)).map_err(|e| Failure::Internal(e.to_string()))
     })
     .await;
@@ -155,9 +176,14 @@ pub async fn evaluate_flags(
     headers: HeaderMap,
     body: bytes::Bytes,
 ) -> Response {
-    let result = evaluate(&state, &headers, &body, |flags| {
+    let result = evaluate(&state, &headers, &body, |served| {
+        served.count(served.flags.iter().map(|(index, _)| *index));
         let bulk = Bulk {
-            flags: flags.into_iter().map(resolve::resolution).collect(),
+            flags: served
+                .flags
+                .iter()
+                .map(|(_, flag)| resolve::resolution(flag))
+                .collect(),
         };
         serde_json::to_vec(&bulk).map_err(|e| Failure::Internal(e.to_string()))
     })

@@ -39,11 +39,8 @@ fn bodies(snapshot: &EnvironmentSnapshot, kind: KeyKind) -> &bytes::Bytes {
 }
 
 fn flag<'s>(snapshot: &'s EnvironmentSnapshot, kind: KeyKind, name: &str) -> Option<&'s [u8]> {
-    let (client, server) = snapshot.flag_by_name.get(name)?;
-    match kind {
-        KeyKind::Client => client.as_ref().map(|r| &r.body[..]),
-        KeyKind::Server => server.as_ref().map(|r| &r.body[..]),
-    }
+    let flag = snapshot.flag_by_name.get(name)?;
+    flag.for_key(kind == KeyKind::Server).map(|r| &r.body[..])
 }
 
 /// An event's data: `flags` is a JSON array as served.
