@@ -41,7 +41,7 @@ impl AnalyticsSettings {
                 .analytics_flush_interval
                 .or(file.analytics_flush_interval)
                 .unwrap_or(Duration::from_secs(60))
-                .max(Duration::from_millis(100)),
+                .max(Duration::from_secs(1)),
             retention: args
                 .analytics_retention
                 .or(file.analytics_retention)
