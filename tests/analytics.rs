@@ -108,17 +108,32 @@ async fn sdk_traffic_is_counted_per_feature_and_kept_across_a_restart() {
 
     // SDK analytics: unknown names and counts that are not counts are dropped.
     let v1 = json!({"banner": 3, "ghost": 1000, "theme": "x", "secret": -1});
-    assert_eq!(post(&server, "/api/v1/analytics/flags/", &client_key, v1).await, 200);
+    assert_eq!(
+        post(&server, "/api/v1/analytics/flags/", &client_key, v1).await,
+        200
+    );
     let v2 = json!({"evaluations": [
         {"feature_name": "theme", "count": 2, "enabled_when_evaluated": true, "identity_identifier": "u"},
         {"feature_name": "ghost", "count": 7, "enabled_when_evaluated": true},
     ]});
-    assert_eq!(post(&server, "/api/v2/analytics/flags/", &client_key, v2).await, 204);
+    assert_eq!(
+        post(&server, "/api/v2/analytics/flags/", &client_key, v2).await,
+        204
+    );
     // A v2 body with a bad item is refused whole: its good item is not counted either.
     let bad = json!({"evaluations": [{"feature_name": "banner", "count": 50}, {"feature_name": "theme"}]});
-    assert_eq!(post(&server, "/api/v2/analytics/flags/", &client_key, bad).await, 400);
-    assert_eq!(post(&server, "/api/v2/analytics/flags/", &client_key, json!([])).await, 400);
-    assert_eq!(post(&server, "/api/v1/analytics/flags/", "nope", json!({})).await, 403);
+    assert_eq!(
+        post(&server, "/api/v2/analytics/flags/", &client_key, bad).await,
+        400
+    );
+    assert_eq!(
+        post(&server, "/api/v2/analytics/flags/", &client_key, json!([])).await,
+        400
+    );
+    assert_eq!(
+        post(&server, "/api/v1/analytics/flags/", "nope", json!({})).await,
+        403
+    );
 
     // Server-side evaluations: every flag an identify call returns (a client key does
     // not get `secret`), and OFREP's single and bulk evaluations.
@@ -126,8 +141,14 @@ async fn sdk_traffic_is_counted_per_feature_and_kept_across_a_restart() {
         assert_eq!(identify(&server, &client_key, user, json!([])).await.0, 200);
     }
     assert_eq!(identify(&server, &server_key, "u3", json!([])).await.0, 200);
-    assert_eq!(ofrep(&server, "/ofrep/v1/evaluate/flags/banner", &server_key).await, 200);
-    assert_eq!(ofrep(&server, "/ofrep/v1/evaluate/flags", &client_key).await, 200);
+    assert_eq!(
+        ofrep(&server, "/ofrep/v1/evaluate/flags/banner", &server_key).await,
+        200
+    );
+    assert_eq!(
+        ofrep(&server, "/ofrep/v1/evaluate/flags", &client_key).await,
+        200
+    );
     // `/flags/` reads the environment's defaults: not an evaluation.
     let response = client()
         .get(server.url("/api/v1/flags/"))
@@ -150,7 +171,10 @@ async fn sdk_traffic_is_counted_per_feature_and_kept_across_a_restart() {
 
     // Counted just before a clean stop: written on the way out.
     let late = json!({"banner": 10});
-    assert_eq!(post(&server, "/api/v1/analytics/flags/", &client_key, late).await, 200);
+    assert_eq!(
+        post(&server, "/api/v1/analytics/flags/", &client_key, late).await,
+        200
+    );
     let data_dir = server.data_dir.clone();
     let (status, temp) = server.terminate();
     assert!(status.success());
@@ -177,7 +201,10 @@ async fn sdk_traffic_is_counted_per_feature_and_kept_across_a_restart() {
         .await;
     let series = daily["series"].as_array().unwrap();
     assert!((7..=8).contains(&series.len()), "{daily}");
-    assert!(series[0]["start"].as_str().unwrap().contains("T00:00:00."), "{daily}");
+    assert!(
+        series[0]["start"].as_str().unwrap().contains("T00:00:00."),
+        "{daily}"
+    );
     assert_eq!(sum(series, "reported"), 13);
 
     // Confused requests get clear errors.
@@ -185,7 +212,10 @@ async fn sdk_traffic_is_counted_per_feature_and_kept_across_a_restart() {
         ("/admin/v1/environments/1/feature-usage?days=0", 400),
         ("/admin/v1/environments/1/feature-usage?days=400", 400),
         ("/admin/v1/environments/1/feature-usage?weeks=1", 400),
-        ("/admin/v1/environments/1/features/1/evaluations?bucket=week", 400),
+        (
+            "/admin/v1/environments/1/features/1/evaluations?bucket=week",
+            400,
+        ),
         ("/admin/v1/environments/1/features/99/evaluations", 404),
         ("/admin/v1/environments/9/feature-usage", 404),
         ("/admin/v1/projects/9/stale-features", 404),
@@ -245,10 +275,15 @@ async fn stale_features_and_retention_follow_the_clock() {
     let admin = Admin::new(&server);
     let (client_key, server_key) = setup(&admin).await;
     // New features are not stale, evaluated or not.
-    let fresh = admin.get("/admin/v1/projects/1/stale-features?days=1").await;
+    let fresh = admin
+        .get("/admin/v1/projects/1/stale-features?days=1")
+        .await;
     assert_eq!(stale_names(&fresh), Vec::<&str>::new());
     let report = json!({"banner": 4});
-    assert_eq!(post(&server, "/api/v1/analytics/flags/", &client_key, report).await, 200);
+    assert_eq!(
+        post(&server, "/api/v1/analytics/flags/", &client_key, report).await,
+        200
+    );
     eventually(&admin, "/admin/v1/environments/1/feature-usage", |u| {
         u["features"][0]["total"]["reported"] == 4
     })
@@ -259,13 +294,24 @@ async fn stale_features_and_retention_follow_the_clock() {
     // Forty days later nothing was evaluated within the last thirty.
     let server = later(&data_dir, 40);
     let admin = Admin::new(&server);
-    let stale = admin.get("/admin/v1/projects/1/stale-features?days=30").await;
+    let stale = admin
+        .get("/admin/v1/projects/1/stale-features?days=30")
+        .await;
     assert_eq!(stale_names(&stale), vec!["banner", "theme", "secret"]);
     assert!(stale["features"][0]["last_evaluated_at"].is_string());
     assert!(stale["features"][1]["last_evaluated_at"].is_null());
-    assert_eq!(stale["features"][0]["environments"][0]["name"], "Production");
-    let table = burgee_cli(&server, &["features", "stale", "--project", "Web", "--days", "30"]);
-    assert!(table.contains("banner") && table.contains("secret"), "{table}");
+    assert_eq!(
+        stale["features"][0]["environments"][0]["name"],
+        "Production"
+    );
+    let table = burgee_cli(
+        &server,
+        &["features", "stale", "--project", "Web", "--days", "30"],
+    );
+    assert!(
+        table.contains("banner") && table.contains("secret"),
+        "{table}"
+    );
 
     // The hourly counts of forty days ago are past the default retention of thirty days:
     // the prune at start removes them; the totals and the last evaluation stay.
@@ -298,7 +344,14 @@ async fn stale_features_and_retention_follow_the_clock() {
     assert_eq!(stale_names(&reported), vec!["banner", "theme", "secret"]);
     let usage = burgee_cli(
         &server,
-        &["features", "usage", "--environment", &client_key, "--output", "json"],
+        &[
+            "features",
+            "usage",
+            "--environment",
+            &client_key,
+            "--output",
+            "json",
+        ],
     );
     let usage: Value = serde_json::from_str(usage.trim()).unwrap();
     assert_eq!(

@@ -33,14 +33,17 @@ enum Kind {
 impl Deployment {
     /// `None` only for PostgreSQL when no database answers (outside CI).
     async fn start(kind: Kind) -> Option<Self> {
+        // Evaluation counts are written every second instead of every minute.
+        let extra = ["--analytics-flush-interval", "1s"];
         Some(match kind {
-            Kind::Single => Self::Single(Server::start()),
+            Kind::Single => Self::Single(Server::start_fresh(&extra)),
             Kind::Cluster => {
-                let cluster = Cluster::start(3);
+                let mut cluster = Cluster::prepared(3, common::cluster::Formation::Initial, &extra);
+                cluster.start_all();
                 cluster.ready(Duration::from_secs(60)).await;
                 Self::Cluster(cluster)
             }
-            Kind::Postgres => Self::Postgres(Replicas::start(2)?),
+            Kind::Postgres => Self::Postgres(Replicas::start_with(2, &extra)?),
         })
     }
 
@@ -111,6 +114,7 @@ conformance!(
     identities_and_traits,
     audit_chain_is_complete_and_verifies,
     deleted_environments_lose_their_identities,
+    evaluation_counts_add_up_across_servers,
 );
 
 fn error_code(body: &Value) -> &str {
@@ -520,5 +524,50 @@ async fn deleted_environments_lose_their_identities(deployment: Deployment) {
             "the purge did not finish: {identities:?} identities, {pending:?} pending"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every server counts its own SDK traffic and writes it through the one write path: the
+/// counts of all of them add up, whichever server is asked.
+async fn evaluation_counts_add_up_across_servers(deployment: Deployment) {
+    let key = web_production_banner(&deployment).await;
+    let servers = deployment.servers();
+    for (n, server) in servers.iter().enumerate() {
+        eventually_flags(server, &key, Duration::from_secs(30), |flags| {
+            flags.as_array().is_some_and(|f| f.len() == 1)
+        })
+        .await;
+        let response = client()
+            .post(server.url("/api/v1/analytics/flags/"))
+            .header("X-Environment-Key", &key)
+            .json(&json!({"banner": n + 1, "unknown": 5}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (status, _) =
+            common::server::identify(server, &key, &format!("counted-{n}"), json!([])).await;
+        assert_eq!(status, 200);
+    }
+    let count = servers.len() as u64;
+    let reported = count * (count + 1) / 2;
+    let started = Instant::now();
+    for server in &servers {
+        loop {
+            let usage = Admin::new(server)
+                .stale()
+                .get("/admin/v1/environments/1/feature-usage")
+                .await;
+            let banner = &usage["features"][0];
+            if banner["total"]["reported"] == reported && banner["total"]["served"] == count {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} still shows {usage}",
+                server.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }

@@ -38,6 +38,7 @@ async fn everything(server: &Server) -> Value {
         environments.push(json!({
             "environment": environment,
             "document": admin.get(&format!("/admin/v1/environments/{id}/document")).await,
+            "feature_usage": admin.get(&format!("/admin/v1/environments/{id}/feature-usage")).await,
             "identities": identities,
         }));
     }
@@ -101,6 +102,14 @@ async fn populate(server: &Server) {
         .await;
         assert_eq!(status, 200);
     }
+    // The identify calls' evaluation counts are written (every second here).
+    let started = std::time::Instant::now();
+    while admin.get("/admin/v1/environments/1/feature-usage").await["features"][0]["total"]["served"]
+        != 30
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let (status, body) = admin
         .call(
             Method::PUT,
@@ -140,14 +149,24 @@ async fn an_installation_moves_to_postgres_and_back_whole() {
     };
     let temp = tempfile::tempdir().unwrap();
     let embedded_dir = temp.path().join("embedded");
-    let server = Server::start_in(&embedded_dir, &["--bootstrap-token", TOKEN]);
+    let server = Server::start_in(
+        &embedded_dir,
+        &[
+            "--bootstrap-token",
+            TOKEN,
+            "--analytics-flush-interval",
+            "1s",
+        ],
+    );
     populate(&server).await;
     let before = everything(&server).await;
     // Killed, not stopped: what the log holds beyond the state file moves too.
     drop(server.kill());
 
     assert_migrated(&migrate(path(&embedded_dir), &schema.url()));
-    let on_postgres = replica(&schema, &temp.path().join("replica"), &[]);
+    // Counts of the calls below are not written while the comparisons run.
+    let no_flush = ["--analytics-flush-interval", "1d"];
+    let on_postgres = replica(&schema, &temp.path().join("replica"), &no_flush);
     assert_eq!(everything(&on_postgres).await, before);
     // The SDK API serves the moved data: the segment override and the identity override.
     let key = before["environments"][0]["environment"]["client_key"]
@@ -170,7 +189,7 @@ async fn an_installation_moves_to_postgres_and_back_whole() {
 
     let back_dir = temp.path().join("back");
     assert_migrated(&migrate(&schema.url(), path(&back_dir)));
-    let back = Server::start_in(&back_dir, &[]);
+    let back = Server::start_in(&back_dir, &no_flush);
     assert_eq!(everything(&back).await, changed);
     // Writes go on where they left off.
     Admin::new(&back)

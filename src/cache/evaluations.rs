@@ -66,7 +66,9 @@ impl EvaluationCounters {
         let all = self.served_all.swap(0, Ordering::Relaxed);
         for (index, feature_id) in self.feature_ids.iter().enumerate() {
             let reported = self.reported[index].swap(0, Ordering::Relaxed);
-            let served = self.served[index].swap(0, Ordering::Relaxed).saturating_add(all);
+            let served = self.served[index]
+                .swap(0, Ordering::Relaxed)
+                .saturating_add(all);
             if reported > 0 || served > 0 {
                 out.push(EvaluationCount {
                     environment_id: self.environment_id,
@@ -135,8 +137,10 @@ mod tests {
         counters.served([2].into_iter(), 3);
         let mut out = Vec::new();
         counters.drain(&mut out);
-        let seen: Vec<(u32, u64, u64)> =
-            out.iter().map(|c| (c.feature_id, c.reported, c.served)).collect();
+        let seen: Vec<(u32, u64, u64)> = out
+            .iter()
+            .map(|c| (c.feature_id, c.reported, c.served))
+            .collect();
         assert_eq!(seen, vec![(10, 0, 1), (11, 5, 1), (12, 0, 2)]);
         out.clear();
         counters.drain(&mut out);

@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::secrets::{Secret, secret_or_file};
 
-pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
 pub use analytics::{AnalyticsArgs, AnalyticsSettings};
+pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
 pub use connections::{ConnectionArgs, ConnectionSettings};
 pub use network::{Cidr, parse_cidr};
 pub use storage::{PostgresSettings, StorageArgs, StorageSettings, StoreKind};
 pub use text::parse_duration;
 
-mod cluster;
 mod analytics;
+mod cluster;
 mod connections;
 mod network;
 mod storage;

@@ -236,7 +236,11 @@ pub fn dump(db: &Database) -> Result<Vec<DumpedRow>, StoreError> {
     }
     for entry in txn.open_table(tables::EVALUATIONS)?.iter()? {
         let (k, v) = entry?;
-        rows.push(("evaluations", format!("{:?}", k.value()), v.value().to_vec()));
+        rows.push((
+            "evaluations",
+            format!("{:?}", k.value()),
+            v.value().to_vec(),
+        ));
     }
     Ok(rows)
 }

@@ -49,7 +49,9 @@ pub enum Row {
     Identity(u32, String, Vec<u8>),
     Trait(u32, String, String, Vec<u8>),
     Purge(u32),
-    End { rows: u64 },
+    End {
+        rows: u64,
+    },
     /// (environment, feature, hour) → evaluation counts; after `End` in the enum so that the
     /// other variants keep their wire tags.
     Evaluation(u32, u32, u32, Vec<u8>),

@@ -98,7 +98,7 @@ impl Cluster {
         }
     }
 
-    fn start_all(&mut self) {
+    pub fn start_all(&mut self) {
         for id in 1..=self.nodes.len() {
             self.start_node(id);
         }

@@ -158,10 +158,15 @@ pub struct Replicas {
 
 impl Replicas {
     pub fn start(count: usize) -> Option<Self> {
+        Self::start_with(count, &[])
+    }
+
+    /// `count` replicas, each with `extra` arguments.
+    pub fn start_with(count: usize, extra: &[&str]) -> Option<Self> {
         let schema = Schema::create()?;
         let temp = tempfile::tempdir().unwrap();
         let servers = (0..count)
-            .map(|i| replica(&schema, &temp.path().join(format!("replica-{i}")), &[]))
+            .map(|i| replica(&schema, &temp.path().join(format!("replica-{i}")), extra))
             .collect();
         Some(Self {
             servers,

@@ -236,7 +236,13 @@ async fn stale(
     }
     let visible: Vec<_> = environments
         .iter()
-        .filter(|e| caller.can(&catalog, Permission::ViewEnvironment, Target::Environment(e.id)))
+        .filter(|e| {
+            caller.can(
+                &catalog,
+                Permission::ViewEnvironment,
+                Target::Environment(e.id),
+            )
+        })
         .collect();
     let mut features: Vec<Value> = Vec::new();
     for feature in catalog.project_features(project_id) {

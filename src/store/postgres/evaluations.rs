@@ -63,7 +63,8 @@ impl PgStore {
             )
             .await
             .map_err(error)?;
-        let mut keys: Vec<EvaluationKey> = old.iter().map(evaluation_key).collect::<Result<_, _>>()?;
+        let mut keys: Vec<EvaluationKey> =
+            old.iter().map(evaluation_key).collect::<Result<_, _>>()?;
         if keys.len() as i64 >= limit {
             return Ok(keys);
         }

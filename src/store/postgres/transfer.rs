@@ -457,7 +457,12 @@ impl<'a> Source<'a> {
                 )?;
                 for row in &rows {
                     let (environment, feature, hour) = super::evaluations::evaluation_key(row)?;
-                    self.after = (i64::from(environment), i64::from(feature), Vec::new(), Vec::new());
+                    self.after = (
+                        i64::from(environment),
+                        i64::from(feature),
+                        Vec::new(),
+                        Vec::new(),
+                    );
                     self.evaluation_hour = i64::from(hour);
                     self.queued
                         .push_back(Row::Evaluation(environment, feature, hour, row.get(3)));

@@ -14,7 +14,12 @@ use crate::store::evaluations::{
 };
 use crate::store::tables;
 
-fn apply_at(h: &mut Harness, at: i64, actor: Actor, command: Command) -> Result<Applied, CommandError> {
+fn apply_at(
+    h: &mut Harness,
+    at: i64,
+    actor: Actor,
+    command: Command,
+) -> Result<Applied, CommandError> {
     let mut e = envelope(command);
     e.timestamp = at;
     e.actor = actor;
@@ -46,7 +51,12 @@ fn rows(h: &Harness) -> Vec<(EvaluationKey, EvaluationRecord)> {
         .collect()
 }
 
-fn record(reported: u64, served: u64, last_reported: Option<i64>, last_served: Option<i64>) -> EvaluationRecord {
+fn record(
+    reported: u64,
+    served: u64,
+    last_reported: Option<i64>,
+    last_served: Option<i64>,
+) -> EvaluationRecord {
     EvaluationRecord {
         reported,
         served,
@@ -102,7 +112,9 @@ fn counts_add_up_per_hour_and_in_the_summary() {
 fn only_the_server_records_or_prunes_evaluations() {
     let mut h = Harness::initialised();
     let (_, env, banner) = h.project("Web");
-    let as_sdk = Actor::EnvironmentKey { environment_id: env };
+    let as_sdk = Actor::EnvironmentKey {
+        environment_id: env,
+    };
     let refused = apply_at(
         &mut h,
         HOUR_MS,
@@ -111,7 +123,10 @@ fn only_the_server_records_or_prunes_evaluations() {
             counts: vec![count(env, banner, 1, 0)],
         },
     );
-    assert!(matches!(refused, Err(CommandError::Forbidden(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CommandError::Forbidden(_))),
+        "{refused:?}"
+    );
     let refused = apply_at(
         &mut h,
         HOUR_MS,
@@ -121,7 +136,10 @@ fn only_the_server_records_or_prunes_evaluations() {
             rows: vec![(env, banner, SUMMARY_HOUR)],
         },
     );
-    assert!(matches!(refused, Err(CommandError::Forbidden(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CommandError::Forbidden(_))),
+        "{refused:?}"
+    );
     assert!(rows(&h).is_empty());
     let too_many = vec![count(env, banner, 1, 0); super::MAX_EVALUATION_ROWS];
     let refused = apply_at(
@@ -130,7 +148,10 @@ fn only_the_server_records_or_prunes_evaluations() {
         Actor::System,
         Command::RecordEvaluations { counts: too_many },
     );
-    assert!(matches!(refused, Err(CommandError::LimitExceeded(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CommandError::LimitExceeded(_))),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -164,7 +185,13 @@ fn pruning_removes_old_hours_and_deleted_features_only() {
         },
     )
     .unwrap();
-    assert_eq!(answer, Applied::Removed { count: 6, more: false });
+    assert_eq!(
+        answer,
+        Applied::Removed {
+            count: 6,
+            more: false
+        }
+    );
     let left: Vec<EvaluationKey> = rows(&h).into_iter().map(|(k, _)| k).collect();
     assert_eq!(left, vec![(env, kept, 2000), (env, kept, SUMMARY_HOUR)]);
     // A cutoff within retention keeps recent hours.
@@ -178,6 +205,12 @@ fn pruning_removes_old_hours_and_deleted_features_only() {
         },
     )
     .unwrap();
-    assert_eq!(answer, Applied::Removed { count: 0, more: false });
+    assert_eq!(
+        answer,
+        Applied::Removed {
+            count: 0,
+            more: false
+        }
+    );
     assert_eq!(rows(&h).len(), 2);
 }

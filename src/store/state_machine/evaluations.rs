@@ -78,7 +78,8 @@ impl Tx<'_> {
         // Retention is counted back from the command's own time, whatever it proposes.
         let before_hour = before_hour.min(hour_of(self.now));
         let catalog = &self.work;
-        let alive = |environment: u32, feature: u32| catalog.feature_of_environment(environment, feature);
+        let alive =
+            |environment: u32, feature: u32| catalog.feature_of_environment(environment, feature);
         let removed: Vec<EvaluationKey> = rows
             .iter()
             .copied()

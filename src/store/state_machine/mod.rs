@@ -47,8 +47,8 @@ use super::command::{Actor, Applied, COMMAND_FORMAT, Command, Envelope};
 use super::error::StoreError;
 use super::rows::Rows;
 
-pub use evaluations::MAX_EVALUATION_ROWS;
 pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
+pub use evaluations::MAX_EVALUATION_ROWS;
 pub use people::{MAX_EMAIL, check_email};
 pub use precheck::precheck;
 
