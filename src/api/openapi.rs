@@ -219,9 +219,9 @@ fn operations() -> Vec<Operation> {
         op("post", "/ofrep/v1/evaluate/flags/{key}", "OFREP", "OpenFeature remote evaluation of one flag: `{\"context\": {\"targetingKey\": …, attributes…}}`, the key as `Authorization: Bearer`, `X-API-Key` or `X-Environment-Key`; nothing is written (docs/ofrep.md)").ok(200, "a resolution: key, value, reason, variant, metadata").body(json!({"type": "object", "properties": {"context": {"type": ["object", "null"], "description": "absent or null: environment defaults"}}})),
         op("post", "/ofrep/v1/evaluate/flags", "OFREP", "OpenFeature remote evaluation of every flag the key sees, with a strong `ETag` (`If-None-Match` may answer 304)").ok(200, "{flags: [resolutions]}").body(json!({"type": "object", "properties": {"context": {"type": ["object", "null"], "description": "absent or null: environment defaults"}}})),
         op("post", "/api/v1/analytics/flags/", "SDK", "Feature evaluation counts").ok(200, "recorded").body(json!({"type": "object", "description": "{feature name: count}; entries that are not counts are ignored, as Flagsmith does"})),
-        op("post", "/api/v2/analytics/flags/", "SDK", "Feature evaluation counts, Flagsmith's v2 shape").ok(204, "recorded").body(object(json!({"evaluations": {"type": "array", "items": {"type": "object", "properties": {
+        op("post", "/api/v2/analytics/flags/", "SDK", "Feature evaluation counts, Flagsmith's v2 shape").ok(204, "recorded").body(json!({"type": "object", "description": "other fields are ignored, as Flagsmith does", "required": ["evaluations"], "properties": {"evaluations": {"type": "array", "items": {"type": "object", "properties": {
             "feature_name": {"type": "string"}, "count": {"type": "integer", "minimum": 0}, "identity_identifier": {"type": ["string", "null"]}, "enabled_when_evaluated": {"type": "boolean"},
-        }, "required": ["feature_name", "count"]}}}), &["evaluations"])),
+        }, "required": ["feature_name", "count"]}}}})),
         op("get", "/health/liveness", "Operations", "The process is up and its writer runs"),
         op("get", "/health/readiness", "Operations", "Ready to serve: initialised, and storage takes writes"),
         op("get", "/health/cluster", "Operations", "This node's view of its Raft cluster: role, term, leader, members, indexes, follower lag"),

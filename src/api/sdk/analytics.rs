@@ -54,9 +54,13 @@ pub async fn record_v2(
     for (position, evaluation) in evaluations.iter().enumerate() {
         let name = evaluation.get("feature_name").and_then(Value::as_str);
         let count = evaluation.get("count").and_then(Value::as_u64);
-        let (Some(name), Some(count)) = (name, count) else {
+        let identity = evaluation.get("identity_identifier");
+        let enabled = evaluation.get("enabled_when_evaluated");
+        let optional_fields_fit = identity.is_none_or(|v| v.is_null() || v.is_string())
+            && enabled.is_none_or(Value::is_boolean);
+        let (Some(name), Some(count), true) = (name, count, optional_fields_fit) else {
             return Err(SdkError::Invalid(json!({"evaluations": [format!(
-                "item {position} needs a `feature_name` (a string) and a `count` (a non-negative integer)"
+                "item {position} needs a `feature_name` (a string) and a `count` (a non-negative integer); `identity_identifier` is a string or null and `enabled_when_evaluated` a boolean"
             )]})));
         };
         counted.push((name, count));
