@@ -48,9 +48,9 @@ impl EvaluationCounters {
         }
     }
 
-    /// One response with the flags at `indices` (of `total` features).
-    pub fn served(&self, indices: impl ExactSizeIterator<Item = usize>, total: usize) {
-        if indices.len() == total {
+    /// One response with the flags at `indices`.
+    pub fn served(&self, indices: impl ExactSizeIterator<Item = usize>) {
+        if indices.len() == self.feature_ids.len() {
             self.served_all.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -133,8 +133,8 @@ mod tests {
         let counters = EvaluationCounters::new(7, vec![10, 11, 12]);
         counters.reported(1, 5);
         counters.reported(9, 5); // no such index: ignored
-        counters.served([0, 1, 2].into_iter(), 3);
-        counters.served([2].into_iter(), 3);
+        counters.served([0, 1, 2].into_iter());
+        counters.served([2].into_iter());
         let mut out = Vec::new();
         counters.drain(&mut out);
         let seen: Vec<(u32, u64, u64)> = out

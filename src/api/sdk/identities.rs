@@ -270,16 +270,13 @@ fn render(
                 .iter()
                 .find(|(_, f)| f.feature.name == name)
                 .ok_or(SdkError::FeatureNotFound)?;
-            snapshot
-                .evaluations
-                .served(std::iter::once(*index), snapshot.features.len());
+            snapshot.evaluations.served(std::iter::once(*index));
             serde_json::to_vec(&flag_json(snapshot, *index, flag, identity_id))
         }
         None => {
-            snapshot.evaluations.served(
-                served.iter().map(|(index, _)| *index),
-                snapshot.features.len(),
-            );
+            snapshot
+                .evaluations
+                .served(served.iter().map(|(index, _)| *index));
             let flags: Vec<IdentityFlagJson<'_>> = served
                 .iter()
                 .map(|(index, flag)| flag_json(snapshot, *index, flag, identity_id))

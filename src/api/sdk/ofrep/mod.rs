@@ -126,9 +126,7 @@ struct Served<'s, 'f> {
 impl Served<'_, '_> {
     /// Counts the flags at `indices` as evaluated.
     fn count(&self, indices: impl ExactSizeIterator<Item = usize>) {
-        self.snapshot
-            .evaluations
-            .served(indices, self.snapshot.features.len());
+        self.snapshot.evaluations.served(indices);
     }
 }
 
