@@ -13,18 +13,6 @@ use std::time::Duration;
 use common::server::{Admin, Server, client};
 use serde_json::json;
 
-/// strace, or `None` (after saying why) when a laptop lacks it; under CI its absence fails.
-fn strace_available() -> bool {
-    let found = std::process::Command::new("strace")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        common::skip_or_fail("strace is not installed (scripts/test-all.sh installs it)");
-    }
-    found
-}
-
 /// Events of the trace in order: a completed sync of the database, or the start of an HTTP
 /// response with its status line.
 #[derive(Debug, PartialEq)]
@@ -61,12 +49,16 @@ fn events(trace: &str, database: &str) -> Vec<Event> {
 
 #[tokio::test]
 async fn every_acknowledged_write_follows_an_fsync_of_the_database() {
-    if !strace_available() {
+    if !common::strace_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let trace_path = dir.path().join("trace.txt");
-    let server = Server::start_traced(&trace_path, "fsync,fdatasync,write,writev,sendto,sendmsg");
+    let server = Server::start_traced(
+        &trace_path,
+        "fsync,fdatasync,write,writev,sendto,sendmsg",
+        &[],
+    );
     let admin = Admin::new(&server);
     // Admin writes of several kinds, then SDK identify calls that store traits.
     let key = admin.web_production().await;

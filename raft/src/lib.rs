@@ -11,6 +11,7 @@
 
 mod error;
 pub mod identity;
+mod leadership;
 pub mod log_store;
 pub mod machine;
 pub mod membership;

@@ -163,6 +163,7 @@ impl Node {
             ),
         };
         let raft = raft.map_err(|e| NodeError::Raft(e.to_string()))?;
+        crate::leadership::log_changes(&raft);
         Ok(Self {
             id: config.id,
             raft,

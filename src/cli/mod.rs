@@ -8,6 +8,7 @@ mod client;
 mod cluster;
 pub use client::ADMIN_SOCKET;
 mod evaluate;
+mod health;
 mod migrate;
 mod profile;
 
@@ -29,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Probe a running server's liveness or readiness (exit 0 when healthy): for container
+    /// health checks on images without curl.
+    Health(health::HealthArgs),
     /// Show the effective configuration.
     Config {
         #[command(subcommand)]
@@ -194,6 +198,7 @@ pub fn run() -> ExitCode {
             command: ConfigCommand::Print(args),
         } => print_config(&args),
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Health(args) => health::run(&args),
         Command::Migrate(args) => migrate::run(&args),
         Command::Import {
             command,
@@ -298,7 +303,10 @@ fn print_config(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("BURGEE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Raft's own per-message chatter is debugging detail; elections and faults are logged by
+    // Burgee itself at info and above.
+    let filter = EnvFilter::try_from_env("BURGEE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

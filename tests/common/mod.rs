@@ -28,6 +28,18 @@ pub fn skip_or_fail(why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
+/// Whether strace is here; when not, says so (a failure under CI, else a skip).
+pub fn strace_available() -> bool {
+    let found = std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        skip_or_fail("strace is not installed (scripts/test-all.sh installs it)");
+    }
+    found
+}
+
 /// Removes `//` comments (outside strings) so `.jsonc` files parse as JSON.
 pub fn strip_json_comments(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -65,7 +65,7 @@ impl Server {
     }
 
     /// A fresh server run under `strace`, which logs the given system calls to `trace`.
-    pub fn start_traced(trace: &Path, syscalls: &str) -> Self {
+    pub fn start_traced(trace: &Path, syscalls: &str, extra: &[&str]) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let data_dir = temp.path().join("data");
         let mut command = Command::new("strace");
@@ -77,7 +77,8 @@ impl Server {
             .arg(env!("CARGO_BIN_EXE_burgee"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
-            .args(["--bootstrap-token", TOKEN]);
+            .args(["--bootstrap-token", TOKEN])
+            .args(extra);
         let mut server = Self::launch(command, &data_dir, &[]);
         server._temp = Some(temp);
         server
@@ -165,9 +166,14 @@ pub struct Admin {
 
 impl Admin {
     pub fn new(server: &Server) -> Self {
+        Self::at(&server.base)
+    }
+
+    /// Admin calls to a server this test did not start itself (a container, say).
+    pub fn at(base: &str) -> Self {
         Self {
             http: client(),
-            base: server.base.clone(),
+            base: base.to_owned(),
             stale: false,
         }
     }

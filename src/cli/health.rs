@@ -1,0 +1,123 @@
+//! `burgee health`: probes a running server's health endpoint and says so by its exit code,
+//! for container `HEALTHCHECK`s and init systems on images that carry no curl.
+//!
+//! Without `--url` it finds the server the way `burgee serve` would be told where to listen
+//! (`BURGEE_OPS_LISTEN`, else `BURGEE_LISTEN`, else the default port), so the image's
+//! `HEALTHCHECK` needs no arguments.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use crate::config::parse_duration;
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server's base URL (default: from BURGEE_OPS_LISTEN or BURGEE_LISTEN, a wildcard
+    /// address read as loopback; else http://127.0.0.1:8000).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Which probe: liveness (the process is up and its writer runs) or readiness (it
+    /// serves: initialised, and storage takes writes).
+    #[arg(long, value_enum, default_value = "liveness")]
+    pub probe: Probe,
+    /// Give up after this long.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Probe {
+    Liveness,
+    Readiness,
+}
+
+impl Probe {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Liveness => "/health/liveness",
+            Self::Readiness => "/health/readiness",
+        }
+    }
+}
+
+/// 0 when the probe answers 200, 1 when the server answers anything else or cannot be
+/// reached (what `HEALTHCHECK` and systemd expect).
+pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
+    let base = match &args.url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => default_base(
+            std::env::var("BURGEE_OPS_LISTEN").ok().as_deref(),
+            std::env::var("BURGEE_LISTEN").ok().as_deref(),
+        )?,
+    };
+    let url = format!("{base}{}", args.probe.path());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(async {
+        let client = reqwest::Client::builder().timeout(args.timeout).build()?;
+        let response = client.get(&url).send().await?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        Ok::<_, reqwest::Error>((status, body))
+    });
+    match outcome {
+        Ok((status, body)) if status.is_success() => {
+            if !args.quiet {
+                println!("{url}: {} {}", status.as_u16(), body.trim());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok((status, body)) => {
+            eprintln!("burgee: {url}: {} {}", status.as_u16(), body.trim());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => {
+            eprintln!("burgee: {url}: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The base URL of the listener that serves the probes: the ops port if one is set.
+fn default_base(ops_listen: Option<&str>, listen: Option<&str>) -> anyhow::Result<String> {
+    let (name, value) = match (ops_listen, listen) {
+        (Some(ops), _) if !ops.is_empty() => ("BURGEE_OPS_LISTEN", ops),
+        (_, Some(listen)) if !listen.is_empty() => ("BURGEE_LISTEN", listen),
+        _ => return Ok("http://127.0.0.1:8000".to_owned()),
+    };
+    let address: SocketAddr = value
+        .parse()
+        .with_context(|| format!("{name}={value:?} is not an address such as 0.0.0.0:8000"))?;
+    let ip = match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Ok(format!("http://{}", SocketAddr::new(ip, address.port())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probed_listener_follows_the_servers_settings() {
+        let base = |ops, listen| default_base(ops, listen).unwrap();
+        assert_eq!(base(None, None), "http://127.0.0.1:8000");
+        assert_eq!(base(None, Some("0.0.0.0:8080")), "http://127.0.0.1:8080");
+        assert_eq!(
+            base(Some("[::]:9000"), Some("0.0.0.0:8080")),
+            "http://[::1]:9000"
+        );
+        assert_eq!(base(Some(""), Some("10.0.0.5:80")), "http://10.0.0.5:80");
+        assert!(default_base(None, Some("localhost")).is_err());
+    }
+}
