@@ -45,6 +45,13 @@ export BURGEE_SDK_NODE="$sdk/node"
 missing=()
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+# The container image test builds and runs the image with podman (runc: crun fails on
+# hybrid cgroups); the release checks read the binary with objcopy; the systemd unit is
+# checked with systemd-analyze.
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+command -v objcopy >/dev/null 2>&1 || missing+=(binutils)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" > /dev/null
@@ -61,6 +68,16 @@ export BURGEE_SDK_RUST="$sdk/rust-target/release/burgee-sdk-compat-rust"
 . "$root/scripts/services.sh"
 ensure_postgres
 ensure_redis
+
+echo "== the release build: the binary with its dependency list embedded, its SBOM, checksums"
+scripts/release.sh
+export BURGEE_DIST="$root/target/dist"
+export BURGEE_RELEASE_BINARY="$BURGEE_DIST/burgee"
+
+echo "== packaging: Dockerfile, Helm chart, kustomize base, systemd unit"
+scripts/check-packaging.sh
+# The chart test renders the chart with the same tools.
+export BURGEE_CHART_PYTHON="$root/target/ci/venv/bin/python"
 
 echo "== cargo test"
 # fault-injection is a test-only feature: it lets the fault tests break the disk on demand.

@@ -3,6 +3,8 @@
 //! socket at all (observed with strace on the real binary). A cluster node's only outbound
 //! connections are to its configured peers (`tests/chart_cluster.rs`).
 
+#![allow(clippy::unwrap_used)] // test code fails loudly
+
 mod common;
 
 use std::time::Duration;

@@ -5,6 +5,8 @@
 //! Needs podman (with runc) and a release binary: `BURGEE_RELEASE_BINARY`, else
 //! `target/release/burgee`. `scripts/test-all.sh` builds it with `cargo auditable`.
 
+#![allow(clippy::unwrap_used)] // test code fails loudly
+
 mod common;
 
 use std::path::PathBuf;
