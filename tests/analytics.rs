@@ -8,10 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::server::{Admin, Server, TOKEN, client, identify};
+use common::server::{Admin, Server, client, identify};
 use serde_json::{Value, json};
 
 const FLUSH: &[&str] = &["--analytics-flush-interval", "1s"];
@@ -236,18 +235,9 @@ async fn sdk_traffic_is_counted_per_feature_and_kept_across_a_restart() {
 }
 
 fn burgee_cli(server: &Server, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
-        .args(args)
-        .env("BURGEE_URL", &server.base)
-        .env("BURGEE_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    let (code, stdout, stderr) = common::server::cli(server, args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    stdout
 }
 
 fn stale_names(answer: &Value) -> Vec<&str> {

@@ -6,21 +6,11 @@ mod common;
 
 use std::process::Command;
 
-use common::server::{Server, TOKEN, client};
+use common::server::{Server, client};
 use serde_json::{Value, json};
 
 fn burgee(server: &Server, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
-        .args(args)
-        .env("BURGEE_URL", &server.base)
-        .env("BURGEE_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::server::cli(server, args)
 }
 
 fn json_of(server: &Server, args: &[&str]) -> Value {

@@ -53,6 +53,7 @@ permissions! {
     ViewAuditLog = 5, "VIEW_AUDIT_LOG", Organisation, "read the whole audit log, security events included";
     ImportEnvironments = 6, "IMPORT_ENVIRONMENTS", Organisation, "import Flagsmith environment documents";
     ManageCluster = 7, "MANAGE_CLUSTER", Organisation, "add and remove the cluster's nodes";
+    TakeBackups = 8, "TAKE_BACKUPS", Organisation, "take backups of the whole installation (every project, identity, trait and credential hash)";
     ViewProject = 16, "VIEW_PROJECT", Project, "see the project, its features and segments";
     ManageProject = 17, "MANAGE_PROJECT", Project, "rename or delete the project";
     CreateFeature = 18, "CREATE_FEATURE", Project, "create features";

@@ -322,6 +322,7 @@ fn operations() -> Vec<Operation> {
             .ok(200, "the cluster after the change")
             .body(object(json!({"id": {"type": "integer", "minimum": 1}, "url": {"type": "string", "minLength": 1, "maxLength": 2000}, "learner": {"type": "boolean"}}), &["id", "url"])),
         op("delete", "/admin/v1/cluster/members/{id}", "Operations", "Remove a node (a voter or a learner) from the cluster").ok(200, "the cluster after the change"),
+        op("get", "/admin/v1/backup", "Operations", "Stream an online backup of the whole store, consistent as of one moment (`burgee backup`; audited)").ok(200, "the backup file (application/vnd.burgee.backup)"),
     ]
 }
 

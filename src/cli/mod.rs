@@ -4,6 +4,7 @@ mod access;
 mod admin;
 mod analytics;
 mod audit;
+mod backup;
 mod client;
 mod cluster;
 pub use client::ADMIN_SOCKET;
@@ -172,6 +173,20 @@ pub enum Command {
         #[command(flatten)]
         connection: client::Connection,
     },
+    /// Back up a running node (online, consistent, checked); `backup verify FILE` checks one.
+    Backup {
+        #[command(flatten)]
+        args: backup::BackupArgs,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Restore a backup offline into a new --data-dir (it starts as a new cluster of one).
+    Restore {
+        #[command(flatten)]
+        args: backup::RestoreArgs,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
     /// Move a whole installation between a data directory and PostgreSQL.
     Migrate(migrate::MigrateArgs),
     /// The Raft cluster.
@@ -200,6 +215,8 @@ pub fn run() -> ExitCode {
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Health(args) => health::run(&args),
         Command::Migrate(args) => migrate::run(&args),
+        Command::Backup { args, connection } => backup::run(&connection, &args),
+        Command::Restore { args, connection } => backup::restore(&connection, &args),
         Command::Import {
             command,
             connection,

@@ -524,6 +524,8 @@ pub enum SecurityEvent {
         url: Option<String>,
         voter: bool,
     },
+    /// A backup of the whole store began (recorded before its first byte is sent).
+    BackupTaken { node_id: u64, applied_index: u64 },
 }
 
 /// What applying a command did.

@@ -12,6 +12,7 @@
 //! replicas) are the two stores behind [`Store`].
 
 pub mod audit;
+pub mod backup;
 pub mod batch;
 pub mod catalog;
 pub mod changes;

@@ -152,7 +152,7 @@ impl<V: Views> Machine for Replicated<V> {
             .map_err(|e| fault(&e))?;
         let started = std::time::Instant::now();
         let written = snapshot::write(&db, out)
-            .map(RaftMeta)
+            .map(|(raft, _rows)| RaftMeta(raft))
             .map_err(|e| fault(&e));
         record_snapshot("built", started);
         written

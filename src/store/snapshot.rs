@@ -83,8 +83,8 @@ impl Writer<'_> {
 }
 
 /// Writes every table of `db` to `out`, as of one read transaction; returns the Raft state
-/// stored in that same view (empty if none).
-pub fn write(db: &Database, out: &mut dyn Write) -> Result<Vec<u8>, StoreError> {
+/// stored in that same view (empty if none) and the number of rows written.
+pub fn write(db: &Database, out: &mut dyn Write) -> Result<(Vec<u8>, u64), StoreError> {
     out.write_all(MAGIC).map_err(io("writing a snapshot"))?;
     out.write_all(&STORE_FORMAT.to_le_bytes())
         .map_err(io("writing a snapshot"))?;
@@ -93,7 +93,7 @@ pub fn write(db: &Database, out: &mut dyn Write) -> Result<Vec<u8>, StoreError> 
     let rows = writer.rows;
     writer.row(&Row::End { rows })?;
     writer.out.flush().map_err(io("writing a snapshot"))?;
-    Ok(raft)
+    Ok((raft, rows))
 }
 
 /// Hands every row of `db` (but Raft's own state, which it returns) to `visit`, as of one
@@ -190,6 +190,36 @@ fn clear(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// Replaces every table of `db` with the snapshot read from `input`, and stores `raft` as the
 /// Raft state, in one durable write transaction: all of it or, on any error, none.
 pub fn install(db: &Database, input: &mut dyn Read, raft: &[u8]) -> Result<(), StoreError> {
+    read_header(input)?;
+    let mut buffer = Vec::new();
+    install_rows(db, &mut || read_frame(input, &mut buffer), raft)
+}
+
+/// Reads a whole snapshot without installing it: every row to `visit`, then checks the
+/// closing count; returns the number of rows.
+pub fn read(
+    input: &mut dyn Read,
+    visit: &mut dyn FnMut(&Row) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    read_header(input)?;
+    let mut buffer = Vec::new();
+    let mut rows = 0u64;
+    loop {
+        match read_frame(input, &mut buffer)? {
+            Row::End { rows: expected } if expected == rows => return Ok(rows),
+            Row::End { rows: expected } => {
+                return Err(StoreError::Corrupt(format!(
+                    "snapshot: {rows} rows where it says {expected}"
+                )));
+            }
+            row => visit(&row)?,
+        }
+        rows += 1;
+    }
+}
+
+/// The magic line and a store format this binary reads.
+fn read_header(input: &mut dyn Read) -> Result<(), StoreError> {
     let mut magic = [0u8; 16];
     input
         .read_exact(&mut magic)
@@ -210,8 +240,7 @@ pub fn install(db: &Database, input: &mut dyn Read, raft: &[u8]) -> Result<(), S
             supported: STORE_FORMAT,
         });
     }
-    let mut buffer = Vec::new();
-    install_rows(db, &mut || read_frame(input, &mut buffer), raft)
+    Ok(())
 }
 
 /// Replaces every table of `db` with the rows `next` hands out until [`Row::End`] (whose

@@ -371,3 +371,18 @@ pub async fn serves_banner(server: &Server, key: &str, value: &str, within: Dura
     })
     .await;
 }
+
+/// Runs `burgee ARGS` against `server` with the test token: exit code, stdout, stderr.
+pub fn cli(server: &Server, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
+        .args(args)
+        .env("BURGEE_URL", &server.base)
+        .env("BURGEE_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -3,6 +3,7 @@
 //! environments (`If-Match: "<revision>"`).
 
 mod audit;
+mod backup;
 pub mod body;
 mod cluster;
 mod consistency;
@@ -57,6 +58,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(tokens::router())
         .merge(audit::router())
         .merge(cluster::router())
+        .merge(backup::router())
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .merge(imports)
         .route_layer(axum::middleware::from_fn_with_state(

@@ -305,6 +305,7 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         Org(P::ImportEnvironments),
     ),
     ("post", "/admin/v1/cluster/members", Org(P::ManageCluster)),
+    ("get", "/admin/v1/backup", Org(P::TakeBackups)),
     (
         "delete",
         "/admin/v1/cluster/members/{id}",

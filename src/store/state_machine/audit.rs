@@ -444,6 +444,9 @@ fn describe(command: &Command, applied: &Applied) -> (String, String) {
             },
             format!("node {node_id}"),
         ),
+        Command::RecordEvent(SecurityEvent::BackupTaken { node_id, .. }) => {
+            ("backup.taken", format!("node {node_id}"))
+        }
         Command::UpdateOrganisation { .. } => ("organisation.updated", "organisation".to_owned()),
         Command::CreateProject { name, .. } => {
             ("project.created", format!("project {created} ({name})"))
@@ -540,6 +543,9 @@ fn detail(command: &Command, applied: &Applied) -> Option<Value> {
         }
         Command::RecordEvent(SecurityEvent::MembershipChanged { url, voter, .. }) => {
             Some(json!({"url": url, "voter": voter}))
+        }
+        Command::RecordEvent(SecurityEvent::BackupTaken { applied_index, .. }) => {
+            Some(json!({"applied_index": applied_index}))
         }
         Command::Identify { traits, .. } => {
             Some(json!({"traits": traits.iter().map(|t| &t.key).collect::<Vec<_>>()}))
