@@ -347,3 +347,109 @@ async fn only_take_backups_may_take_one_and_each_is_audited() {
     assert_eq!(taken.len(), 1, "{entries:#?}");
     assert_eq!(taken[0]["actor"]["name"], "bootstrap", "{}", taken[0]);
 }
+
+#[tokio::test]
+async fn an_encrypted_backup_is_unreadable_without_its_key_and_restores_with_it() {
+    let server = Server::start();
+    let admin = Admin::new(&server);
+    admin.web_production().await;
+    admin
+        .post(
+            "/admin/v1/projects/1/features",
+            json!({"name": "launch-codes-feature", "initial_value": "plaintext-marker-value"}),
+        )
+        .await;
+    let temp = tempfile::tempdir().unwrap();
+    let key = temp.path().join("backup.key");
+    let other = temp.path().join("other.key");
+    for file in [&key, &other] {
+        let (code, _, stderr) =
+            burgee_offline(&["backup", "keygen", "--out", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (code, _, stderr) = burgee_offline(&["backup", "keygen", "--out", key.to_str().unwrap()]);
+    assert_ne!(code, 0, "a key is never overwritten");
+    assert!(stderr.contains("never replaced"), "{stderr}");
+
+    let file = temp.path().join("sealed.backup");
+    let (code, _, stderr) = cli(
+        &server,
+        &[
+            "backup",
+            "--out",
+            file.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    let shows = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!shows(b"plaintext-marker-value") && !shows(b"launch-codes-feature"));
+    assert!(
+        !shows(b"burgee-snapshot"),
+        "nothing of the plain stream shows"
+    );
+
+    let path = file.to_str().unwrap();
+    let (code, _, stderr) = burgee_offline(&["backup", "verify", path]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("encrypted: give its --key-file"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = burgee_offline(&[
+        "backup",
+        "verify",
+        path,
+        "--key-file",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("another key"), "{stderr}");
+    let mut altered = bytes.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 1;
+    let altered_path = temp.path().join("altered.backup");
+    std::fs::write(&altered_path, altered).unwrap();
+    let (code, _, stderr) = burgee_offline(&[
+        "backup",
+        "verify",
+        altered_path.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("altered or damaged"), "{stderr}");
+    let (code, _, stderr) = burgee_offline(&[
+        "backup",
+        "verify",
+        path,
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let dir = temp.path().join("restored");
+    let (code, _, stderr) = burgee_offline(&[
+        "restore",
+        path,
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let restored = Server::start_in(&dir, &[]);
+    let names = feature_names(&Admin::at(&restored.base)).await;
+    assert_eq!(names, ["launch-codes-feature"]);
+}

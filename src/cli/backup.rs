@@ -1,9 +1,12 @@
 //! `burgee backup --out FILE`: an online backup from a running node (`TAKE_BACKUPS`), written
 //! to `FILE.partial`, synced, checked whole, then renamed into place, so `FILE` only ever names
-//! a complete backup. `burgee backup verify FILE` checks one without restoring it;
-//! `burgee restore FILE --data-dir DIR` restores one offline into a new data directory.
+//! a complete backup; with `--key-file` it is encrypted on the way (ChaCha20-Poly1305).
+//! `burgee backup verify FILE` checks one without restoring it; `burgee backup keygen` makes
+//! a key file; `burgee restore FILE --data-dir DIR` restores one offline into a new data
+//! directory.
 
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +16,7 @@ use serde_json::json;
 
 use super::client::{Client, Connection, Output};
 use crate::store::backup::{self, Summary};
+use crate::store::sealed::{BackupKey, Sealing};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -23,29 +27,56 @@ pub struct BackupArgs {
     /// backup is complete and checked).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Encrypt the backup (or read an encrypted one) with this key file (64 hex characters:
+    /// `burgee backup keygen`). Keep the key apart from the backups.
+    #[arg(
+        long,
+        env = "BURGEE_BACKUP_KEY_FILE",
+        value_name = "FILE",
+        global = true
+    )]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
     /// Check a backup file whole (format, every row, checksum) without restoring it.
     Verify { file: PathBuf },
+    /// Write a new random backup key to FILE (mode 0600; never overwrites).
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The backup file.
     pub file: PathBuf,
+    /// The key file of an encrypted backup.
+    #[arg(long, env = "BURGEE_BACKUP_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+fn key(file: Option<&Path>) -> anyhow::Result<Option<BackupKey>> {
+    Ok(file.map(BackupKey::from_file).transpose()?)
 }
 
 pub fn run(connection: &Connection, args: &BackupArgs) -> anyhow::Result<ExitCode> {
+    let key = key(args.key_file.as_deref())?;
     match (&args.command, &args.out) {
+        (Some(BackupCommand::Keygen { out }), _) => {
+            keygen(out)?;
+            println!("wrote a new backup key to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         (Some(BackupCommand::Verify { file }), _) => {
-            let summary = verify_file(file)?;
+            let summary = verify_file(file, key.as_ref())?;
             report(connection.output, "verified", file, &summary);
             Ok(ExitCode::SUCCESS)
         }
         (None, Some(out)) => {
-            let summary = take(connection, out)?;
+            let summary = take(connection, out, key.as_ref())?;
             report(connection.output, "backed up to", out, &summary);
             Ok(ExitCode::SUCCESS)
         }
@@ -58,7 +89,8 @@ pub fn restore(connection: &Connection, args: &RestoreArgs) -> anyhow::Result<Ex
     let Some(dir) = &connection.data_dir else {
         anyhow::bail!("say where to restore to: --data-dir DIR (a new, empty directory)");
     };
-    let summary = backup::restore(&args.file, dir)
+    let key = key(args.key_file.as_deref())?;
+    let summary = backup::restore(&args.file, dir, key.as_ref())
         .with_context(|| format!("restoring {}", args.file.display()))?;
     report(connection.output, "restored", &args.file, &summary);
     if connection.output == Output::Table {
@@ -71,25 +103,51 @@ pub fn restore(connection: &Connection, args: &RestoreArgs) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-fn take(connection: &Connection, out: &Path) -> anyhow::Result<Summary> {
+fn keygen(out: &Path) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| {
+            format!(
+                "creating {} (an existing key is never replaced)",
+                out.display()
+            )
+        })?;
+    writeln!(file, "{}", BackupKey::generate()?)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn take(connection: &Connection, out: &Path, key: Option<&BackupKey>) -> anyhow::Result<Summary> {
     let client = Client::new(connection)?;
     let partial = out.with_extension(match out.extension() {
         Some(ext) => format!("{}.partial", ext.to_string_lossy()),
         None => "partial".to_owned(),
     });
     let written = (|| {
+        // A backup holds credential hashes and personal data: its owner only.
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(0o600)
             .open(&partial)
             .with_context(|| format!("creating {}", partial.display()))?;
         let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut file);
-        client.download("/admin/v1/backup", &mut buffered)?;
+        match key {
+            Some(key) => {
+                let mut sealing = Sealing::new(&mut buffered, key)?;
+                client.download("/admin/v1/backup", &mut sealing)?;
+                sealing.finish()?;
+            }
+            None => client.download("/admin/v1/backup", &mut buffered)?,
+        }
         buffered.flush()?;
         drop(buffered);
         file.sync_all()?;
-        verify_file(&partial).context("the backup received is not whole")
+        verify_file(&partial, key).context("the backup received is not whole")
     })();
     let summary = match written {
         Ok(summary) => summary,
@@ -109,9 +167,9 @@ fn take(connection: &Connection, out: &Path) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-fn verify_file(file: &Path) -> anyhow::Result<Summary> {
+fn verify_file(file: &Path, key: Option<&BackupKey>) -> anyhow::Result<Summary> {
     let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    backup::verify(&mut std::io::BufReader::with_capacity(1 << 20, input))
+    backup::verify(&mut std::io::BufReader::with_capacity(1 << 20, input), key)
         .with_context(|| format!("{} is not a usable backup", file.display()))
 }
 

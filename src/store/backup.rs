@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::database::{self, Backend, STORE_FORMAT};
 use super::error::StoreError;
+use super::sealed::{self, BackupKey, Opening};
 use super::snapshot::{self, Row};
 
 const MAGIC: &[u8; 16] = b"burgee-backup\n\0\0";
@@ -130,16 +131,16 @@ fn read_with<T>(
         bytes: 0,
     };
     let mut magic = [0u8; 16];
-    hashed
-        .read_exact(&mut magic)
-        .map_err(|_| corrupt("the file is too short to be a Burgee backup"))?;
+    read_part(
+        &mut hashed,
+        &mut magic,
+        "the file is too short to be a Burgee backup",
+    )?;
     if &magic != MAGIC {
         return Err(corrupt("not a Burgee backup file"));
     }
     let mut word = [0u8; 4];
-    hashed
-        .read_exact(&mut word)
-        .map_err(|_| corrupt("it ends in its header"))?;
+    read_part(&mut hashed, &mut word, "it ends in its header")?;
     let format = u32::from_le_bytes(word);
     if format != BACKUP_FORMAT {
         return Err(StoreError::NewerFormat {
@@ -147,17 +148,13 @@ fn read_with<T>(
             supported: BACKUP_FORMAT,
         });
     }
-    hashed
-        .read_exact(&mut word)
-        .map_err(|_| corrupt("it ends in its header"))?;
+    read_part(&mut hashed, &mut word, "it ends in its header")?;
     let length = u32::from_le_bytes(word);
     if length > MAX_HEADER {
         return Err(corrupt(format!("a header of {length} bytes")));
     }
     let mut json = vec![0u8; length as usize];
-    hashed
-        .read_exact(&mut json)
-        .map_err(|_| corrupt("it ends in its header"))?;
+    read_part(&mut hashed, &mut json, "it ends in its header")?;
     let header: Header =
         serde_json::from_slice(&json).map_err(|e| corrupt(format!("its header: {e}")))?;
     if header.store_format > STORE_FORMAT {
@@ -171,9 +168,11 @@ fn read_with<T>(
     let bytes = hashed.bytes;
     let input = hashed.inner;
     let mut trailer = [0u8; 40];
-    input.read_exact(&mut trailer).map_err(|_| {
-        corrupt("it is truncated: the closing checksum is missing (an interrupted backup?)")
-    })?;
+    read_part(
+        input,
+        &mut trailer,
+        "it is truncated: the closing checksum is missing (an interrupted backup?)",
+    )?;
     if &trailer[..8] != TRAILER {
         return Err(corrupt("the closing checksum is missing"));
     }
@@ -189,9 +188,48 @@ fn read_with<T>(
     Ok((header, outcome, bytes + 40, digest))
 }
 
-/// Reads a whole backup and checks it, restoring nothing.
-pub fn verify(input: &mut dyn Read) -> Result<Summary, StoreError> {
-    let (header, rows, bytes, digest) = read_with(input, &mut |stream| {
+/// The backup inside `input`: as it is, or decrypted with `key` when it was encrypted.
+fn plain<'a>(
+    input: &'a mut dyn Read,
+    key: Option<&'a BackupKey>,
+) -> Result<Box<dyn Read + 'a>, StoreError> {
+    let mut magic = [0u8; 16];
+    let mut seen = 0;
+    while seen < magic.len() {
+        match input.read(&mut magic[seen..]) {
+            Ok(0) => break,
+            Ok(n) => seen += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(corrupt(e)),
+        }
+    }
+    if &magic == sealed::MAGIC {
+        let key = key.ok_or_else(|| {
+            StoreError::Unusable("the backup is encrypted: give its --key-file".into())
+        })?;
+        return Ok(Box::new(Opening::new(input, key)?));
+    }
+    Ok(Box::new(
+        std::io::Cursor::new(magic[..seen].to_vec()).chain(input),
+    ))
+}
+
+/// Reads exactly `buffer`; a refusal from decryption says what it is, else `short` does.
+fn read_part(input: &mut dyn Read, buffer: &mut [u8], short: &str) -> Result<(), StoreError> {
+    input.read_exact(buffer).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            corrupt(e)
+        } else {
+            corrupt(short)
+        }
+    })
+}
+
+/// Reads a whole backup and checks it, restoring nothing (decrypting it with `key` if it
+/// was encrypted).
+pub fn verify(input: &mut dyn Read, key: Option<&BackupKey>) -> Result<Summary, StoreError> {
+    let mut input = plain(input, key)?;
+    let (header, rows, bytes, digest) = read_with(&mut input, &mut |stream| {
         snapshot::read(stream, &mut |_: &Row| Ok(()))
     })?;
     Ok(Summary {
@@ -205,13 +243,13 @@ pub fn verify(input: &mut dyn Read) -> Result<Summary, StoreError> {
 /// Restores the backup in `file` into the new data directory `dir`: checked whole first, then
 /// installed in one transaction. The directory holds no Raft state, so the server started on
 /// it forms a new cluster of one (with a new cluster id) that holds the backup's state.
-pub fn restore(file: &Path, dir: &Path) -> Result<Summary, StoreError> {
+pub fn restore(file: &Path, dir: &Path, key: Option<&BackupKey>) -> Result<Summary, StoreError> {
     let open = || {
         std::fs::File::open(file)
             .map(std::io::BufReader::new)
             .map_err(|e| StoreError::Unusable(format!("{}: {e}", file.display())))
     };
-    let summary = verify(&mut open()?)?;
+    let summary = verify(&mut open()?, key)?;
     if dir.exists()
         && std::fs::read_dir(dir)
             .map_err(|e| StoreError::Unusable(format!("{}: {e}", dir.display())))?
@@ -229,7 +267,9 @@ pub fn restore(file: &Path, dir: &Path) -> Result<Summary, StoreError> {
     })?;
     let path = dir.join("state.redb");
     let installed = database::open(&path, &Backend::default()).and_then(|db| {
-        read_with(&mut open()?, &mut |stream| {
+        let mut file = open()?;
+        let mut input = plain(&mut file, key)?;
+        read_with(&mut input, &mut |stream| {
             snapshot::install(&db, stream, &[])
         })
     });

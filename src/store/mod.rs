@@ -36,6 +36,7 @@ pub mod recover;
 pub mod replicated;
 pub mod retention;
 pub mod rows;
+pub mod sealed;
 mod shared;
 pub mod snapshot;
 pub mod state_machine;

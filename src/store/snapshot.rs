@@ -160,17 +160,20 @@ pub fn each_row(
 fn read_frame(input: &mut dyn Read, buffer: &mut Vec<u8>) -> Result<Row, StoreError> {
     let corrupt = |what: String| StoreError::Corrupt(format!("snapshot: {what}"));
     let mut length = [0u8; 4];
-    input
-        .read_exact(&mut length)
-        .map_err(|e| corrupt(format!("it ends early ({e})")))?;
+    let cut = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            corrupt(e.to_string())
+        } else {
+            corrupt(format!("it ends early ({e})"))
+        }
+    };
+    input.read_exact(&mut length).map_err(cut)?;
     let length = u32::from_le_bytes(length);
     if length > MAX_FRAME {
         return Err(corrupt(format!("a row of {length} bytes")));
     }
     buffer.resize(length as usize, 0);
-    input
-        .read_exact(buffer)
-        .map_err(|e| corrupt(format!("it ends early ({e})")))?;
+    input.read_exact(buffer).map_err(cut)?;
     postcard::from_bytes(buffer).map_err(|e| corrupt(format!("a row cannot be read ({e})")))
 }
 
