@@ -313,7 +313,7 @@ mod tests {
         // Chunks swapped: each is bound to its place.
         let first = MAGIC.len() + 15;
         let size = 4 + CHUNK + TAG;
-        let mut swapped = sealed.clone();
+        let mut swapped = sealed;
         let (a, b) = swapped[first..first + 2 * size].split_at_mut(size);
         a.swap_with_slice(b);
         assert!(open(&key, &swapped).unwrap_err().contains("altered"));
