@@ -7,6 +7,7 @@
 pub mod access;
 pub mod analytics;
 pub mod api;
+pub mod backups;
 pub mod cache;
 pub mod cli;
 pub mod clock;

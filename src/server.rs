@@ -54,6 +54,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         store.clone(),
         settings.analytics.retention,
     ));
+    if let Some(schedule) = settings.backups.clone() {
+        tokio::spawn(crate::backups::run(store.clone(), schedule));
+    }
     if let Some(retention) = settings.audit_retention {
         tokio::spawn(crate::store::retention::run(store.clone(), retention));
     }

@@ -453,3 +453,98 @@ async fn an_encrypted_backup_is_unreadable_without_its_key_and_restores_with_it(
     let names = feature_names(&Admin::at(&restored.base)).await;
     assert_eq!(names, ["launch-codes-feature"]);
 }
+
+#[tokio::test]
+async fn scheduled_backups_are_taken_encrypted_and_only_the_newest_are_kept() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Three old backups (by name and by time) and a file that is not one.
+    for n in 1..=3 {
+        let old = dir.join(format!("burgee-{n:015}-node1.backup"));
+        std::fs::write(&old, b"old").unwrap();
+        let touched = std::process::Command::new("touch")
+            .args(["-d", "2 days ago"])
+            .arg(&old)
+            .status()
+            .unwrap();
+        assert!(touched.success());
+    }
+    std::fs::write(dir.join("notes.txt"), b"keep me").unwrap();
+    let key = temp.path().join("backup.key");
+    let (code, _, stderr) = burgee_offline(&["backup", "keygen", "--out", key.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let server = Server::start_fresh(&[
+        "--backup-dir",
+        dir.to_str().unwrap(),
+        "--backup-every",
+        "1h",
+        "--backup-keep",
+        "2",
+        "--backup-key-file",
+        key.to_str().unwrap(),
+    ]);
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while listing().len() != 3 || listing().iter().any(|n| n.ends_with(".partial")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled backup: {:?}",
+            listing()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let names = listing();
+    assert_eq!(names[0], "burgee-000000000000003-node1.backup", "{names:?}");
+    assert!(names[1].ends_with("-node1.backup"), "{names:?}");
+    assert_eq!(names[2], "notes.txt", "other files are left alone");
+    let taken = dir.join(&names[1]);
+    let (code, stdout, stderr) = burgee_offline(&[
+        "backup",
+        "verify",
+        taken.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let verified: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(verified["header"]["node_id"], 1);
+    let (code, _, _) = burgee_offline(&["backup", "verify", taken.to_str().unwrap()]);
+    assert_eq!(code, 2, "it is encrypted");
+    let entries = audit(&server).await;
+    let backups: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "backup.taken")
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0]["actor"]["kind"], "system", "{}", backups[0]);
+}
+
+#[test]
+fn a_schedule_with_a_bad_key_file_is_refused_at_start() {
+    let temp = tempfile::tempdir().unwrap();
+    let key = temp.path().join("bad.key");
+    std::fs::write(&key, "not a key").unwrap();
+    let (code, _, stderr) = burgee_offline(&[
+        "serve",
+        "--data-dir",
+        temp.path().join("data").to_str().unwrap(),
+        "--backup-dir",
+        temp.path().join("b").to_str().unwrap(),
+        "--backup-key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("64 hexadecimal characters"), "{stderr}");
+}

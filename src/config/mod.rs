@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::secrets::{Secret, secret_or_file};
 
 pub use analytics::{AnalyticsArgs, AnalyticsSettings};
+pub use backups::{BackupArgs, ScheduledBackups};
 pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
 pub use connections::{ConnectionArgs, ConnectionSettings};
 pub use network::{Cidr, parse_cidr};
@@ -19,6 +20,7 @@ pub use storage::{PostgresSettings, StorageArgs, StorageSettings, StoreKind};
 pub use text::parse_duration;
 
 mod analytics;
+mod backups;
 mod cluster;
 mod connections;
 mod network;
@@ -100,6 +102,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub analytics: AnalyticsArgs,
     #[command(flatten)]
+    pub backups: BackupArgs,
+    #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -142,6 +146,11 @@ struct FileSettings {
     analytics_flush_interval: Option<Duration>,
     #[serde(default, deserialize_with = "duration_text")]
     analytics_retention: Option<Duration>,
+    backup_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "duration_text")]
+    backup_every: Option<Duration>,
+    backup_keep: Option<u32>,
+    backup_key_file: Option<PathBuf>,
     cluster_listen: Option<SocketAddr>,
     cluster_secret: Option<Secret>,
     cluster_secret_file: Option<PathBuf>,
@@ -179,6 +188,7 @@ pub struct Settings {
     pub sse_ping_interval: Duration,
     pub connections: ConnectionSettings,
     pub analytics: AnalyticsSettings,
+    pub backups: Option<ScheduledBackups>,
     /// `None`: a node of its own, with no cluster port.
     pub cluster: Option<ClusterSettings>,
     pub storage: StorageSettings,
@@ -250,11 +260,21 @@ impl Settings {
                 analytics_retention: file.analytics_retention,
             },
         );
+        let backups = ScheduledBackups::resolve(
+            &args.backups,
+            backups::FileBackups {
+                backup_dir: file.backup_dir.clone(),
+                backup_every: file.backup_every,
+                backup_keep: file.backup_keep,
+                backup_key_file: file.backup_key_file.clone(),
+            },
+        )?;
         Ok(Self {
             cluster,
             storage,
             connections,
             analytics,
+            backups,
             data_dir: args
                 .data_dir
                 .clone()

@@ -39,6 +39,21 @@ pub struct Header {
     pub applied_index: u64,
 }
 
+impl Header {
+    /// A backup of this node's store as it is now.
+    pub fn now(store: &super::Embedded, applied_index: u64) -> Self {
+        let status = store.node().status();
+        Self {
+            burgee_version: env!("CARGO_PKG_VERSION").to_owned(),
+            created_at_ms: crate::clock::now_millis(),
+            store_format: STORE_FORMAT,
+            node_id: status.id,
+            cluster_id: status.cluster_id,
+            applied_index,
+        }
+    }
+}
+
 /// What reading a whole backup found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {

@@ -39,16 +39,7 @@ async fn take(State(state): State<AppState>, caller: Caller) -> Result<Response,
         ));
     };
     let db = embedded.database()?;
-    let node = embedded.node();
-    let status = node.status();
-    let header = Header {
-        burgee_version: env!("CARGO_PKG_VERSION").to_owned(),
-        created_at_ms: crate::clock::now_millis(),
-        store_format: crate::store::database::STORE_FORMAT,
-        node_id: status.id,
-        cluster_id: status.cluster_id.clone(),
-        applied_index: state.store.catalog().meta.last_applied,
-    };
+    let header = Header::now(embedded, state.store.catalog().meta.last_applied);
     execute(
         &state,
         &caller,
