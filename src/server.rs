@@ -85,6 +85,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         open_file_limit = file_limit,
         "connection limits"
     );
+    // A certificate that cannot be used stops the server before it listens.
+    let tls = match &settings.connections.tls {
+        Some(files) => {
+            let reloading =
+                crate::tls::Reloading::new(files.clone()).context("--tls-cert/--tls-key")?;
+            let acceptor = crate::tls::acceptor(Arc::clone(&reloading))?;
+            tokio::spawn(reloading.watch());
+            Some(acceptor)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -113,6 +124,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 "ops",
                 crate::api::ops_router(state.clone()),
                 limits,
+                None,
                 stopped.clone(),
             )))
         }
@@ -120,7 +132,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
     // A line for people and for scripts that started the server on port 0.
-    println!("burgee listening on http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("burgee listening on {scheme}://{address}");
     let counted = Arc::clone(&state.snapshots);
     let snapshots = Arc::clone(&state.snapshots);
     tokio::spawn(async move {
@@ -129,7 +142,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         snapshots.changes.close();
         let _ = stop.send(true);
     });
-    crate::connections::serve(listener, "sdk", router(state), limits, stopped).await;
+    crate::connections::serve(listener, "sdk", router(state), limits, tls, stopped).await;
     if let Some(ops) = ops {
         let _ = ops.await;
     }

@@ -57,8 +57,15 @@ pub struct HttpNetwork {
     node_id: u64,
 }
 
+/// Installs ring as the process's TLS crypto provider (idempotent). Every HTTP client of the
+/// process needs one before it is built.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl HttpNetwork {
     pub fn new(secret: ClusterSecret, identity: ClusterIdentity, node_id: u64) -> Self {
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))

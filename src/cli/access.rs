@@ -33,8 +33,9 @@ fn read_secret(prompt: &str) -> anyhow::Result<Secret> {
 }
 
 pub fn login(connection: &Connection, email: &str) -> anyhow::Result<()> {
+    // Refused before a password is asked for, when it would travel in the clear.
+    let client = Client::for_secrets(connection)?;
     let password = read_secret("password")?;
-    let client = Client::anonymous(connection)?;
     let answer = client.call(
         Method::POST,
         "/admin/v1/auth/login",
@@ -127,7 +128,7 @@ pub fn setup(
     let token = Secret::from_file(&file)
         .with_context(|| format!("reading the setup token from {}", file.display()))?;
     let password = read_secret("password for the first admin")?;
-    let user = Client::anonymous(connection)?.call(Method::POST, "/admin/v1/setup", Some(&json!({"setup_token": token.expose(), "email": email, "name": name, "password": password.expose()})))?;
+    let user = Client::for_secrets(connection)?.call(Method::POST, "/admin/v1/setup", Some(&json!({"setup_token": token.expose(), "email": email, "name": name, "password": password.expose()})))?;
     eprintln!(
         "created the first admin user {}; sign in with: burgee login --url {} {email}",
         user["email"].as_str().unwrap_or(email),

@@ -29,6 +29,13 @@ pub struct Connection {
     /// Output for people (table) or scripts (json).
     #[arg(long, value_enum, default_value = "table", global = true)]
     pub output: Output,
+    /// Trust this CA (PEM) for the server's https certificate, besides the built-in roots.
+    #[arg(long, env = "BURGEE_CA_FILE", value_name = "FILE", global = true)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Allow sending the token over plain http to a host other than this one (certificates
+    /// are still checked wherever https is used).
+    #[arg(long, env = "BURGEE_INSECURE_HTTP", global = true)]
+    pub insecure_http: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,13 +93,27 @@ impl Client {
         Self::build(connection, Some(token))
     }
 
-    /// A client that sends no credential (signing in, first-start setup).
+    /// A client that sends no credential (probes, cluster status).
     pub fn anonymous(connection: &Connection) -> anyhow::Result<Self> {
         Self::build(connection, None)
     }
 
+    /// A client without a token whose requests carry a secret of their own (a password, a
+    /// setup token): held to the same transport rule as a token.
+    pub fn for_secrets(connection: &Connection) -> anyhow::Result<Self> {
+        if !connection.local {
+            super::https::check_credential_transport(
+                &connection.base_url(),
+                connection.insecure_http,
+            )?;
+        }
+        Self::build(connection, None)
+    }
+
     fn build(connection: &Connection, token: Option<Secret>) -> anyhow::Result<Self> {
-        let mut http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600));
+        let mut http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(600))
+            .tls_backend_preconfigured(super::https::client_config(connection.ca_file.as_deref())?);
         let base = if connection.local {
             let socket = connection.data_dir().join(ADMIN_SOCKET);
             if !socket.exists() {
@@ -104,7 +125,11 @@ impl Client {
             http = http.unix_socket(socket);
             "http://localhost".to_owned()
         } else {
-            connection.base_url()
+            let base = connection.base_url();
+            if token.is_some() {
+                super::https::check_credential_transport(&base, connection.insecure_http)?;
+            }
+            base
         };
         Ok(Self {
             http: http.build()?,

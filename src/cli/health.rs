@@ -55,6 +55,7 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
         None => default_base(
             std::env::var("BURGEE_OPS_LISTEN").ok().as_deref(),
             std::env::var("BURGEE_LISTEN").ok().as_deref(),
+            std::env::var_os("BURGEE_TLS_CERT").is_some(),
         )?,
     };
     let url = format!("{base}{}", args.probe.path());
@@ -62,7 +63,12 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let outcome = runtime.block_on(async {
-        let client = reqwest::Client::builder().timeout(args.timeout).build()?;
+        // A probe of this host sends no credential: over TLS it checks that the port answers,
+        // not who holds the certificate (issued for a name, not for loopback).
+        let client = reqwest::Client::builder()
+            .timeout(args.timeout)
+            .danger_accept_invalid_certs(url.starts_with("https://"))
+            .build()?;
         let response = client.get(&url).send().await?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
@@ -86,12 +92,18 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The base URL of the listener that serves the probes: the ops port if one is set.
-fn default_base(ops_listen: Option<&str>, listen: Option<&str>) -> anyhow::Result<String> {
-    let (name, value) = match (ops_listen, listen) {
-        (Some(ops), _) if !ops.is_empty() => ("BURGEE_OPS_LISTEN", ops),
-        (_, Some(listen)) if !listen.is_empty() => ("BURGEE_LISTEN", listen),
-        _ => return Ok("http://127.0.0.1:8000".to_owned()),
+/// The base URL of the listener that serves the probes: the ops port (plain http) if one is
+/// set, else the API port (https when it has a certificate).
+fn default_base(
+    ops_listen: Option<&str>,
+    listen: Option<&str>,
+    tls: bool,
+) -> anyhow::Result<String> {
+    let scheme = if tls { "https" } else { "http" };
+    let (name, value, scheme) = match (ops_listen, listen) {
+        (Some(ops), _) if !ops.is_empty() => ("BURGEE_OPS_LISTEN", ops, "http"),
+        (_, Some(listen)) if !listen.is_empty() => ("BURGEE_LISTEN", listen, scheme),
+        _ => return Ok(format!("{scheme}://127.0.0.1:8000")),
     };
     let address: SocketAddr = value
         .parse()
@@ -101,7 +113,10 @@ fn default_base(ops_listen: Option<&str>, listen: Option<&str>) -> anyhow::Resul
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    Ok(format!("http://{}", SocketAddr::new(ip, address.port())))
+    Ok(format!(
+        "{scheme}://{}",
+        SocketAddr::new(ip, address.port())
+    ))
 }
 
 #[cfg(test)]
@@ -110,14 +125,23 @@ mod tests {
 
     #[test]
     fn the_probed_listener_follows_the_servers_settings() {
-        let base = |ops, listen| default_base(ops, listen).unwrap();
+        let base = |ops, listen| default_base(ops, listen, false).unwrap();
         assert_eq!(base(None, None), "http://127.0.0.1:8000");
+        assert_eq!(
+            default_base(Some("0.0.0.0:9000"), Some("0.0.0.0:8443"), true).unwrap(),
+            "http://127.0.0.1:9000",
+            "the ops port never speaks TLS"
+        );
+        assert_eq!(
+            default_base(None, Some("0.0.0.0:8443"), true).unwrap(),
+            "https://127.0.0.1:8443"
+        );
         assert_eq!(base(None, Some("0.0.0.0:8080")), "http://127.0.0.1:8080");
         assert_eq!(
             base(Some("[::]:9000"), Some("0.0.0.0:8080")),
             "http://[::1]:9000"
         );
         assert_eq!(base(Some(""), Some("10.0.0.5:80")), "http://10.0.0.5:80");
-        assert!(default_base(None, Some("localhost")).is_err());
+        assert!(default_base(None, Some("localhost"), false).is_err());
     }
 }

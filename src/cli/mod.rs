@@ -10,6 +10,7 @@ mod cluster;
 pub use client::ADMIN_SOCKET;
 mod evaluate;
 mod health;
+pub mod https;
 mod migrate;
 mod profile;
 
@@ -206,6 +207,8 @@ pub enum ConfigCommand {
 
 /// Parses the command line and runs the command; errors go to stderr.
 pub fn run() -> ExitCode {
+    // Before any HTTP client is built (the CLI's, probes', the cluster's).
+    burgee_raft::network::install_crypto_provider();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve(args) => serve(&args),

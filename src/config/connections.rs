@@ -3,6 +3,7 @@
 //! most, and an optional second listener for probes and metrics.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -28,15 +29,33 @@ pub struct ConnectionArgs {
     /// process's open-file limit less a tenth, kept for storage, peers and the ops port).
     #[arg(long, env = "BURGEE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
+    /// Serve the API over TLS with this certificate chain (PEM; read again when it changes).
+    #[arg(
+        long,
+        env = "BURGEE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "BURGEE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The connection settings of the TOML file.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FileConnections {
     pub ops_listen: Option<SocketAddr>,
     pub header_read_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
     pub max_connections: Option<u32>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The effective connection settings.
@@ -47,6 +66,8 @@ pub struct ConnectionSettings {
     pub idle_timeout: Duration,
     /// `None`: derived from the open-file limit when the server starts.
     pub max_connections: Option<u32>,
+    /// The API listener's certificate and key, when it speaks TLS.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl ConnectionSettings {
@@ -65,6 +86,13 @@ impl ConnectionSettings {
                     .unwrap_or(Duration::from_secs(60)),
             ),
             max_connections: args.max_connections.or(file.max_connections),
+            tls: match (
+                args.tls_cert.clone().or(file.tls_cert),
+                args.tls_key.clone().or(file.tls_key),
+            ) {
+                (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+                _ => None,
+            },
         }
     }
 }

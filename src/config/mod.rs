@@ -142,6 +142,8 @@ struct FileSettings {
     #[serde(default, deserialize_with = "duration_text")]
     idle_timeout: Option<Duration>,
     max_connections: Option<u32>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default, deserialize_with = "duration_text")]
     analytics_flush_interval: Option<Duration>,
     #[serde(default, deserialize_with = "duration_text")]
@@ -251,6 +253,8 @@ impl Settings {
                 header_read_timeout: file.header_read_timeout,
                 idle_timeout: file.idle_timeout,
                 max_connections: file.max_connections.filter(|m| *m > 0),
+                tls_cert: file.tls_cert.clone(),
+                tls_key: file.tls_key.clone(),
             },
         );
         let analytics = AnalyticsSettings::resolve(

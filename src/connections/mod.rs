@@ -2,7 +2,8 @@
 //! idle and too many clients: a request's headers must arrive within a timeout, an idle
 //! keep-alive connection is closed after another (a real-time stream is never idle while
 //! it streams), and past a cap on open connections a new one is refused at once with 503
-//! instead of exhausting the process's file descriptors.
+//! instead of exhausting the process's file descriptors. With TLS, the handshake must finish
+//! within the header timeout too.
 
 mod activity;
 pub mod file_limit;
@@ -17,7 +18,8 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 
@@ -52,6 +54,7 @@ pub async fn serve(
     name: &'static str,
     router: Router,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -92,9 +95,25 @@ pub async fn serve(
             stop: stop.clone(),
         };
         let builder = Arc::clone(&builder);
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            connection.run(stream, &builder).await;
+            match tls {
+                None => connection.run(stream, &builder).await,
+                Some(tls) => {
+                    let handshake = limits.header_read_timeout;
+                    match tokio::time::timeout(handshake, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => connection.run(stream, &builder).await,
+                        Ok(Err(error)) => {
+                            metrics::counter!("burgee_connections_closed_total", "listener" => name, "reason" => "tls_handshake").increment(1);
+                            tracing::debug!(%error, %remote, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            metrics::counter!("burgee_connections_closed_total", "listener" => name, "reason" => "header_timeout").increment(1);
+                        }
+                    }
+                }
+            }
         });
     }
     drop(listener);
@@ -119,7 +138,10 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream, builder: &auto::Builder<TokioExecutor>) {
+    async fn run<S>(mut self, stream: S, builder: &auto::Builder<TokioExecutor>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let name = self.name;
         metrics::gauge!("burgee_open_connections", "listener" => name).increment(1.0);
         let activity = Activity::new();

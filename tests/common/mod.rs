@@ -74,6 +74,8 @@ pub fn strip_json_comments(text: &str) -> String {
 
 #[allow(dead_code)] // not every test binary starts servers
 pub mod access;
+#[allow(dead_code)] // not every test binary makes certificates
+pub mod certs;
 pub mod cluster;
 #[allow(dead_code)] // not every test binary evaluates contexts
 pub mod engine;

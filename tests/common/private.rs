@@ -188,80 +188,9 @@ impl PrivatePostgres {
 
 /// A CA and a server certificate for 127.0.0.1 it signed: (CA, certificate, key) files.
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let (ca_key, ca, key, request, cert, extensions) = (
-        dir.join("ca.key"),
-        dir.join("ca.pem"),
-        dir.join("server.key"),
-        dir.join("server.csr"),
-        dir.join("server.pem"),
-        dir.join("san.ext"),
-    );
-    let openssl = |args: &[&std::ffi::OsStr]| {
-        let out = Command::new("openssl").args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "openssl: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let os = |s: &'static str| std::ffi::OsStr::new(s);
-    openssl(&[
-        os("req"),
-        os("-x509"),
-        os("-newkey"),
-        os("ec"),
-        os("-pkeyopt"),
-        os("ec_paramgen_curve:prime256v1"),
-        os("-nodes"),
-        os("-days"),
-        os("2"),
-        os("-subj"),
-        os("/CN=Burgee test CA"),
-        os("-keyout"),
-        ca_key.as_os_str(),
-        os("-out"),
-        ca.as_os_str(),
-    ]);
-    openssl(&[
-        os("req"),
-        os("-newkey"),
-        os("ec"),
-        os("-pkeyopt"),
-        os("ec_paramgen_curve:prime256v1"),
-        os("-nodes"),
-        os("-subj"),
-        os("/CN=127.0.0.1"),
-        os("-keyout"),
-        key.as_os_str(),
-        os("-out"),
-        request.as_os_str(),
-    ]);
-    std::fs::write(&extensions, "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    openssl(&[
-        os("x509"),
-        os("-req"),
-        os("-in"),
-        request.as_os_str(),
-        os("-CA"),
-        ca.as_os_str(),
-        os("-CAkey"),
-        ca_key.as_os_str(),
-        os("-CAcreateserial"),
-        os("-days"),
-        os("2"),
-        os("-extfile"),
-        extensions.as_os_str(),
-        os("-out"),
-        cert.as_os_str(),
-    ]);
-    Command::new("chmod").arg("600").arg(&key).status().unwrap();
-    Command::new("chmod")
-        .arg("644")
-        .arg(&cert)
-        .arg(&ca)
-        .status()
-        .unwrap();
-    (ca, cert, key)
+    let ca = super::certs::TestCa::new(dir);
+    let (cert, key) = ca.server("server");
+    (ca.cert, cert, key)
 }
 
 impl Drop for PrivatePostgres {

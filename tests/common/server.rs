@@ -151,6 +151,7 @@ impl Drop for Server {
 
 /// An HTTP client for tests.
 pub fn client() -> reqwest::Client {
+    burgee_raft::network::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()

@@ -26,6 +26,7 @@ pub struct EventStream {
 impl EventStream {
     /// Opens `url` with `headers`; the response must be a 200 event stream.
     pub async fn open(url: &str, headers: &[(&str, &str)]) -> Self {
+        burgee_raft::network::install_crypto_provider();
         let mut request = reqwest::Client::new()
             .get(url)
             .header("Accept", "text/event-stream");
