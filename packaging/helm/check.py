@@ -92,6 +92,7 @@ def check_promises(failures):
         f"--initial-cluster names three members: {settings['BURGEE_INITIAL_CLUSTER']}",
     )
     failures.expect("BURGEE_NODE_ID" not in settings, "node ids come from pod hostnames")
+    failures.expect("BURGEE_TLS_CERT" not in settings, "no TLS unless asked")
     failures.expect(pod["securityContext"]["runAsNonRoot"] is True, "non-root pods")
     security = burgee["securityContext"]
     failures.expect(security["readOnlyRootFilesystem"] is True, "read-only root filesystem")
@@ -122,6 +123,7 @@ def check_promises(failures):
         "podAntiAffinity": "hard",
         "cluster": {"existingSecret": "ours", "existingSecretKey": "secret"},
         "bootstrapToken": {"existingSecret": "first-admin", "key": "token"},
+        "tls": {"existingSecret": "flags-tls"},
         "metrics": {"serviceMonitor": {"enabled": True, "interval": "15s"}},
         "extraEnv": [{"name": "BURGEE_MAX_CONNECTIONS", "value": "5000"}],
         "persistence": {"size": "10Gi", "storageClass": "fast", "accessModes": ["ReadWriteOnce"]},
@@ -134,6 +136,15 @@ def check_promises(failures):
     failures.expect(not by_kind(full, "Secret"), "an existing cluster secret is used, none made")
     failures.expect(settings["BURGEE_CLUSTER_SECRET_FILE"].endswith("/secret"), "the secret's key")
     failures.expect("BURGEE_BOOTSTRAP_TOKEN_FILE" in settings, "the bootstrap token from a Secret")
+    failures.expect(
+        settings.get("BURGEE_TLS_CERT") == "/etc/burgee/tls/tls.crt"
+        and any(v.get("secret", {}).get("secretName") == "flags-tls" for v in statefulset["spec"]["template"]["spec"]["volumes"]),
+        "TLS from a Secret",
+    )
+    failures.expect(
+        burgee["readinessProbe"]["httpGet"]["port"] == "ops",
+        "probes stay on the plain ops port with TLS",
+    )
     failures.expect(settings.get("BURGEE_MAX_CONNECTIONS") == "5000", "extra settings")
     failures.expect(len(by_kind(full, "ServiceMonitor")) == 1, "a ServiceMonitor on request")
     failures.expect(
