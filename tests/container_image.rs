@@ -94,13 +94,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts a container of the image on the volume, published on a loopback port, and waits
-/// until its liveness probe answers; returns the base URL.
-async fn run_container(cleanup: &mut Cleanup, name: &str) -> String {
+/// Starts a container of the image on the volume, published on a loopback port, with `extra`
+/// arguments to `serve`, and waits until its liveness probe answers; returns the base URL.
+async fn run_container(cleanup: &mut Cleanup, name: &str, extra: &[&str]) -> String {
     let port = free_port();
     let publish = format!("127.0.0.1:{port}:8000");
     let volume = format!("{}:/data", cleanup.volume);
-    podman_ok(&[
+    let mut args = vec![
         "run",
         "--detach",
         "--name",
@@ -118,7 +118,9 @@ async fn run_container(cleanup: &mut Cleanup, name: &str) -> String {
         "serve",
         "--bootstrap-token",
         TOKEN,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    podman_ok(&args);
     cleanup.containers.push(name.to_owned());
     let base = format!("http://127.0.0.1:{port}");
     let http = client();
@@ -199,7 +201,7 @@ async fn the_image_runs_as_its_user_on_a_read_only_root_and_keeps_data_in_its_vo
     );
 
     let name = format!("burgee-test-{suffix}-a");
-    let base = run_container(&mut cleanup, &name).await;
+    let base = run_container(&mut cleanup, &name, &[]).await;
 
     // Its process runs as the image's user, not root.
     let pid = podman_ok(&["inspect", "--format", "{{.State.Pid}}", &name]);
@@ -226,11 +228,29 @@ async fn the_image_runs_as_its_user_on_a_read_only_root_and_keeps_data_in_its_vo
     assert_eq!(served[0]["feature"]["name"], "banner");
     assert_eq!(served[0]["feature_state_value"], "hello");
 
-    // A clean stop, then a new container on the same volume serves the same data.
+    // A clean stop, then a new container on the same volume serves the same data, now with
+    // a cluster port (its peer client is built in the image too, with no system roots): the
+    // single node stays a cluster of one, ready to grow.
     podman_ok(&["stop", "--time", "20", &name]);
     let exit = podman_ok(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
     assert_eq!(exit, "0", "SIGTERM ends the server cleanly");
-    let base = run_container(&mut cleanup, &format!("burgee-test-{suffix}-b")).await;
+    let clustered = format!("burgee-test-{suffix}-b");
+    let cluster = [
+        "--cluster-listen",
+        "0.0.0.0:7946",
+        "--cluster-secret",
+        "a-cluster-secret-of-the-image-test-0123456789",
+    ];
+    let base = run_container(&mut cleanup, &clustered, &cluster).await;
     let served = flags(&base, &key).await;
     assert_eq!(served[0]["feature_state_value"], "hello");
+    let status = client()
+        .get(format!("{base}/health/cluster"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    let status: Value = status.json().await.unwrap();
+    assert_eq!(status["role"], "leader", "{status}");
+    podman_ok(&["healthcheck", "run", &clustered]);
 }

@@ -116,6 +116,16 @@ async fn the_api_speaks_tls_and_takes_a_renewed_certificate_without_a_restart() 
     ]);
     assert_eq!(code, 0, "{stderr}");
 
+    // The probe command works against the TLS port (it checks the port, not the name).
+    let probe = Command::new(env!("CARGO_BIN_EXE_burgee"))
+        .args(["health", "--url", &server.base])
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
     let first = served_serial(&address);
     assert!(first.starts_with("serial="), "{first}");
     // A broken renewal: the old certificate stays in service.

@@ -4,7 +4,6 @@
 //! certificate check: it only allows http).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use rustls::pki_types::CertificateDer;
@@ -29,14 +28,7 @@ pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientCon
             anyhow::bail!("--ca-file {} holds no PEM certificate", path.display());
         }
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    Ok(burgee_raft::network::client_tls(roots))
 }
 
 /// Refuses to send a credential in the clear to another host.
