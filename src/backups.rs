@@ -4,7 +4,6 @@
 //! `--backup-keep`. Each is recorded in the audit log.
 
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -125,12 +124,7 @@ fn write_file(
     path: &Path,
     key: Option<&BackupKey>,
 ) -> anyhow::Result<Summary> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = crate::secrets::create_private(path)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
     let summary = match key {
         Some(key) => {

@@ -3,6 +3,18 @@
 use sha2::{Digest, Sha256};
 
 /// `len` random letters and digits from the operating system's generator.
+/// Creates (or empties) a file only its owner may read or write: for secrets, backups and
+/// anything else holding credentials or personal data.
+pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 pub fn random_text(len: usize) -> Result<String, getrandom::Error> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = vec![0u8; len];

@@ -128,12 +128,7 @@ fn take(connection: &Connection, out: &Path, key: Option<&BackupKey>) -> anyhow:
     });
     let written = (|| {
         // A backup holds credential hashes and personal data: its owner only.
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&partial)
+        let mut file = crate::secrets::create_private(&partial)
             .with_context(|| format!("creating {}", partial.display()))?;
         let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut file);
         match key {
