@@ -99,8 +99,12 @@ async fn three_nodes_replicate_fail_over_and_refuse_strangers() {
     );
 
     // A request without the cluster's secret is refused.
-    burgee_raft::network::install_crypto_provider();
-    let refused = reqwest::Client::new()
+    let refused = reqwest::Client::builder()
+        .tls_backend_preconfigured(burgee_raft::network::client_tls(
+            rustls::RootCertStore::empty(),
+        ))
+        .build()
+        .unwrap()
         .post(format!("{}/raft/vote", members[&1]))
         .header(burgee_raft::network::SECRET_HEADER, "not-the-secret")
         .body(Vec::new())

@@ -26,8 +26,9 @@ pub struct EventStream {
 impl EventStream {
     /// Opens `url` with `headers`; the response must be a 200 event stream.
     pub async fn open(url: &str, headers: &[(&str, &str)]) -> Self {
-        burgee_raft::network::install_crypto_provider();
-        let mut request = reqwest::Client::new()
+        let mut request = super::server::client_builder()
+            .build()
+            .unwrap()
             .get(url)
             .header("Accept", "text/event-stream");
         for (name, value) in headers {
