@@ -19,15 +19,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 fn burgee_offline(args: &[&str]) -> (i32, String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_burgee"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::server::run_cli(args, &[])
 }
 
 async fn identify(base: &str, key: &str, identifier: &str, plan: &str) -> u16 {
@@ -126,22 +118,18 @@ async fn a_backup_under_write_load_restores_every_write_acknowledged_before_it()
         let server_base = server.base.clone();
         let file = file.clone();
         tokio::task::spawn_blocking(move || {
-            let output = std::process::Command::new(env!("CARGO_BIN_EXE_burgee"))
-                .args([
+            common::server::run_cli(
+                &[
                     "backup",
                     "--out",
                     file.to_str().unwrap(),
                     "--output",
                     "json",
-                ])
-                .env("BURGEE_URL", server_base)
-                .env("BURGEE_TOKEN", common::server::TOKEN)
-                .output()
-                .unwrap();
-            (
-                output.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&output.stdout).into_owned(),
-                String::from_utf8_lossy(&output.stderr).into_owned(),
+                ],
+                &[
+                    ("BURGEE_URL", &server_base),
+                    ("BURGEE_TOKEN", common::server::TOKEN),
+                ],
             )
         })
         .await

@@ -15,7 +15,6 @@ use common::certs::TestCa;
 use common::server::{Server, TOKEN};
 
 fn https_client(ca: &Path) -> reqwest::Client {
-    burgee_raft::network::install_crypto_provider();
     let config = burgee::cli::https::client_config(Some(ca)).unwrap();
     reqwest::Client::builder()
         .tls_backend_preconfigured(config)
@@ -46,15 +45,8 @@ fn replace(from: &Path, to: &Path) {
 }
 
 fn burgee(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
-        .args(args)
-        .env("BURGEE_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let (code, _, stderr) = common::server::run_cli(args, &[("BURGEE_TOKEN", TOKEN)]);
+    (code, stderr)
 }
 
 #[tokio::test]

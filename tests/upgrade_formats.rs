@@ -11,7 +11,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::access::{Auth, call};
 use common::server::{Server, client};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 fn fixtures() -> Vec<PathBuf> {
@@ -58,24 +60,6 @@ async fn identity(server: &Server, key: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn admin(
-    server: &Server,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = client()
-        .request(method, server.url(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn every_stored_format_opens_serves_what_it_served_and_takes_writes() {
     for fixture in fixtures() {
@@ -94,25 +78,20 @@ async fn every_stored_format_opens_serves_what_it_served_and_takes_writes() {
             expected["alice"],
             "{name}: the SDK answer"
         );
-        let (status, verified) = admin(
-            &server,
-            token,
-            reqwest::Method::GET,
-            "/admin/v1/audit/verify",
-            None,
-        )
-        .await;
+        let auth = Auth::Bearer(token.to_owned());
+        let (status, _, verified) =
+            call(&server, &auth, Method::GET, "/admin/v1/audit/verify", None).await;
         assert_eq!(
             (status, verified["ok"].clone()),
             (200, json!(true)),
             "{name}: {verified}"
         );
-        let (status, body) = admin(
+        let (status, _, body) = call(
             &server,
-            token,
-            reqwest::Method::POST,
+            &auth,
+            Method::POST,
             "/admin/v1/projects/1/features",
-            Some(json!({"name": "after-upgrade"})),
+            Some(&json!({"name": "after-upgrade"})),
         )
         .await;
         assert_eq!(status, 201, "{name}: {body}");

@@ -57,9 +57,9 @@ pub struct HttpNetwork {
     node_id: u64,
 }
 
-/// Installs ring as the process's TLS crypto provider (idempotent). Every HTTP client of the
-/// process needs one before it is built.
-pub fn install_crypto_provider() {
+/// Installs ring as the process's TLS crypto provider (idempotent); [`client_tls`] does, so
+/// every client built with it has one.
+fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -77,7 +77,6 @@ pub fn client_tls(roots: rustls::RootCertStore) -> rustls::ClientConfig {
 
 impl HttpNetwork {
     pub fn new(secret: ClusterSecret, identity: ClusterIdentity, node_id: u64) -> Self {
-        install_crypto_provider();
         // Cluster traffic is plain http for now: no roots needed.
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(client_tls(rustls::RootCertStore::empty()))

@@ -207,8 +207,6 @@ pub enum ConfigCommand {
 
 /// Parses the command line and runs the command; errors go to stderr.
 pub fn run() -> ExitCode {
-    // Before any HTTP client is built (the CLI's, probes', the cluster's).
-    burgee_raft::network::install_crypto_provider();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve(args) => serve(&args),

@@ -218,7 +218,10 @@ impl<'k, R: Read> Opening<'k, R> {
             .len();
         self.chunk.truncate(plain);
         self.at = 0;
-        self.counter += 1;
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or_else(|| refused("the encrypted backup has more chunks than any writer makes"))?;
         self.done = last;
         if last {
             let mut extra = [0u8; 1];

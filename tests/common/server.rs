@@ -383,10 +383,17 @@ pub async fn serves_banner(server: &Server, key: &str, value: &str, within: Dura
 
 /// Runs `burgee ARGS` against `server` with the test token: exit code, stdout, stderr.
 pub fn cli(server: &Server, args: &[&str]) -> (i32, String, String) {
+    run_cli(
+        args,
+        &[("BURGEE_URL", &server.base), ("BURGEE_TOKEN", TOKEN)],
+    )
+}
+
+/// Runs `burgee ARGS` with extra environment variables: exit code, stdout, stderr.
+pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_burgee"))
         .args(args)
-        .env("BURGEE_URL", &server.base)
-        .env("BURGEE_TOKEN", TOKEN)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
