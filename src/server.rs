@@ -173,7 +173,13 @@ async fn open_embedded(
     settings: &Settings,
     snapshots: Arc<Snapshots>,
 ) -> anyhow::Result<(Store, Option<tokio::task::JoinHandle<()>>)> {
-    let options = crate::cluster::node_options(settings);
+    let transport = match &settings.cluster {
+        Some(cluster) => {
+            crate::cluster::Transport::new(&cluster.tls).context("the cluster's TLS settings")?
+        }
+        None => crate::cluster::Transport::default(),
+    };
+    let options = crate::cluster::node_options(settings, &transport);
     let embedded = crate::store::Embedded::open_node(&settings.data_dir, snapshots, &options)
         .await
         .map_err(|e| match e {
@@ -186,7 +192,7 @@ async fn open_embedded(
                 .context(format!("opening {}", settings.data_dir.display())),
         })?;
     let cluster_port = match &settings.cluster {
-        Some(cluster) => Some(crate::cluster::serve_port(&embedded, cluster).await?),
+        Some(cluster) => Some(crate::cluster::serve_port(&embedded, cluster, &transport).await?),
         None => None,
     };
     let role = crate::cluster::bootstrap(&embedded, settings.cluster.as_ref()).await?;

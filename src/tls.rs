@@ -1,4 +1,4 @@
-//! TLS for the API listener (rustls with ring): the certificate chain and key are read from
+//! TLS for the API listener and the cluster port (rustls with ring): the certificate chain and key are read from
 //! files at start (a bad pair stops the server with a clear message) and read again whenever
 //! either file changes, so a renewed certificate (cert-manager, certbot, a rotated Secret)
 //! is served without a restart. A new pair that cannot be used is logged and the old one kept.
@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
+use rustls::client::ResolvesClientCert;
 use rustls::crypto::ring::{default_provider, sign::any_supported_type};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
@@ -39,6 +41,38 @@ impl ResolvesServerCert for Reloading {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current.load_full())
     }
+}
+
+/// A node shows its cluster certificate as a client too (mutual TLS), renewed alike.
+impl ResolvesClientCert for Reloading {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// The certificates of a PEM bundle, as trust roots.
+pub fn roots(path: &Path) -> anyhow::Result<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+    {
+        let cert = cert.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        roots.add(cert).map_err(|e| {
+            anyhow::anyhow!("{}: a certificate cannot be a root ({e})", path.display())
+        })?;
+    }
+    if roots.is_empty() {
+        anyhow::bail!("{} holds no PEM certificate", path.display());
+    }
+    Ok(roots)
 }
 
 fn stamp(files: &TlsFiles) -> Stamp {
@@ -125,10 +159,21 @@ impl Reloading {
 
 /// The acceptor of a listener serving `resolver`'s certificate, speaking HTTP/2 and 1.1.
 pub fn acceptor(resolver: Arc<Reloading>) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver);
+    acceptor_checking(resolver, None)
+}
+
+/// The same, demanding a client certificate that `clients` accepts (mutual TLS) if given.
+pub fn acceptor_checking(
+    resolver: Arc<Reloading>,
+    clients: Option<Arc<dyn ClientCertVerifier>>,
+) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::new(default_provider()))
+        .with_safe_default_protocol_versions()?;
+    let builder = match clients {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

@@ -1,10 +1,11 @@
 //! The Helm chart's pods, run for real: three processes started with exactly the arguments and
 //! environment the rendered StatefulSet gives its pods. Each runs in a UTS and mount namespace
 //! of its own, so its hostname is its pod's name (the node id comes from it) and the peers'
-//! DNS names resolve, through an /etc/hosts bound over the host's, to 127.0.13.x. The only
+//! DNS names resolve, through an /etc/hosts bound over the host's, to 127.0.13.x (127.0.14.x). The only
 //! changes to what the chart gives: its volume mounts become local directories and `0.0.0.0`
 //! becomes the pod's own address. The cluster forms, takes writes through any pod, survives a
-//! pod's restart, and pod 0's only outbound connections (strace) go to its peers.
+//! pod's restart, and pod 0's only outbound connections (strace) go to its peers; the same with
+//! the chart's mutual TLS between nodes.
 //!
 //! Needs root (namespaces), strace, and the chart tools (`BURGEE_CHART_PYTHON`, set by
 //! scripts/test-all.sh).
@@ -50,12 +51,15 @@ fn namespaces_available() -> bool {
 }
 
 /// The chart rendered with a cluster secret and a bootstrap token from existing Secrets
-/// (which this test then provides as files).
-fn render(python: &Path) -> Vec<Value> {
-    let values = json!({
+/// (which this test then provides as files), and TLS between nodes from one if `tls`.
+fn render(python: &Path, tls: bool) -> Vec<Value> {
+    let mut values = json!({
         "cluster": {"existingSecret": "chart-test-cluster", "existingSecretKey": "cluster-secret"},
         "bootstrapToken": {"existingSecret": "chart-test-admin", "key": "token"},
     });
+    if tls {
+        values["cluster"]["tls"] = json!({"existingSecret": "chart-test-peers-tls"});
+    }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("packaging/helm/check.py");
     let out = Command::new(python)
         .arg(script)
@@ -255,15 +259,37 @@ async fn get(url: &str) -> Option<Value> {
 
 #[tokio::test]
 async fn three_pods_as_the_chart_starts_them_form_a_cluster_and_survive_a_restart() {
+    run_pods(false).await;
+}
+
+/// The same with the chart's mutual TLS between nodes, from a Secret of tls.crt, tls.key and
+/// ca.crt as cert-manager makes it (one certificate for every pod's peer name).
+#[tokio::test]
+async fn three_pods_with_mutual_tls_between_them_form_a_cluster_and_survive_a_restart() {
+    run_pods(true).await;
+}
+
+async fn run_pods(tls: bool) {
     let Some(python) = chart_python() else { return };
     if !namespaces_available() || !common::strace_available() {
         return;
     }
-    let template = PodTemplate::from(&render(&python));
+    let template = PodTemplate::from(&render(&python, tls));
     assert_eq!(template.replicas, 3, "the chart's default is three nodes");
     let temp = tempfile::tempdir().unwrap();
+    let certificate = tls.then(|| {
+        let ca = common::certs::TestCa::new(temp.path());
+        let sans = format!(
+            "DNS:*.{}.{NAMESPACE}.svc.cluster.local",
+            template.peers_service
+        );
+        let (cert, key) = ca.server_for("peers", &sans);
+        (ca.cert, cert, key)
+    });
 
-    let address = |ordinal: usize| format!("127.0.13.{}", ordinal + 1);
+    // Each test's pods on addresses of their own: both use the chart's ports.
+    let subnet = if tls { 14 } else { 13 };
+    let address = |ordinal: usize| format!("127.0.{subnet}.{}", ordinal + 1);
     let mut hosts = String::from("127.0.0.1 localhost\n");
     for ordinal in 0..template.replicas {
         let pod = template.pod_name(ordinal);
@@ -290,6 +316,12 @@ async fn three_pods_as_the_chart_starts_them_form_a_cluster_and_survive_a_restar
         }
         std::fs::write(dir.join("cluster-secret/cluster-secret"), CLUSTER_SECRET).unwrap();
         std::fs::write(dir.join("bootstrap-token/token"), TOKEN).unwrap();
+        if let Some((ca, cert, key)) = &certificate {
+            let secret = &volumes["cluster-tls"];
+            std::fs::copy(ca, secret.join("ca.crt")).unwrap();
+            std::fs::copy(cert, secret.join("tls.crt")).unwrap();
+            std::fs::copy(key, secret.join("tls.key")).unwrap();
+        }
         let mut command: Vec<String> = [
             "unshare",
             "--uts",
@@ -362,6 +394,15 @@ async fn three_pods_as_the_chart_starts_them_form_a_cluster_and_survive_a_restar
             status["node_id"],
             json!(ordinal + 1),
             "node id from the pod's hostname"
+        );
+        let scheme = if tls { "https://" } else { "http://" };
+        assert!(
+            status["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["url"].as_str().unwrap().starts_with(scheme)),
+            "peers reached at {scheme}: {status}"
         );
     }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::certs::TestCa;
+use common::certs::{TestCa, replace, served_serial};
 use common::server::{Server, TOKEN};
 
 fn https_client(ca: &Path) -> reqwest::Client {
@@ -21,27 +21,6 @@ fn https_client(ca: &Path) -> reqwest::Client {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()
-}
-
-/// The serial number of the certificate the server presents, read with `openssl s_client`.
-fn served_serial(address: &str) -> String {
-    let mut shown = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl s_client -connect {address} -servername localhost </dev/null 2>/dev/null \
-             | openssl x509 -noout -serial"
-        ))
-        .output()
-        .unwrap();
-    shown.stdout.retain(|b| !b.is_ascii_whitespace());
-    String::from_utf8(shown.stdout).unwrap()
-}
-
-/// Replaces `to` with `from` in one rename, as a certificate manager does.
-fn replace(from: &Path, to: &Path) {
-    let staged = to.with_extension("staged");
-    std::fs::copy(from, &staged).unwrap();
-    std::fs::rename(&staged, to).unwrap();
 }
 
 fn burgee(args: &[&str]) -> (i32, String) {
@@ -118,13 +97,13 @@ async fn the_api_speaks_tls_and_takes_a_renewed_certificate_without_a_restart() 
         "{}",
         String::from_utf8_lossy(&probe.stderr)
     );
-    let first = served_serial(&address);
+    let first = served_serial(&address, &[]);
     assert!(first.starts_with("serial="), "{first}");
     // A broken renewal: the old certificate stays in service.
     std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
     tokio::time::sleep(burgee::tls::RELOAD_CHECK + Duration::from_secs(2)).await;
     assert_eq!(
-        served_serial(&address),
+        served_serial(&address, &[]),
         first,
         "a broken file is not served"
     );
@@ -141,7 +120,7 @@ async fn the_api_speaks_tls_and_takes_a_renewed_certificate_without_a_restart() 
     replace(&renewed_cert, &cert);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let now = served_serial(&address);
+        let now = served_serial(&address, &[]);
         if now != first && now.starts_with("serial=") {
             break;
         }

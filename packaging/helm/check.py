@@ -121,7 +121,11 @@ def check_promises(failures):
 
     everything = {
         "podAntiAffinity": "hard",
-        "cluster": {"existingSecret": "ours", "existingSecretKey": "secret"},
+        "cluster": {
+            "existingSecret": "ours",
+            "existingSecretKey": "secret",
+            "tls": {"existingSecret": "peers-tls"},
+        },
         "bootstrapToken": {"existingSecret": "first-admin", "key": "token"},
         "tls": {"existingSecret": "flags-tls"},
         "metrics": {"serviceMonitor": {"enabled": True, "interval": "15s"}},
@@ -144,6 +148,19 @@ def check_promises(failures):
     failures.expect(
         burgee["readinessProbe"]["httpGet"]["port"] == "ops",
         "probes stay on the plain ops port with TLS",
+    )
+    failures.expect(
+        settings["BURGEE_INITIAL_CLUSTER"].count("=https://") == 3
+        and settings["BURGEE_ADVERTISE_CLUSTER_URL"].startswith("https://")
+        and settings.get("BURGEE_CLUSTER_CA") == "/etc/burgee/cluster-tls/ca.crt"
+        and settings.get("BURGEE_TLS_CLIENT_CA") == "/etc/burgee/cluster-tls/ca.crt"
+        and any(v.get("secret", {}).get("secretName") == "peers-tls" for v in statefulset["spec"]["template"]["spec"]["volumes"]),
+        "mutual TLS between nodes from a Secret, with https peer URLs",
+    )
+    one_way = env(container(render({"cluster": {"tls": {"existingSecret": "peers-tls", "mutual": False}}}))[1])
+    failures.expect(
+        "BURGEE_TLS_CLIENT_CA" not in one_way and "BURGEE_CLUSTER_CA" in one_way,
+        "TLS between nodes without client certificates on request",
     )
     failures.expect(settings.get("BURGEE_MAX_CONNECTIONS") == "5000", "extra settings")
     failures.expect(len(by_kind(full, "ServiceMonitor")) == 1, "a ServiceMonitor on request")

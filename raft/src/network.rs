@@ -67,19 +67,36 @@ fn install_crypto_provider() {
 /// reqwest looks for the system's certificate store, which a FROM-scratch image has not, and
 /// then fails to build at all.
 pub fn client_tls(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    client_tls_showing(roots, None)
+}
+
+/// The same, showing `certificate` when a server demands a client certificate (mutual TLS
+/// between nodes).
+pub fn client_tls_showing(
+    roots: rustls::RootCertStore,
+    certificate: Option<Arc<dyn rustls::client::ResolvesClientCert>>,
+) -> rustls::ClientConfig {
     install_crypto_provider();
-    let mut config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let mut config = match certificate {
+        Some(resolver) => builder.with_client_cert_resolver(resolver),
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config
 }
 
 impl HttpNetwork {
-    pub fn new(secret: ClusterSecret, identity: ClusterIdentity, node_id: u64) -> Self {
-        // Cluster traffic is plain http for now: no roots needed.
+    /// A network reaching https peers with `tls` (without it, plain http peers only).
+    pub fn new(
+        secret: ClusterSecret,
+        identity: ClusterIdentity,
+        node_id: u64,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Self {
+        let tls = tls.unwrap_or_else(|| client_tls(rustls::RootCertStore::empty()));
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(client_tls(rustls::RootCertStore::empty()))
+            .tls_backend_preconfigured(tls)
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .build()
@@ -116,7 +133,8 @@ impl HttpNetwork {
             .await
             .map_err(|e| {
                 if e.is_connect() || e.is_timeout() {
-                    CallError::Unreachable(e.to_string())
+                    // The chain of causes says why (a refused certificate, for one).
+                    CallError::Unreachable(causes(&e))
                 } else {
                     CallError::Network(e.to_string())
                 }
@@ -145,6 +163,18 @@ impl HttpNetwork {
         postcard::from_bytes(&body)
             .map_err(|e| CallError::Network(format!("an answer that cannot be read: {e}")))
     }
+}
+
+/// An error and its causes on one line.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Why a call to a peer failed.

@@ -82,6 +82,9 @@ pub struct NodeConfig {
     /// Log entries between snapshots; a fifth of that stays in the log after one, so a
     /// follower a little behind catches up from the log rather than a whole snapshot.
     pub snapshot_entries: u64,
+    /// How https peers are reached (their roots, this node's client certificate); `None`:
+    /// plain http peers only.
+    pub peer_tls: Option<rustls::ClientConfig>,
 }
 
 /// Log entries between snapshots, unless configured.
@@ -153,7 +156,12 @@ impl Node {
         let identity = ClusterIdentity::load(&config.dir)?;
         let (raft, network) = match &config.secret {
             Some(secret) => {
-                let network = HttpNetwork::new(secret.clone(), identity.clone(), config.id);
+                let network = HttpNetwork::new(
+                    secret.clone(),
+                    identity.clone(),
+                    config.id,
+                    config.peer_tls.clone(),
+                );
                 let raft = Raft::new(config.id, settings, network.clone(), log, state).await;
                 (raft, Some((network, secret.clone())))
             }

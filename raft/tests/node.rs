@@ -19,6 +19,7 @@ async fn a_single_node_writes_restarts_and_replays() {
         dir: dir.path().to_owned(),
         secret: None,
         snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
+        peer_tls: None,
     };
     let memory = Arc::new(Memory::default());
     let node = Node::start(

@@ -2,8 +2,12 @@
 //! the cluster port, and what `/health/cluster` and the metrics tell of Raft.
 
 mod bootstrap;
+mod transport;
 
 pub use bootstrap::{Role, bootstrap, form};
+pub use transport::Transport;
+
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use burgee_raft::{ClusterSecret, Status};
@@ -12,8 +16,8 @@ use serde_json::{Value, json};
 use crate::config::{ClusterSettings, Settings};
 use crate::store::{Embedded, NodeOptions};
 
-/// The node's options from the settings.
-pub fn node_options(settings: &Settings) -> NodeOptions {
+/// The node's options from the settings (and its cluster TLS).
+pub fn node_options(settings: &Settings, transport: &Transport) -> NodeOptions {
     match &settings.cluster {
         None => NodeOptions::single(),
         Some(cluster) => NodeOptions {
@@ -21,14 +25,25 @@ pub fn node_options(settings: &Settings) -> NodeOptions {
             secret: Some(ClusterSecret::new(cluster.secret.expose())),
             advertise: cluster.advertise_url.clone(),
             snapshot_entries: cluster.snapshot_entries,
+            peer_tls: transport.peers.clone(),
         },
     }
 }
 
-/// Serves the cluster port (Raft traffic between nodes) until the process ends.
+/// The cluster port's connection limits: a peer's headers arrive within seconds, an idle
+/// connection (peers send heartbeats many times a second) is closed after a minute.
+const PORT_LIMITS: crate::connections::Limits = crate::connections::Limits {
+    header_read_timeout: std::time::Duration::from_secs(10),
+    idle_timeout: std::time::Duration::from_secs(60),
+    max_connections: 1024,
+};
+
+/// Serves the cluster port (Raft traffic between nodes, over TLS when `transport` has a
+/// certificate) until the process ends.
 pub async fn serve_port(
     store: &Embedded,
     cluster: &ClusterSettings,
+    transport: &Transport,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let router = store
         .node()
@@ -38,11 +53,16 @@ pub async fn serve_port(
         .await
         .with_context(|| format!("listening on the cluster port {}", cluster.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, node_id = cluster.node_id, advertised = %cluster.advertise_url, "cluster port open");
+    tracing::info!(%address, node_id = cluster.node_id, advertised = %cluster.advertise_url,
+        tls = transport.acceptor.is_some(), mutual_tls = cluster.tls.client_ca.is_some(), "cluster port open");
+    if let Some(certificate) = &transport.certificate {
+        tokio::spawn(Arc::clone(certificate).watch());
+    }
+    let tls = transport.acceptor.clone();
     Ok(tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            tracing::error!(%error, "the cluster port stopped");
-        }
+        // The port serves until the process ends: its stop signal never comes.
+        let (_never, stop) = tokio::sync::watch::channel(false);
+        crate::connections::serve(listener, "cluster", router, PORT_LIMITS, tls, stop).await;
     }))
 }
 

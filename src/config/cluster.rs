@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use super::cluster_tls::{ClusterTls, ClusterTlsArgs, FileClusterTls};
 use crate::secrets::{Secret, secret_or_file};
 
 /// Fewest characters a cluster secret may have.
@@ -52,6 +53,8 @@ pub struct ClusterArgs {
     /// in the log after a snapshot for followers a little behind.
     #[arg(long, env = "BURGEE_SNAPSHOT_ENTRIES", value_parser = clap::value_parser!(u64).range(10..))]
     pub snapshot_entries: Option<u64>,
+    #[command(flatten)]
+    pub tls: ClusterTlsArgs,
 }
 
 /// One `ID=URL` of `--initial-cluster`.
@@ -100,6 +103,7 @@ pub struct FileCluster {
     pub initial_cluster: Option<Vec<String>>,
     pub join: Option<bool>,
     pub snapshot_entries: Option<u64>,
+    pub tls: FileClusterTls,
 }
 
 /// The effective cluster settings.
@@ -114,6 +118,7 @@ pub struct ClusterSettings {
     /// A new node waits to be added instead of forming a cluster.
     pub join: bool,
     pub snapshot_entries: u64,
+    pub tls: ClusterTls,
 }
 
 impl ClusterSettings {
@@ -123,7 +128,9 @@ impl ClusterSettings {
             let given = args.cluster_secret.is_some()
                 || args.initial_cluster.is_some()
                 || file.initial_cluster.is_some()
-                || args.join;
+                || args.join
+                || args.tls.cluster_tls_cert.is_some()
+                || args.tls.tls_client_ca.is_some();
             if given {
                 anyhow::bail!("cluster settings need --cluster-listen (the cluster port)");
             }
@@ -152,6 +159,8 @@ impl ClusterSettings {
             Some(id) => id,
             None => id_from_hostname(&hostname()),
         };
+        let tls = ClusterTls::resolve(&args.tls, file.tls)?;
+        let scheme = if tls.serve.is_some() { "https" } else { "http" };
         let advertise_url = match args
             .advertise_cluster_url
             .clone()
@@ -159,9 +168,9 @@ impl ClusterSettings {
         {
             Some(url) => cluster_url(&url).map_err(anyhow::Error::msg)?,
             None if listen.ip().is_unspecified() => {
-                format!("http://{}:{}", hostname(), listen.port())
+                format!("{scheme}://{}:{}", hostname(), listen.port())
             }
-            None => format!("http://{listen}"),
+            None => format!("{scheme}://{listen}"),
         };
         let members = match &args.initial_cluster {
             Some(members) => members.clone(),
@@ -182,6 +191,13 @@ impl ClusterSettings {
         if !initial_cluster.is_empty() && !initial_cluster.contains_key(&node_id) {
             anyhow::bail!("--initial-cluster does not name this node (id {node_id})");
         }
+        tls.check_urls(
+            &advertise_url,
+            initial_cluster
+                .iter()
+                .filter(|(id, _)| **id != node_id)
+                .map(|(_, url)| url.as_str()),
+        )?;
         Ok(Some(Self {
             listen,
             secret,
@@ -194,6 +210,7 @@ impl ClusterSettings {
                 Some(n) => n,
                 None => burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
             },
+            tls,
         }))
     }
 }

@@ -14,6 +14,7 @@ use crate::secrets::{Secret, secret_or_file};
 pub use analytics::{AnalyticsArgs, AnalyticsSettings};
 pub use backups::{BackupArgs, ScheduledBackups};
 pub use cluster::{ClusterArgs, ClusterSettings, cluster_url};
+pub use cluster_tls::ClusterTls;
 pub use connections::{ConnectionArgs, ConnectionSettings};
 pub use network::{Cidr, parse_cidr};
 pub use storage::{PostgresSettings, StorageArgs, StorageSettings, StoreKind};
@@ -22,6 +23,7 @@ pub use text::parse_duration;
 mod analytics;
 mod backups;
 mod cluster;
+mod cluster_tls;
 mod connections;
 mod network;
 mod storage;
@@ -161,6 +163,10 @@ struct FileSettings {
     initial_cluster: Option<Vec<String>>,
     join: Option<bool>,
     snapshot_entries: Option<u64>,
+    cluster_tls_cert: Option<PathBuf>,
+    cluster_tls_key: Option<PathBuf>,
+    cluster_ca: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
     store: Option<StoreKind>,
     postgres_url: Option<Secret>,
     postgres_password_file: Option<PathBuf>,
@@ -227,6 +233,12 @@ impl Settings {
                 initial_cluster: file.initial_cluster.clone(),
                 join: file.join,
                 snapshot_entries: file.snapshot_entries,
+                tls: cluster_tls::FileClusterTls {
+                    cluster_tls_cert: file.cluster_tls_cert.clone(),
+                    cluster_tls_key: file.cluster_tls_key.clone(),
+                    cluster_ca: file.cluster_ca.clone(),
+                    tls_client_ca: file.tls_client_ca.clone(),
+                },
             },
         )?;
         let storage = StorageSettings::resolve(

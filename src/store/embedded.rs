@@ -52,6 +52,8 @@ pub struct NodeOptions {
     pub advertise: String,
     /// Raft log entries between snapshots.
     pub snapshot_entries: u64,
+    /// How https peers are reached; `None`: plain http.
+    pub peer_tls: Option<rustls::ClientConfig>,
 }
 
 impl NodeOptions {
@@ -62,6 +64,7 @@ impl NodeOptions {
             secret: None,
             advertise: "http://127.0.0.1:0".into(),
             snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
+            peer_tls: None,
         }
     }
 }
@@ -136,6 +139,7 @@ impl Embedded {
             dir: dir.join("raft"),
             secret: options.secret.clone(),
             snapshot_entries: options.snapshot_entries,
+            peer_tls: options.peer_tls.clone(),
         };
         // The state file's lock (taken above) keeps a second process from the log too.
         let node = Node::start(&config, replicated).await.map_err(raft_error)?;

@@ -54,6 +54,11 @@ impl TestCa {
     /// A certificate for 127.0.0.1 and localhost signed by this CA: `NAME.pem`, `NAME.key`
     /// (mode 0600).
     pub fn server(&self, name: &str) -> (PathBuf, PathBuf) {
+        self.server_for(name, "IP:127.0.0.1,DNS:localhost")
+    }
+
+    /// The same for the subject alternative names `sans` (`DNS:a,IP:b`, openssl's form).
+    pub fn server_for(&self, name: &str, sans: &str) -> (PathBuf, PathBuf) {
         let (key, request, cert, extensions) = (
             self.dir.join(format!("{name}.key")),
             self.dir.join(format!("{name}.csr")),
@@ -74,7 +79,7 @@ impl TestCa {
             os("-out"),
             request.as_os_str(),
         ]);
-        std::fs::write(&extensions, "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+        std::fs::write(&extensions, format!("subjectAltName={sans}\n")).unwrap();
         openssl(&[
             os("x509"),
             os("-req"),
@@ -101,4 +106,30 @@ impl TestCa {
             .unwrap();
         (cert, key)
     }
+}
+
+/// The serial number of the certificate the server at `address` presents, read with
+/// `openssl s_client` (showing the client certificate `[cert, key]` if given).
+pub fn served_serial(address: &str, client: &[&Path]) -> String {
+    let mut shown = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect {address} -servername localhost {} </dev/null \
+             2>/dev/null | openssl x509 -noout -serial",
+            match client {
+                [cert, key] => format!("-cert {} -key {}", cert.display(), key.display()),
+                _ => String::new(),
+            }
+        ))
+        .output()
+        .unwrap();
+    shown.stdout.retain(|b| !b.is_ascii_whitespace());
+    String::from_utf8(shown.stdout).unwrap()
+}
+
+/// Replaces `to` with `from` in one rename, as a certificate manager does.
+pub fn replace(from: &Path, to: &Path) {
+    let staged = to.with_extension("staged");
+    std::fs::copy(from, &staged).unwrap();
+    std::fs::rename(&staged, to).unwrap();
 }

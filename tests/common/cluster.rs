@@ -41,6 +41,10 @@ pub struct Cluster {
     formation: Formation,
     /// More arguments for every node.
     extra: Vec<String>,
+    /// More arguments for one node (by id).
+    per_node: Vec<Vec<String>>,
+    /// `http`, or `https` when the nodes' cluster ports speak TLS.
+    scheme: &'static str,
     _temp: tempfile::TempDir,
     root: PathBuf,
 }
@@ -93,9 +97,27 @@ impl Cluster {
             secrets: secrets.to_vec(),
             formation,
             extra: extra.iter().map(|e| (*e).to_owned()).collect(),
+            per_node: secrets.iter().map(|_| Vec::new()).collect(),
+            scheme: "http",
             _temp: temp,
             root,
         }
+    }
+
+    /// Peers reach each other at https URLs (give each node its certificate with
+    /// [`Cluster::node_args`]).
+    pub fn use_https(&mut self) {
+        self.scheme = "https";
+    }
+
+    /// Arguments for node `id` alone (its certificate, say), from its next start.
+    pub fn node_args(&mut self, id: usize, args: &[&str]) {
+        self.per_node[id - 1] = args.iter().map(|a| (*a).to_owned()).collect();
+    }
+
+    /// Where node `id`'s cluster port listens.
+    pub fn cluster_address(&self, id: usize) -> String {
+        format!("127.0.0.1:{}", self.ports[id - 1])
     }
 
     pub fn start_all(&mut self) {
@@ -110,7 +132,7 @@ impl Cluster {
             .proxies
             .get(id - 1)
             .map_or(self.ports[id - 1], |p| p.port);
-        format!("http://127.0.0.1:{port}")
+        format!("{}://127.0.0.1:{port}", self.scheme)
     }
 
     /// Cuts node `id` off from the others, both ways (needs [`Cluster::proxied`]).
@@ -172,6 +194,7 @@ impl Cluster {
             Formation::Grown => {}
         }
         args.extend(self.extra.iter().map(String::as_str));
+        args.extend(self.per_node[id - 1].iter().map(String::as_str));
         let server = Server::start_in(&self.data_dir(id), &args);
         self.nodes[id - 1] = Some(server);
     }

@@ -82,6 +82,7 @@ async fn a_one_member_raft_group_over_the_store() {
         dir: dir.path().join("raft"),
         secret: None,
         snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
+        peer_tls: None,
     };
     let replicated = store(dir.path());
     let node = Node::start(

@@ -41,9 +41,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default (printf "%s-cluster" (include "burgee.fullname" .)) .Values.cluster.existingSecret -}}
 {{- end -}}
 
+{{/* Cluster traffic is https when the cluster has a certificate Secret. */}}
+{{- define "burgee.clusterScheme" -}}
+{{- if .Values.cluster.tls.existingSecret -}}https{{- else -}}http{{- end -}}
+{{- end -}}
+
 {{/* A pod's cluster URL: pod NAME-i through the peers service. */}}
 {{- define "burgee.peerUrl" -}}
-{{- printf "http://%s-%d.%s.%s.svc.cluster.local:%d" (include "burgee.fullname" .root) (int .ordinal) (include "burgee.peersService" .root) .root.Release.Namespace (int .root.Values.ports.cluster) -}}
+{{- printf "%s://%s-%d.%s.%s.svc.cluster.local:%d" (include "burgee.clusterScheme" .root) (include "burgee.fullname" .root) (int .ordinal) (include "burgee.peersService" .root) .root.Release.Namespace (int .root.Values.ports.cluster) -}}
 {{- end -}}
 
 {{/* --initial-cluster: node ids are pod ordinals plus one (the binary reads its own from the
