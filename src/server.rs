@@ -197,8 +197,13 @@ async fn open_embedded(
     };
     let role = crate::cluster::bootstrap(&embedded, settings.cluster.as_ref()).await?;
     let store = Store::from(embedded.clone());
+    let store_handle = embedded.clone();
     match (role, settings.cluster.is_some()) {
-        (crate::cluster::Role::Founder, false) => initialise(&store, settings).await?,
+        (crate::cluster::Role::Founder, false) => {
+            initialise(&store, settings).await?;
+            // A node of its own reads what it writes: its newest format is on before it serves.
+            crate::cluster::upgrade::step(&embedded).await;
+        }
         // A cluster may wait for a quorum: the first configuration is written once it can be.
         (crate::cluster::Role::Founder, true) => {
             let (store, settings) = (store.clone(), settings.clone());
@@ -221,6 +226,7 @@ async fn open_embedded(
         }
         (crate::cluster::Role::Member, _) => {}
     }
+    tokio::spawn(crate::cluster::upgrade::run(store_handle));
     Ok((store, cluster_port))
 }
 

@@ -6,10 +6,12 @@
 //! redb file: an append is acknowledged only after a durable commit), [`machine`] (what the
 //! replicated state must provide), [`state_machine`] (openraft's state machine over it, with
 //! snapshots as streamed files), [`network`] and [`serve`] (cluster traffic, both sides),
-//! [`identity`] (which cluster a node belongs to), [`membership`] (changes online), `error`
+//! [`identity`] (which cluster a node belongs to), [`formats`] (which command formats the
+//! members read), [`membership`] (changes online), `error`
 //! (storage errors as openraft wants them).
 
 mod error;
+pub mod formats;
 pub mod identity;
 mod leadership;
 pub mod log_store;
@@ -24,11 +26,12 @@ pub mod state_machine;
 pub mod types;
 
 pub use error::LogStoreError;
+pub use formats::Formats;
 pub use log_store::LogStore;
 pub use machine::{Item, Machine, MachineError, RaftMeta};
 pub use membership::{MemberChange, MembershipError};
 pub use network::ClusterSecret;
 pub use node::{
-    DEFAULT_SNAPSHOT_ENTRIES, Node, NodeConfig, NodeError, Status, WriteError, Written,
+    DEFAULT_SNAPSHOT_ENTRIES, Greeting, Node, NodeConfig, NodeError, Status, WriteError, Written,
 };
 pub use state_machine::StateMachine;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use openraft::BasicNode;
 use openraft::error::{NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
@@ -19,6 +19,7 @@ use openraft::raft::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::formats::Formats;
 use crate::identity::{CLUSTER_ID_HEADER, ClusterIdentity};
 use crate::types::TypeConfig;
 
@@ -55,6 +56,7 @@ pub struct HttpNetwork {
     secret: ClusterSecret,
     identity: ClusterIdentity,
     node_id: u64,
+    formats: Formats,
 }
 
 /// Installs ring as the process's TLS crypto provider (idempotent); [`client_tls`] does, so
@@ -92,6 +94,7 @@ impl HttpNetwork {
         secret: ClusterSecret,
         identity: ClusterIdentity,
         node_id: u64,
+        formats: Formats,
         tls: Option<rustls::ClientConfig>,
     ) -> Self {
         let tls = tls.unwrap_or_else(|| client_tls(rustls::RootCertStore::empty()));
@@ -106,6 +109,7 @@ impl HttpNetwork {
             secret,
             identity,
             node_id,
+            formats,
         }
     }
 
@@ -116,6 +120,18 @@ impl HttpNetwork {
         path: &str,
         body: &Q,
     ) -> Result<A, CallError> {
+        self.call_told(address, path, body)
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// The same, with the headers of the answer (which tell the peer's formats).
+    pub(crate) async fn call_told<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        address: &str,
+        path: &str,
+        body: &Q,
+    ) -> Result<(A, HeaderMap), CallError> {
         let bytes = postcard::to_stdvec(body).map_err(|e| CallError::Local(e.to_string()))?;
         let url = format!("{}{path}", address.trim_end_matches('/'));
         let mut request = self
@@ -125,6 +141,9 @@ impl HttpNetwork {
             .header(NODE_HEADER, self.node_id);
         if let Some(id) = self.identity.get() {
             request = request.header(CLUSTER_ID_HEADER, id);
+        }
+        for (name, value) in self.formats.headers() {
+            request = request.header(name, value);
         }
         let response = request
             .header("content-type", "application/octet-stream")
@@ -140,6 +159,7 @@ impl HttpNetwork {
                 }
             })?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
@@ -154,14 +174,25 @@ impl HttpNetwork {
                 String::from_utf8_lossy(&body).into_owned(),
             ));
         }
+        if status == StatusCode::UPGRADE_REQUIRED {
+            return Err(CallError::Incompatible(
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+        }
         if !status.is_success() {
             return Err(CallError::Network(format!(
                 "{status}: {}",
                 String::from_utf8_lossy(&body)
             )));
         }
-        postcard::from_bytes(&body)
-            .map_err(|e| CallError::Network(format!("an answer that cannot be read: {e}")))
+        let answer = postcard::from_bytes(&body)
+            .map_err(|e| CallError::Network(format!("an answer that cannot be read: {e}")))?;
+        Ok((answer, headers))
+    }
+
+    /// What this node heard of its peers' formats.
+    pub fn formats(&self) -> &Formats {
+        &self.formats
     }
 }
 
@@ -186,6 +217,8 @@ pub enum CallError {
     Refused(String),
     #[error("the peer belongs to another cluster: {0}")]
     OtherCluster(String),
+    #[error("the peer runs an older version than this cluster needs: {0}")]
+    Incompatible(String),
     #[error("cluster traffic failed: {0}")]
     Network(String),
     #[error("{0}")]
@@ -202,6 +235,10 @@ impl<E: std::error::Error> From<CallError> for RPCError<u64, BasicNode, RaftErro
             }
             CallError::OtherCluster(_) => {
                 tracing::error!(%error, "a member's data belongs to another cluster: check --initial-cluster and its data directory");
+                RPCError::Network(NetworkError::new(&error))
+            }
+            CallError::Incompatible(_) => {
+                tracing::error!(%error, "a member cannot take part until it is upgraded");
                 RPCError::Network(NetworkError::new(&error))
             }
             CallError::Network(_) | CallError::Local(_) => {
@@ -239,8 +276,9 @@ impl Peer {
         path: &str,
         body: &Q,
     ) -> Rpc<A, E> {
-        let answer: Result<A, RaftError<u64, E>> =
-            self.network.call(&self.address, path, body).await?;
+        let (answer, headers): (Result<A, RaftError<u64, E>>, _) =
+            self.network.call_told(&self.address, path, body).await?;
+        self.network.formats.record(self.target, &headers);
         answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }

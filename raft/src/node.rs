@@ -13,6 +13,7 @@ use openraft::{BasicNode, Config, Raft, ServerState};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::formats::Formats;
 use crate::identity::{ClusterIdentity, IdentityError};
 use crate::log_store::LogStore;
 use crate::machine::Machine;
@@ -85,6 +86,18 @@ pub struct NodeConfig {
     /// How https peers are reached (their roots, this node's client certificate); `None`:
     /// plain http peers only.
     pub peer_tls: Option<rustls::ClientConfig>,
+    /// The newest command format this node reads (told to its peers).
+    pub command_format: u16,
+}
+
+/// A peer's answer to hello, and the formats it told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Greeting {
+    pub hello: Hello,
+    /// The newest command format the peer reads.
+    pub command_format: u16,
+    /// The command format the peer's cluster has switched on.
+    pub cluster_format: u16,
 }
 
 /// Log entries between snapshots, unless configured.
@@ -122,6 +135,7 @@ pub struct Node {
     raft: Raft<TypeConfig>,
     network: Option<(HttpNetwork, ClusterSecret)>,
     identity: ClusterIdentity,
+    formats: Formats,
 }
 
 impl Node {
@@ -154,12 +168,14 @@ impl Node {
         .map_err(|e| NodeError::Raft(e.to_string()))?;
         let settings = Arc::new(settings);
         let identity = ClusterIdentity::load(&config.dir)?;
+        let formats = Formats::new(config.command_format);
         let (raft, network) = match &config.secret {
             Some(secret) => {
                 let network = HttpNetwork::new(
                     secret.clone(),
                     identity.clone(),
                     config.id,
+                    formats.clone(),
                     config.peer_tls.clone(),
                 );
                 let raft = Raft::new(config.id, settings, network.clone(), log, state).await;
@@ -177,6 +193,7 @@ impl Node {
             raft,
             network,
             identity,
+            formats,
         })
     }
 
@@ -309,15 +326,27 @@ impl Node {
         network.call(&address, path, body).await.map_err(Some)
     }
 
-    /// Which cluster the node at `url` belongs to (asked before forming one).
-    pub async fn hello(&self, url: &str) -> Result<Hello, NodeError> {
+    /// Which cluster the node at `url` belongs to and which formats it reads (asked before
+    /// forming a cluster or adding the node).
+    pub async fn hello(&self, url: &str) -> Result<Greeting, NodeError> {
         let Some((network, _)) = &self.network else {
             return Err(NodeError::Peer("this node has no cluster network".into()));
         };
-        network
-            .call(url, "/raft/hello", &())
+        let (hello, headers): (Hello, _) = network
+            .call_told(url, "/raft/hello", &())
             .await
-            .map_err(|e| NodeError::Peer(e.to_string()))
+            .map_err(|e| NodeError::Peer(e.to_string()))?;
+        let told = |name| crate::formats::told(&headers, name).unwrap_or(1);
+        Ok(Greeting {
+            command_format: told(crate::formats::FORMAT_HEADER),
+            cluster_format: told(crate::formats::CLUSTER_FORMAT_HEADER),
+            hello,
+        })
+    }
+
+    /// This node's command formats and what it heard of its peers'.
+    pub fn formats(&self) -> &Formats {
+        &self.formats
     }
 
     /// The id of the cluster this node belongs to, once it knows it.
@@ -450,7 +479,12 @@ impl Node {
     /// The routes of the cluster port (only with a cluster secret).
     pub fn router(&self) -> Option<axum::Router> {
         self.network.as_ref().map(|(_, secret)| {
-            crate::serve::router(self.raft.clone(), secret.clone(), self.identity.clone())
+            crate::serve::router(
+                self.raft.clone(),
+                secret.clone(),
+                self.identity.clone(),
+                self.formats.clone(),
+            )
         })
     }
 

@@ -9,7 +9,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -18,6 +18,7 @@ use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::formats::Formats;
 use crate::identity::{CLUSTER_ID_HEADER, ClusterIdentity};
 use crate::membership::MemberChange;
 use crate::network::{ClusterSecret, NODE_HEADER, SECRET_HEADER};
@@ -36,6 +37,7 @@ pub struct Hello {
 struct Served {
     raft: Raft<TypeConfig>,
     identity: ClusterIdentity,
+    formats: Formats,
 }
 
 /// The cluster port's routes for `raft`.
@@ -43,6 +45,7 @@ pub fn router(
     raft: Raft<TypeConfig>,
     secret: ClusterSecret,
     identity: ClusterIdentity,
+    formats: Formats,
 ) -> axum::Router {
     axum::Router::new()
         .route("/raft/append", post(append))
@@ -55,8 +58,26 @@ pub fn router(
         // The secret is checked before a body is read, so only members may send large ones
         // (snapshot chunks, appends of many entries).
         .route_layer(axum::middleware::from_fn_with_state(secret, require_secret))
+        .layer(axum::middleware::map_response_with_state(
+            formats.clone(),
+            tell_formats,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Served { raft, identity })
+        .with_state(Served {
+            raft,
+            identity,
+            formats,
+        })
+}
+
+/// Every answer tells this node's formats (the leader learns its members' from them).
+async fn tell_formats(State(formats): State<Formats>, mut response: Response) -> Response {
+    for (name, value) in formats.headers() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// The largest request body of cluster traffic.
@@ -93,6 +114,7 @@ async fn require_secret(
 enum Refusal {
     WrongSecret,
     OtherCluster(String),
+    NewerCluster(String),
     Unreadable(String),
 }
 
@@ -101,6 +123,7 @@ impl IntoResponse for Refusal {
         match self {
             Self::WrongSecret => (StatusCode::UNAUTHORIZED, "wrong cluster secret").into_response(),
             Self::OtherCluster(why) => (StatusCode::CONFLICT, why).into_response(),
+            Self::NewerCluster(why) => (StatusCode::UPGRADE_REQUIRED, why).into_response(),
             Self::Unreadable(why) => (
                 StatusCode::BAD_REQUEST,
                 format!("a request that cannot be read: {why}"),
@@ -134,6 +157,10 @@ fn accept<Q: DeserializeOwned>(
     if let Err(error) = served.identity.check(theirs, teaches == Teaches::ClusterId) {
         tracing::error!(sender, %error, "refused cluster traffic of another cluster");
         return Err(Refusal::OtherCluster(error.to_string()));
+    }
+    if let Err(why) = served.formats.check_incoming(headers) {
+        tracing::error!(sender, "{why}");
+        return Err(Refusal::NewerCluster(why));
     }
     postcard::from_bytes(body).map_err(|e| Refusal::Unreadable(e.to_string()))
 }

@@ -20,6 +20,7 @@ async fn a_single_node_writes_restarts_and_replays() {
         secret: None,
         snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
         peer_tls: None,
+        command_format: 1,
     };
     let memory = Arc::new(Memory::default());
     let node = Node::start(

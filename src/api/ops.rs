@@ -53,7 +53,11 @@ async fn cluster(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::OK
     };
-    (code, Json(crate::cluster::status_json(&status))).into_response()
+    (
+        code,
+        Json(crate::cluster::status_json(&status, node.formats())),
+    )
+        .into_response()
 }
 
 /// Ready when the store is initialised and can take writes (a single node is its own

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use burgee_raft::Greeting;
 
 use crate::config::ClusterSettings;
 use crate::store::{Embedded, NodeOptions};
@@ -93,6 +94,8 @@ pub async fn bootstrap(
             if founder {
                 Ok(Role::Forming)
             } else {
+                let answers = hellos(store, cluster, &cluster.initial_cluster).await;
+                refuse_newer_cluster(store, &answers)?;
                 tracing::info!(
                     node_id = cluster.node_id,
                     "waiting for the node with the lowest id of --initial-cluster to reach this one"
@@ -127,9 +130,10 @@ pub async fn form(store: &Embedded, cluster: &ClusterSettings) -> anyhow::Result
     let mut reported = false;
     loop {
         let answers = hellos(store, cluster, &cluster.initial_cluster).await;
+        refuse_newer_cluster(store, &answers)?;
         if let Some((id, _)) = answers
             .iter()
-            .find(|(_, hello)| hello.as_ref().is_some_and(|h| h.member))
+            .find(|(_, greeting)| greeting.as_ref().is_some_and(|g| g.hello.member))
         {
             tracing::info!(
                 node_id = cluster.node_id,
@@ -170,8 +174,10 @@ async fn refuse_another_cluster(
     };
     let mut peers = cluster.initial_cluster.clone();
     peers.extend(members.iter().map(|(id, url)| (*id, url.clone())));
-    for (id, hello) in hellos(store, cluster, &peers).await {
-        if let Some(theirs) = hello.and_then(|h| h.cluster_id)
+    let answers = hellos(store, cluster, &peers).await;
+    refuse_newer_cluster(store, &answers)?;
+    for (id, greeting) in answers {
+        if let Some(theirs) = greeting.and_then(|g| g.hello.cluster_id)
             && theirs != ours
         {
             anyhow::bail!(
@@ -186,12 +192,34 @@ async fn refuse_another_cluster(
     Ok(())
 }
 
+/// Refuses to start when a peer's cluster has switched on a command format this node cannot
+/// read: it runs an older version than its cluster, and would refuse its log.
+fn refuse_newer_cluster(
+    store: &Embedded,
+    answers: &[(u64, Option<Greeting>)],
+) -> anyhow::Result<()> {
+    let own = store.node().formats().own();
+    for (id, greeting) in answers {
+        if let Some(greeting) = greeting
+            && greeting.cluster_format > own
+        {
+            anyhow::bail!(
+                "node {id}'s cluster runs command format {}, and this version of Burgee reads \
+                 up to {own}: upgrade Burgee on this node (every member must run a version \
+                 at least as new as the cluster's format)",
+                greeting.cluster_format
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Asks every peer but this node which cluster it belongs to (`None`: no answer).
 async fn hellos(
     store: &Embedded,
     cluster: &ClusterSettings,
     peers: &BTreeMap<u64, String>,
-) -> Vec<(u64, Option<burgee_raft::serve::Hello>)> {
+) -> Vec<(u64, Option<Greeting>)> {
     let asks = peers
         .iter()
         .filter(|(id, _)| **id != cluster.node_id)

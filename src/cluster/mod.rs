@@ -3,6 +3,7 @@
 
 mod bootstrap;
 mod transport;
+pub mod upgrade;
 
 pub use bootstrap::{Role, bootstrap, form};
 pub use transport::Transport;
@@ -107,8 +108,8 @@ pub fn unhealthy(status: &Status) -> Option<String> {
     (lag > LAG_LIMIT).then(|| format!("{lag} entries of the log are not applied yet"))
 }
 
-/// What `/health/cluster` shows.
-pub fn status_json(status: &Status) -> Value {
+/// What `/health/cluster` shows (`formats`: the node's command formats and its peers').
+pub fn status_json(status: &Status, formats: &burgee_raft::Formats) -> Value {
     let replication: serde_json::Map<String, Value> = status
         .replication
         .iter()
@@ -150,6 +151,15 @@ pub fn status_json(status: &Status) -> Value {
         "purged_index": status.purged,
         "replication": replication,
         "millis_since_quorum_ack": status.millis_since_quorum_ack,
+        "command_format": {
+            "active": formats.active(),
+            "supported": formats.own(),
+            "peers": formats
+                .peers()
+                .into_iter()
+                .map(|(id, format)| (id.to_string(), json!(format)))
+                .collect::<serde_json::Map<_, _>>(),
+        },
     })
 }
 

@@ -92,6 +92,8 @@ pub struct Catalog {
     pub credentials: Arc<HashMap<[u8; 32], Credential>>,
     /// Deleted environments whose identity rows are still being removed in the background.
     pub purges: Arc<BTreeSet<u32>>,
+    /// The command format the cluster has switched on (0: never recorded, which is 1).
+    pub command_format: u16,
 }
 
 fn put<T: Clone>(map: &mut Arc<BTreeMap<u32, T>>, id: u32, value: Option<&T>) {
@@ -107,10 +109,17 @@ fn put<T: Clone>(map: &mut Arc<BTreeMap<u32, T>>, id: u32, value: Option<&T>) {
 }
 
 impl Catalog {
+    /// The newest command format every member of the cluster reads: commands of a newer
+    /// one wait until it is switched on.
+    pub fn active_command_format(&self) -> u16 {
+        self.command_format.max(1)
+    }
+
     /// Folds changes into the catalog; identity rows are not held here and are skipped.
     pub fn apply(&mut self, changes: &[Change]) {
         for change in changes {
             match change {
+                Change::CommandFormat(format) => self.command_format = *format,
                 Change::Purge(id, pending) => {
                     let purges = Arc::make_mut(&mut self.purges);
                     if *pending {

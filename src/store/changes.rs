@@ -39,6 +39,8 @@ pub enum Change {
     /// An environment whose identity rows are being removed in the background (`true`), or
     /// whose removal finished (`false`).
     Purge(u32, bool),
+    /// The cluster switched on a newer command format (every member reads it).
+    CommandFormat(u16),
     Identity {
         environment_id: u32,
         identifier: String,
@@ -107,6 +109,10 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
                         table.remove(*seq)?;
                     }
                 }
+            }
+            Change::CommandFormat(format) => {
+                txn.open_table(tables::META)?
+                    .insert(tables::COMMAND_FORMAT_KEY, encode(format)?.as_slice())?;
             }
             Change::Purge(id, pending) => {
                 let table = opened(&mut purges, || txn.open_table(tables::PURGES))?;

@@ -15,8 +15,32 @@ use super::records::{
 };
 use crate::access::{PermSet, RoleRef, Scope, Subject};
 
-/// The version of the command format; a node refuses envelopes from a newer one.
-pub const COMMAND_FORMAT: u16 = 1;
+/// The newest command format this build reads and writes. Each command says in which format
+/// it appeared ([`Command::since`]); a command newer than the cluster's active format
+/// ([`super::catalog::Catalog::active_command_format`]) is not proposed, since a member of an
+/// older version could not read it. The active format is raised through the log
+/// ([`Command::RaiseCommandFormat`]) once every member runs a version that reads it.
+///
+/// * 1: the first release's commands.
+/// * 2: `RecordEvent(BackupTaken)` and `RaiseCommandFormat`.
+pub const COMMAND_FORMAT: u16 = 2;
+
+/// The newest command format this node reads: [`COMMAND_FORMAT`], or under fault injection
+/// `BURGEE_FAULT_COMMAND_FORMAT` (a node playing an older version in upgrade tests).
+pub fn supported_command_format() -> u16 {
+    #[cfg(feature = "fault-injection")]
+    {
+        static PLAYED: std::sync::OnceLock<Option<u16>> = std::sync::OnceLock::new();
+        if let Some(format) = *PLAYED.get_or_init(|| {
+            std::env::var("BURGEE_FAULT_COMMAND_FORMAT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        }) {
+            return format;
+        }
+    }
+    COMMAND_FORMAT
+}
 
 /// Who caused a change, for the audit log and permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +69,7 @@ pub struct Origin {
 /// A command with its context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
+    /// The command format the command needs ([`Command::since`]).
     pub format: u16,
     pub actor: Actor,
     pub request_id: String,
@@ -58,7 +83,7 @@ impl Envelope {
     /// A command proposed now, in the current format.
     pub fn now(actor: Actor, request_id: impl Into<String>, command: Command) -> Self {
         Self {
-            format: COMMAND_FORMAT,
+            format: command.since(),
             actor,
             request_id: request_id.into(),
             origin: Origin::default(),
@@ -371,6 +396,32 @@ pub enum Command {
         before_hour: u32,
         rows: Vec<EvaluationKey>,
     },
+    /// Every member of the cluster reads command format `to`: switch it on.
+    RaiseCommandFormat {
+        to: u16,
+    },
+}
+
+impl Command {
+    /// The command format the cluster must have switched on before this command is
+    /// proposed: [`Command::since`], except for raising the format, which is what switches
+    /// it on (proposed only once every member reads it).
+    pub fn needs_active(&self) -> u16 {
+        match self {
+            Self::RaiseCommandFormat { .. } => 1,
+            _ => self.since(),
+        }
+    }
+
+    /// The command format in which this command appeared. New variants go at the end of the
+    /// enum (postcard numbers them in order) and say here which format brought them.
+    pub fn since(&self) -> u16 {
+        match self {
+            Self::RecordEvent(SecurityEvent::BackupTaken { .. })
+            | Self::RaiseCommandFormat { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// A new feature.

@@ -146,9 +146,14 @@ fn prepare(db: &Database) -> Result<(), StoreError> {
 pub fn load(db: &Database) -> Result<Catalog, StoreError> {
     let txn = db.begin_read()?;
     let mut catalog = Catalog::default();
-    if let Some(meta) = txn.open_table(tables::META)?.get("meta")? {
-        catalog.meta = decode(meta.value())?;
+    let meta = txn.open_table(tables::META)?;
+    if let Some(value) = meta.get("meta")? {
+        catalog.meta = decode(value.value())?;
     }
+    if let Some(value) = meta.get(tables::COMMAND_FORMAT_KEY)? {
+        catalog.command_format = decode(value.value())?;
+    }
+    drop(meta);
     catalog.organisations = Arc::new(read_all::<OrganisationRecord>(&txn, tables::ORGANISATIONS)?);
     catalog.projects = Arc::new(read_all::<ProjectRecord>(&txn, tables::PROJECTS)?);
     catalog.environments = Arc::new(read_all::<EnvironmentRecord>(&txn, tables::ENVIRONMENTS)?);

@@ -140,6 +140,7 @@ impl Embedded {
             secret: options.secret.clone(),
             snapshot_entries: options.snapshot_entries,
             peer_tls: options.peer_tls.clone(),
+            command_format: crate::store::command::supported_command_format(),
         };
         // The state file's lock (taken above) keeps a second process from the log too.
         let node = Node::start(&config, replicated).await.map_err(raft_error)?;
@@ -201,6 +202,15 @@ impl Embedded {
         }
         if let Some(reason) = self.unavailable() {
             return Err(StoreError::Unavailable(reason));
+        }
+        // A member of an older version could not read the entry (nor the rest of its batch):
+        // such a command is not proposed until the cluster switches its format on.
+        let (needed, active) = (
+            envelope.command.needs_active(),
+            self.catalog().active_command_format(),
+        );
+        if needed > active {
+            return Ok(Err(CommandError::UpgradeInProgress { needed, active }));
         }
         let proposed = self.proposer.propose(envelope);
         tokio::pin!(proposed);

@@ -4,6 +4,8 @@ use redb::TableDefinition;
 
 /// `"meta"` holds [`Meta`](super::catalog::Meta); `"format"` the store's format version.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The key in [`META`] of the command format the cluster switched on (absent: 1).
+pub const COMMAND_FORMAT_KEY: &str = "command_format";
 pub const ORGANISATIONS: TableDefinition<u32, &[u8]> = TableDefinition::new("organisations");
 pub const PROJECTS: TableDefinition<u32, &[u8]> = TableDefinition::new("projects");
 pub const ENVIRONMENTS: TableDefinition<u32, &[u8]> = TableDefinition::new("environments");

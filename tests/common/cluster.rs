@@ -43,6 +43,8 @@ pub struct Cluster {
     extra: Vec<String>,
     /// More arguments for one node (by id).
     per_node: Vec<Vec<String>>,
+    /// Environment variables for one node (by id).
+    per_node_env: Vec<Vec<(String, String)>>,
     /// `http`, or `https` when the nodes' cluster ports speak TLS.
     scheme: &'static str,
     _temp: tempfile::TempDir,
@@ -98,6 +100,7 @@ impl Cluster {
             formation,
             extra: extra.iter().map(|e| (*e).to_owned()).collect(),
             per_node: secrets.iter().map(|_| Vec::new()).collect(),
+            per_node_env: secrets.iter().map(|_| Vec::new()).collect(),
             scheme: "http",
             _temp: temp,
             root,
@@ -113,6 +116,14 @@ impl Cluster {
     /// Arguments for node `id` alone (its certificate, say), from its next start.
     pub fn node_args(&mut self, id: usize, args: &[&str]) {
         self.per_node[id - 1] = args.iter().map(|a| (*a).to_owned()).collect();
+    }
+
+    /// Environment variables for node `id` alone, from its next start.
+    pub fn node_env(&mut self, id: usize, env: &[(&str, &str)]) {
+        self.per_node_env[id - 1] = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
     }
 
     /// Where node `id`'s cluster port listens.
@@ -170,32 +181,53 @@ impl Cluster {
             .join(",")
     }
 
-    /// Starts (or restarts) node `id` on its data directory.
-    pub fn start_node(&mut self, id: usize) {
-        let listen = format!("127.0.0.1:{}", self.ports[id - 1]);
-        let initial = self.initial_cluster();
-        let advertise = self.cluster_url(id);
-        let node_id = id.to_string();
-        let mut args = vec![
+    /// The arguments node `id` starts with (after `serve --data-dir DIR`), joining with
+    /// `--join` as `formation` says.
+    pub fn args(&self, id: usize, formation: Formation) -> Vec<String> {
+        let mut args: Vec<String> = [
             "--bootstrap-token",
             TOKEN,
             "--cluster-listen",
-            &listen,
+            &format!("127.0.0.1:{}", self.ports[id - 1]),
             "--advertise-cluster-url",
-            &advertise,
+            &self.cluster_url(id),
             "--cluster-secret",
             &self.secrets[id - 1],
             "--node-id",
-            &node_id,
-        ];
-        match self.formation {
-            Formation::Initial => args.extend(["--initial-cluster", &initial]),
-            Formation::Grown if id > 1 => args.push("--join"),
+            &id.to_string(),
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        match formation {
+            Formation::Initial => {
+                args.extend(["--initial-cluster".to_owned(), self.initial_cluster()]);
+            }
+            Formation::Grown if id > 1 => args.push("--join".into()),
             Formation::Grown => {}
         }
-        args.extend(self.extra.iter().map(String::as_str));
-        args.extend(self.per_node[id - 1].iter().map(String::as_str));
-        let server = Server::start_in(&self.data_dir(id), &args);
+        args.extend(self.extra.iter().cloned());
+        args.extend(self.per_node[id - 1].iter().cloned());
+        args
+    }
+
+    /// Node `id`'s own environment variables.
+    pub fn env(&self, id: usize) -> Vec<(&str, &str)> {
+        self.per_node_env[id - 1]
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    /// Starts (or restarts) node `id` on its data directory.
+    pub fn start_node(&mut self, id: usize) {
+        self.start_node_as(id, self.formation);
+    }
+
+    /// The same, joining as `formation` says.
+    pub fn start_node_as(&mut self, id: usize, formation: Formation) {
+        let args = self.args(id, formation);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = Server::start_with(&self.data_dir(id), &args, &self.env(id));
         self.nodes[id - 1] = Some(server);
     }
 

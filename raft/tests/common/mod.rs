@@ -93,6 +93,7 @@ pub async fn start_on(id: u64, (listener, address): (tokio::net::TcpListener, St
         secret: Some(burgee_raft::ClusterSecret::new(SECRET)),
         snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
         peer_tls: None,
+        command_format: 1,
     };
     let node = burgee_raft::Node::start(&config, Arc::clone(&memory) as Arc<dyn Machine>)
         .await

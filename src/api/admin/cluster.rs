@@ -38,6 +38,7 @@ async fn add(
     Body(body): Body<NewMember>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let url = body.url.trim().trim_end_matches('/').to_owned();
+    refuse_older_version(&state, body.id, &url).await?;
     let change = MemberChange::Add {
         id: body.id,
         url: url.clone(),
@@ -57,6 +58,32 @@ async fn remove(
     apply(&state, MemberChange::Remove { id }).await?;
     record(&state, &caller, id, "removed", None, voter).await?;
     Ok(Json(status(&state)?))
+}
+
+/// Refuses to add a node that cannot read the cluster's active command format: it would
+/// refuse the log. A node that does not answer is left to the membership change (which
+/// waits for it to catch up).
+async fn refuse_older_version(state: &AppState, id: u64, url: &str) -> Result<(), ApiError> {
+    let Some(node) = state.store.node() else {
+        return Ok(());
+    };
+    let active = state.store.catalog().active_command_format();
+    match node.hello(url).await {
+        Ok(greeting) if greeting.command_format < active => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "incompatible_version",
+            format!(
+                "node {id} at {url} reads command formats up to {}, and this cluster runs \
+                 format {active}: upgrade Burgee on that node before adding it",
+                greeting.command_format
+            ),
+        )
+        .with_details(serde_json::json!({
+            "node_command_format": greeting.command_format,
+            "active_command_format": active,
+        }))),
+        _ => Ok(()),
+    }
 }
 
 async fn apply(state: &AppState, change: MemberChange) -> Result<(), ApiError> {
@@ -94,7 +121,8 @@ async fn record(
 }
 
 fn status(state: &AppState) -> Result<Value, ApiError> {
-    Ok(crate::cluster::status_json(&node(state)?.status()))
+    let node = node(state)?;
+    Ok(crate::cluster::status_json(&node.status(), node.formats()))
 }
 
 /// The Raft node; a server on PostgreSQL has none.

@@ -119,11 +119,17 @@ impl From<CommandError> for ApiError {
             CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             CommandError::LimitExceeded(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             CommandError::NotInitialized => (StatusCode::SERVICE_UNAVAILABLE, "not_initialised"),
+            CommandError::UpgradeInProgress { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "upgrade_in_progress")
+            }
             CommandError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let details = match &error {
             CommandError::RevisionMismatch { expected, actual } => {
                 json!({"expected": expected, "actual": actual})
+            }
+            CommandError::UpgradeInProgress { needed, active } => {
+                json!({"needed_command_format": needed, "active_command_format": active})
             }
             _ => Value::Null,
         };

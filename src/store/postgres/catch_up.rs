@@ -128,7 +128,11 @@ pub fn load(handle: &Handle, txn: &Transaction<'_>, head: &Head) -> Result<Catal
             .map_err(|_| StoreError::Corrupt(format!("a record id {id} is out of range")))?;
         changes.push(write::record_change(kind, id, row.get(2))?);
     }
-    let mut catalog = Catalog::default();
+    // Replicas share one database and switch no command format on: they propose them all.
+    let mut catalog = Catalog {
+        command_format: crate::store::command::COMMAND_FORMAT,
+        ..Catalog::default()
+    };
     catalog.apply(&changes);
     let purges = handle
         .block_on(txn.query("SELECT environment_id FROM burgee_purges", &[]))

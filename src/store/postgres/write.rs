@@ -40,6 +40,7 @@ pub fn record_kind(change: &Change) -> Option<(i16, u32, Option<Vec<u8>>)> {
         Change::Grant(id, v) => row(11, *id, v.as_ref()),
         Change::Session(id, v) => row(12, *id, v.as_ref()),
         Change::Audit(..)
+        | Change::CommandFormat(..)
         | Change::Purge(..)
         | Change::Identity { .. }
         | Change::Trait { .. }
@@ -95,6 +96,8 @@ impl Plan {
                 let value = entry.as_deref().map(encode).transpose()?;
                 self.audit.insert(seq, value);
             }
+            // One database serves every replica: no cluster of versions to wait for.
+            Change::CommandFormat(_) => {}
             Change::Purge(id, pending) => {
                 self.purges.insert(i64::from(*id), *pending);
             }

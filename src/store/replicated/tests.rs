@@ -83,6 +83,7 @@ async fn a_one_member_raft_group_over_the_store() {
         secret: None,
         snapshot_entries: burgee_raft::DEFAULT_SNAPSHOT_ENTRIES,
         peer_tls: None,
+        command_format: 1,
     };
     let replicated = store(dir.path());
     let node = Node::start(

@@ -302,6 +302,7 @@ fn record_changes(before: &Catalog, changes: &[Change]) -> Vec<AuditChange> {
                 json_of(v.as_ref()),
             ),
             Change::Purge(..)
+            | Change::CommandFormat(..)
             | Change::Evaluation { .. }
             | Change::Identity { .. }
             | Change::Trait { .. }
@@ -528,6 +529,10 @@ fn describe(command: &Command, applied: &Applied) -> (String, String) {
         Command::PruneAudit { .. } => ("audit.pruned", "audit log".to_owned()),
         Command::RecordEvaluations { .. } => ("evaluations.recorded", String::new()),
         Command::PruneEvaluations { .. } => ("evaluations.pruned", String::new()),
+        Command::RaiseCommandFormat { to } => (
+            "cluster.command_format_raised",
+            format!("command format {to}"),
+        ),
     };
     (action.to_owned(), target)
 }

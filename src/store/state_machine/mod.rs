@@ -14,6 +14,7 @@
 
 mod audit;
 mod checks;
+mod cluster;
 mod credentials;
 mod environments;
 mod escalation;
@@ -43,7 +44,7 @@ use thiserror::Error;
 
 use super::catalog::Catalog;
 use super::changes::Change;
-use super::command::{Actor, Applied, COMMAND_FORMAT, Command, Envelope};
+use super::command::{Actor, Applied, Command, Envelope};
 use super::error::StoreError;
 use super::rows::Rows;
 
@@ -71,6 +72,14 @@ pub enum CommandError {
     LimitExceeded(String),
     #[error("the instance is not initialised yet")]
     NotInitialized,
+    /// A command of a newer format than the cluster has switched on: it waits until every
+    /// member runs a version that reads it (a rolling upgrade is under way).
+    #[error(
+        "this change needs command format {needed}, which the cluster switches on once every \
+         member runs a version that reads it (it runs {active}): finish the upgrade of every \
+         node and retry"
+    )]
+    UpgradeInProgress { needed: u16, active: u16 },
     /// Applying (or publishing) the command hit a bug; it was refused as a whole.
     #[error("the command could not be applied: {0}")]
     Failed(String),
@@ -148,11 +157,18 @@ pub fn apply(
         return Ok(Step::AlreadyApplied);
     }
     let mut tx = Tx::new(catalog, rows, envelope.timestamp, envelope.actor.clone());
-    let outcome = if envelope.format > COMMAND_FORMAT {
+    let supported = super::command::supported_command_format();
+    let needed = envelope.command.needs_active();
+    let outcome = if envelope.format > supported {
         Err(Fault::Refused(CommandError::Invalid(format!(
-            "command format {} is newer than this node's {COMMAND_FORMAT}",
+            "command format {} is newer than this node's {supported}",
             envelope.format
         ))))
+    } else if needed > catalog.active_command_format() {
+        Err(Fault::Refused(CommandError::UpgradeInProgress {
+            needed,
+            active: catalog.active_command_format(),
+        }))
     } else {
         catch_unwind(AssertUnwindSafe(|| {
             let applied = tx.command(envelope)?;
@@ -261,6 +277,7 @@ impl<'t> Tx<'t> {
                 setup.as_ref(),
             ),
             Command::CompleteSetup { token_hash, user } => self.complete_setup(token_hash, user),
+            Command::RaiseCommandFormat { to } => self.raise_command_format(*to),
             Command::CreateApiToken(token) => self.create_token(token),
             Command::RevokeApiToken { id } => self.revoke_token(*id),
             Command::RotateApiToken {

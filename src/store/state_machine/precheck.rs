@@ -105,7 +105,8 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         | Command::RecordEvent(_)
         | Command::PruneAudit { .. }
         | Command::RecordEvaluations { .. }
-        | Command::PruneEvaluations { .. } => Ok(()),
+        | Command::PruneEvaluations { .. }
+        | Command::RaiseCommandFormat { .. } => Ok(()),
         Command::CreateUser(user) | Command::CompleteSetup { user, .. } => {
             super::people::check_email(&user.email.trim().to_lowercase())?;
             check_name("user", &user.name)
