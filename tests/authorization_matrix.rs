@@ -358,6 +358,7 @@ fn concrete(path: &str, method: &str, fixture: &Fixture) -> String {
     path.replace("{id}", &first)
         .replace("{feature_id}", "1")
         .replace("{segment_id}", "1")
+        .replace("{other_id}", "1")
         .replace("{identifier}", "alice")
         .replace("{user_id}", &member)
 }

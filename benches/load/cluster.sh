@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A cluster on this machine, measured: acknowledged writes/s and latency (feature-state toggles
 # and identify-storing-traits, 32 connections) on one node and on three (through the leader
-# and through a follower), the time from a write on node A until node C's SDK API serves it,
-# and the time from a leader's kill -9 until a write is acknowledged again.
-#   benches/load/cluster.sh BINARY [DURATION_SECONDS] [FAILOVERS]   (needs wrk, python3)
+# and through a follower), the same with mutual TLS between the three nodes, the time from a
+# write on node A until node C's SDK API serves it, and the time from a leader's kill -9
+# until a write is acknowledged again.
+#   benches/load/cluster.sh BINARY [DURATION_SECONDS] [FAILOVERS]   (needs wrk, python3, openssl)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=$1
@@ -21,7 +22,23 @@ cleanup() {
 trap cleanup EXIT
 
 api() { echo "http://127.0.0.1:$((base + $1))"; }
-peer() { echo "http://127.0.0.1:$((base + 10 + $1))"; }
+scheme=http
+tls_args=()
+peer() { echo "$scheme://127.0.0.1:$((base + 10 + $1))"; }
+
+# Mutual TLS between nodes: one private CA, a certificate for 127.0.0.1 (server and client).
+mutual_tls() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=bench CA" -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$work/peer.key" -out "$work/peer.csr" 2>/dev/null
+  echo "subjectAltName=IP:127.0.0.1" > "$work/peer.ext"
+  openssl x509 -req -in "$work/peer.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+    -CAcreateserial -days 2 -extfile "$work/peer.ext" -out "$work/peer.pem" 2>/dev/null
+  scheme=https
+  tls_args=(--cluster-tls-cert "$work/peer.pem" --cluster-tls-key "$work/peer.key"
+    --tls-client-ca "$work/ca.pem")
+}
 
 start() { # start ID SIZE
   local id=$1 size=$2 members="" i
@@ -29,7 +46,7 @@ start() { # start ID SIZE
   BURGEE_LOG=warn "$binary" serve --data-dir "$work/node$id" --listen "127.0.0.1:$((base + id))" \
     --bootstrap-token "$token" --cluster-listen "127.0.0.1:$((base + 10 + id))" \
     --advertise-cluster-url "$(peer "$id")" --cluster-secret "$secret" --node-id "$id" \
-    --initial-cluster "$members" > /dev/null 2>>"$work/log" &
+    --initial-cluster "$members" "${tls_args[@]}" > /dev/null 2>>"$work/log" &
   pids[$id]=$!
 }
 
@@ -82,6 +99,17 @@ other=$(( follower % 3 + 1 ))
 load "3 nodes, at the leader" "$(api "$l")"
 load "3 nodes, at a follower" "$(api "$follower")"
 python3 "$root/benches/load/cluster_probe.py" visibility "$(api "$follower")" "$(api "$other")" "$token" "$BURGEE_CLIENT_KEY" 500
+for i in 1 2 3; do kill "${pids[$i]}"; wait "${pids[$i]}" 2>/dev/null || true; rm -rf "$work/node$i"; done
+
+echo "== three nodes, mutual TLS between them"
+mutual_tls
+for i in 1 2 3; do start "$i" 3; done
+l=$(leader)
+wait_ready "$l"
+BURGEE_CLIENT_KEY=$(python3 "$root/benches/load/setup.py" "$(api "$l")" "$token")
+follower=$(( l % 3 + 1 ))
+load "3 nodes mTLS, leader" "$(api "$l")"
+load "3 nodes mTLS, follower" "$(api "$follower")"
 
 echo "== failover (kill -9 of the leader until a write is acknowledged again)"
 for round in $(seq "$failovers"); do

@@ -242,6 +242,7 @@ fn operations() -> Vec<Operation> {
         op("delete", "/admin/v1/environments/{id}", "Environments", "Delete an environment (its keys stop at once; identities go in the background)"),
         op("get", "/admin/v1/environments/{id}/document", "Environments", "The environment document, as SDKs get it"),
         op("get", "/admin/v1/environments/{id}/feature-states", "Feature states", "Every feature state of the environment").paged(),
+        op("get", "/admin/v1/environments/{id}/compare/{other_id}", "Environments", "How the flags of environment `other_id` differ from this one's, per feature (matched by name): enabled, value, multivariate weights and segment overrides in order; `same` when nothing does. Needs VIEW_ENVIRONMENT on both"),
         op("patch", "/admin/v1/environments/{id}/features/{feature_id}/state", "Feature states", "Change the environment default of a feature").body(state_body()),
         op("get", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "A feature's segment overrides, strongest first"),
         op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "Reorder the overrides (each overriding segment once)").body(object(json!({"segment_ids": {"type": "array", "items": id()}}), &["segment_ids"])),

@@ -108,6 +108,17 @@ pub enum EnvironmentsCommand {
         #[arg(long, value_name = "CLIENT_KEY")]
         environment: String,
     },
+    /// How environment B's flags differ from A's, per feature: enabled, value, multivariate
+    /// weights and segment overrides (features matched by name, so two projects compare too).
+    Diff {
+        /// Environment A: a client key, or a name with --project.
+        a: String,
+        /// Environment B: a client key, or a name with --project.
+        b: String,
+        /// Name both environments within this project instead of by client key.
+        #[arg(long)]
+        project: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -430,6 +441,9 @@ pub fn environments(connection: &Connection, command: &EnvironmentsCommand) -> a
                 None,
             )?;
             deleted(connection, "environment", &env);
+        }
+        EnvironmentsCommand::Diff { a, b, project } => {
+            super::diff::run(connection, project.as_deref(), a, b)?;
         }
     }
     Ok(())

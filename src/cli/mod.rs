@@ -7,6 +7,7 @@ mod audit;
 mod backup;
 mod client;
 mod cluster;
+mod diff;
 pub use client::ADMIN_SOCKET;
 mod evaluate;
 mod health;

@@ -36,6 +36,10 @@ pub fn router() -> Router<AppState> {
             patch(set_state),
         )
         .route("/admin/v1/environments/{id}/document", get(document))
+        .route(
+            "/admin/v1/environments/{id}/compare/{other_id}",
+            get(super::compare::handler),
+        )
 }
 
 #[derive(Deserialize, Default)]

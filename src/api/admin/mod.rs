@@ -6,6 +6,7 @@ mod audit;
 mod backup;
 pub mod body;
 mod cluster;
+mod compare;
 mod consistency;
 mod environments;
 mod error;

@@ -154,6 +154,12 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/admin/v1/environments/{id}/feature-states",
         Env(P::ViewEnvironment, "id"),
     ),
+    // The handler checks the other environment too.
+    (
+        "get",
+        "/admin/v1/environments/{id}/compare/{other_id}",
+        Env(P::ViewEnvironment, "id"),
+    ),
     (
         "patch",
         "/admin/v1/environments/{id}/features/{feature_id}/state",

@@ -1,0 +1,254 @@
+//! Comparing environments with the real binary: two environments created alike are the
+//! same; changed defaults, weights and segment overrides show up as exactly those changes,
+//! both ways round; environments of two projects compare by feature name; the CLI shows the
+//! same by client key and by name; a caller who cannot see one of them is refused.
+
+#![allow(clippy::unwrap_used)] // test code fails loudly
+
+mod common;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use common::access::{Auth, status_of};
+use common::server::{Admin, Server, cli};
+
+async fn compare(admin: &Admin, a: u64, b: u64) -> Value {
+    let (code, body) = admin
+        .call(
+            Method::GET,
+            &format!("/admin/v1/environments/{a}/compare/{b}"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+async fn ok(admin: &Admin, method: Method, path: &str, body: Value) -> Value {
+    let (code, answer) = admin.call(method, path, Some(body)).await;
+    assert!((200..300).contains(&code), "{path}: {code} {answer}");
+    answer
+}
+
+#[tokio::test]
+async fn environments_compare_feature_by_feature() {
+    let server = Server::start();
+    let admin = Admin::new(&server);
+    let production_key = admin.web_production().await;
+    let staging = ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/1/environments",
+        json!({"name": "Staging"}),
+    )
+    .await;
+    let staging_id = staging["id"].as_u64().unwrap();
+    ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/1/features",
+        json!({"name": "banner", "initial_value": "hello"}),
+    )
+    .await;
+    let checkout = ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/1/features",
+        json!({"name": "checkout", "type": "MULTIVARIATE", "initial_value": "old",
+               "options": [{"value": "new", "default_weight": 30}]}),
+    )
+    .await;
+    let option_id = checkout["options"][0]["id"].as_u64().unwrap();
+    let segment = ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/1/segments",
+        json!({"name": "beta", "rules": [{"type": "ALL", "conditions": [
+            {"property": "beta", "operator": "EQUAL", "value": "true"}]}]}),
+    )
+    .await;
+    let segment_id = segment["id"].as_u64().unwrap();
+
+    let same = compare(&admin, 1, staging_id).await;
+    assert_eq!(same["same"], true, "{same}");
+    assert_eq!(same["features"], json!([]));
+
+    // Staging changes: banner's value and enabled, checkout's weight, a segment override.
+    ok(
+        &admin,
+        Method::PATCH,
+        &format!("/admin/v1/environments/{staging_id}/features/1/state"),
+        json!({"enabled": true, "value": "hi there"}),
+    )
+    .await;
+    ok(
+        &admin,
+        Method::PATCH,
+        &format!("/admin/v1/environments/{staging_id}/features/2/state"),
+        json!({"variants": [{"option_id": option_id, "weight": 50}]}),
+    )
+    .await;
+    ok(
+        &admin,
+        Method::PUT,
+        &format!("/admin/v1/environments/{staging_id}/features/1/segment-overrides/{segment_id}"),
+        json!({"enabled": true, "value": "for beta"}),
+    )
+    .await;
+    let diff = compare(&admin, 1, staging_id).await;
+    assert_eq!(diff["same"], false);
+    assert_eq!(diff["from"]["name"], "Production");
+    assert_eq!(diff["to"]["name"], "Staging");
+    let features = diff["features"].as_array().unwrap();
+    assert_eq!(features.len(), 2, "{diff}");
+    let banner = &features[0];
+    assert_eq!(banner["feature"], "banner");
+    assert_eq!(banner["status"], "changed");
+    assert_eq!(
+        banner["changes"]["enabled"],
+        json!({"from": false, "to": true})
+    );
+    assert_eq!(
+        banner["changes"]["value"],
+        json!({"from": "hello", "to": "hi there"})
+    );
+    assert_eq!(
+        banner["changes"]["segment_overrides"],
+        json!({"from": [], "to": [{"segment": "beta", "enabled": true, "value": "for beta", "variants": []}]})
+    );
+    assert!(banner["changes"].get("variants").is_none(), "{banner}");
+    let checkout = &features[1];
+    assert_eq!(checkout["feature"], "checkout");
+    assert_eq!(
+        checkout["changes"],
+        json!({"variants": {"from": [{"option": "new", "weight": 30.0}], "to": [{"option": "new", "weight": 50.0}]}})
+    );
+    // The other way round swaps the sides.
+    let back = compare(&admin, staging_id, 1).await;
+    assert_eq!(
+        back["features"][0]["changes"]["value"],
+        json!({"from": "hi there", "to": "hello"})
+    );
+
+    // Another project's environment compares by feature name.
+    ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects",
+        json!({"name": "Mobile"}),
+    )
+    .await;
+    let mobile = ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/2/environments",
+        json!({"name": "Production"}),
+    )
+    .await;
+    ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/2/features",
+        json!({"name": "Banner", "initial_value": "hello"}),
+    )
+    .await;
+    ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/2/features",
+        json!({"name": "dark-mode"}),
+    )
+    .await;
+    let across = compare(&admin, 1, mobile["id"].as_u64().unwrap()).await;
+    let statuses: Vec<(String, String)> = across["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["feature"].as_str().unwrap().to_owned(),
+                f["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("checkout".to_owned(), "only_in_from".to_owned()),
+            ("dark-mode".to_owned(), "only_in_to".to_owned()),
+        ],
+        "banner is alike in both: {across}"
+    );
+
+    // The CLI: by client key, and by name within a project; JSON is the API's answer.
+    let staging_key = staging["client_key"].as_str().unwrap();
+    let (code, out, err) = cli(
+        &server,
+        &[
+            "environments",
+            "diff",
+            &production_key,
+            staging_key,
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), diff);
+    let (code, out, err) = cli(
+        &server,
+        &[
+            "environments",
+            "diff",
+            "Production",
+            "Staging",
+            "--project",
+            "Web",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("banner") && l.contains("value") && l.contains("hi there")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("checkout") && l.contains("variants")),
+        "{out}"
+    );
+    let (code, out, err) = cli(
+        &server,
+        &["environments", "diff", &production_key, &production_key],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("are the same"), "{out}");
+
+    // Unknown environments are 404s.
+    let (code, body) = admin
+        .call(Method::GET, "/admin/v1/environments/1/compare/999", None)
+        .await;
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+
+    // A viewer of Production alone may not compare it with Staging, either way round.
+    let viewer = common::access::user(&server, "viewer@example.com", "a-long-password-1").await;
+    common::access::grant(&server, viewer, "viewer", json!({"environment_id": 1})).await;
+    let session = Auth::Bearer(
+        common::access::login(&server, "viewer@example.com", "a-long-password-1").await,
+    );
+    let path = |a: u64, b: u64| format!("/admin/v1/environments/{a}/compare/{b}");
+    assert_eq!(
+        status_of(&server, &session, Method::GET, &path(1, 1)).await,
+        200
+    );
+    assert_eq!(
+        status_of(&server, &session, Method::GET, &path(1, staging_id)).await,
+        403
+    );
+    assert_eq!(
+        status_of(&server, &session, Method::GET, &path(staging_id, 1)).await,
+        403
+    );
+}
