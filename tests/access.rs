@@ -92,6 +92,8 @@ async fn the_setup_token_creates_the_first_admin_once() {
         actions,
         vec![
             json!("instance.initialised"),
+            // A node of its own reads its newest command format: switched on at its start.
+            json!("cluster.command_format_raised"),
             json!("setup.completed"),
             json!("login.succeeded"),
             json!("project.created")

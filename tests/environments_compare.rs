@@ -252,3 +252,143 @@ async fn environments_compare_feature_by_feature() {
         403
     );
 }
+
+#[tokio::test]
+async fn a_clone_is_the_same_environment_with_new_keys_and_the_same_hash_seeds() {
+    let server = Server::start();
+    let admin = Admin::new(&server);
+    let production_key = admin.web_production().await;
+    ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/1/features",
+        json!({"name": "checkout", "type": "MULTIVARIATE", "initial_value": "old",
+               "options": [{"value": "new", "default_weight": 0}]}),
+    )
+    .await;
+    let option_id = admin.get("/admin/v1/features/1").await["options"][0]["id"].clone();
+    ok(
+        &admin,
+        Method::PATCH,
+        "/admin/v1/environments/1/features/1/state",
+        json!({"enabled": true, "variants": [{"option_id": option_id, "weight": 50}]}),
+    )
+    .await;
+    let segment = ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/1/segments",
+        json!({"name": "beta", "rules": [{"type": "ALL", "conditions": [
+            {"property": "beta", "operator": "EQUAL", "value": "true"}]}]}),
+    )
+    .await;
+    ok(
+        &admin,
+        Method::PUT,
+        &format!(
+            "/admin/v1/environments/1/features/1/segment-overrides/{}",
+            segment["id"]
+        ),
+        json!({"enabled": true, "value": "for beta"}),
+    )
+    .await;
+    ok(
+        &admin,
+        Method::PATCH,
+        "/admin/v1/environments/1",
+        json!({"settings": {"allow_client_traits": false}}),
+    )
+    .await;
+    let audit_before = common::access::audit(&server).await.len();
+
+    let clone = ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects/1/environments",
+        json!({"name": "Production copy", "clone_from": 1}),
+    )
+    .await;
+    let clone_id = clone["id"].as_u64().unwrap();
+    let clone_key = clone["client_key"].as_str().unwrap().to_owned();
+    assert_ne!(clone_key, production_key);
+    let diff = compare(&admin, 1, clone_id).await;
+    assert_eq!(diff["same"], true, "a clone compares the same: {diff}");
+    let production = admin.get("/admin/v1/environments/1").await;
+    assert_eq!(clone["settings"], production["settings"], "{clone}");
+    // One audited change.
+    let audit = common::access::audit(&server).await;
+    assert_eq!(
+        audit.len(),
+        audit_before + 1,
+        "{:?}",
+        &audit[audit_before..]
+    );
+    assert_eq!(audit[audit_before]["action"], "environment.cloned");
+
+    // The same hash seeds (django_id and UUID of every feature state).
+    let seeds = |document: &Value| -> Vec<Value> {
+        document["feature_states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| json!([s["django_id"], s["featurestate_uuid"]]))
+            .collect()
+    };
+    let document = |id: u64| {
+        let admin = &admin;
+        async move {
+            let (code, body) = admin
+                .call(
+                    Method::GET,
+                    &format!("/admin/v1/environments/{id}/document"),
+                    None,
+                )
+                .await;
+            assert_eq!(code, 200, "{body}");
+            body
+        }
+    };
+    assert_eq!(seeds(&document(1).await), seeds(&document(clone_id).await));
+    // Refusals: a source of another project, an unknown source, a taken name.
+    ok(
+        &admin,
+        Method::POST,
+        "/admin/v1/projects",
+        json!({"name": "Mobile"}),
+    )
+    .await;
+    for (project, body, code) in [
+        (2, json!({"name": "x", "clone_from": 1}), 400),
+        (1, json!({"name": "x", "clone_from": 99}), 404),
+        (1, json!({"name": "Production", "clone_from": 1}), 409),
+    ] {
+        let (status, answer) = admin
+            .call(
+                Method::POST,
+                &format!("/admin/v1/projects/{project}/environments"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, code, "{answer}");
+    }
+
+    // The CLI clones by name within the project.
+    let (code, out, err) = cli(
+        &server,
+        &[
+            "environments",
+            "create",
+            "--project",
+            "Web",
+            "Staging",
+            "--from",
+            "Production",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let staging: Value = serde_json::from_str(&out).unwrap();
+    let diff = compare(&admin, 1, staging["id"].as_u64().unwrap()).await;
+    assert_eq!(diff["same"], true, "{diff}");
+}

@@ -42,8 +42,9 @@ fn project_names(list: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_failed_commit_is_applied_again_from_the_log_and_nothing_is_lost_or_doubled() {
-    // Commit 1 initialises; 2 creates A; 3 (B) fails, and the writer applies B again.
-    let (temp, server) = fresh("3");
+    // Commit 1 initialises, 2 switches the newest command format on (a node of its own reads
+    // it); 3 creates A; 4 (B) fails, and the writer applies B again.
+    let (temp, server) = fresh("4");
     let admin = Admin::new(&server);
     admin.post("/admin/v1/projects", json!({"name": "A"})).await;
     let b = admin.post("/admin/v1/projects", json!({"name": "B"})).await;
@@ -71,8 +72,9 @@ async fn a_failed_commit_is_applied_again_from_the_log_and_nothing_is_lost_or_do
 
 #[tokio::test]
 async fn a_failed_batch_is_applied_again_and_only_refused_calls_are_missing() {
-    // Commits 1–3 set up; the fifth commit fails, whatever commands share it.
-    let (_temp, server) = fresh("5");
+    // Commits 1–4 set up (1 and 2 at the start: see above); the sixth commit fails, whatever
+    // commands share it.
+    let (_temp, server) = fresh("6");
     let admin = Admin::new(&server);
     admin
         .post("/admin/v1/projects", json!({"name": "Web"}))
@@ -164,7 +166,8 @@ async fn identify_round(server: &Server, key: &str, first: usize) -> Vec<u16> {
 
 #[tokio::test]
 async fn a_lost_disk_turns_readiness_unavailable_and_liveness_stays_truthful() {
-    let (_temp, server) = fresh("3..");
+    // Commits 1 and 2 at the start, 3 creates A; every commit from the fourth on fails.
+    let (_temp, server) = fresh("4..");
     let admin = Admin::new(&server);
     admin.post("/admin/v1/projects", json!({"name": "A"})).await;
     for name in ["B", "C"] {

@@ -235,7 +235,7 @@ fn operations() -> Vec<Operation> {
         op("patch", "/admin/v1/projects/{id}", "Projects", "Rename or change a project").body(object(json!({"name": name(), "hide_disabled_flags": {"type": "boolean"}}), &[])),
         op("delete", "/admin/v1/projects/{id}", "Projects", "Delete a project with everything in it (identities go in the background)"),
         op("get", "/admin/v1/projects/{id}/environments", "Environments", "List a project's environments").paged(),
-        op("post", "/admin/v1/projects/{id}/environments", "Environments", "Create an environment (a new client key)").body(object(json!({"name": name(), "settings": settings()}), &["name"])),
+        op("post", "/admin/v1/projects/{id}/environments", "Environments", "Create an environment (a new client key); with `clone_from`, as a copy of another environment of the project: its settings (`settings` change the copy's), every feature's state and segment overrides with their values, weights and hash seeds, in one audited change (needs VIEW_ENVIRONMENT on the source)").body(object(json!({"name": name(), "settings": settings(), "clone_from": id()}), &["name"])),
         op("get", "/admin/v1/environments", "Environments", "All environments, or `?client_key=`").paged().query("client_key", json!({"type": "string"})),
         op("get", "/admin/v1/environments/{id}", "Environments", "An environment (ETag: its revision)"),
         op("patch", "/admin/v1/environments/{id}", "Environments", "Rename or change settings (`If-Match: \"<revision>\"` or `*`; stale: 412)").body(object(json!({"name": name(), "settings": settings()}), &[])),

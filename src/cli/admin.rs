@@ -103,6 +103,10 @@ pub enum EnvironmentsCommand {
         #[arg(long)]
         project: String,
         name: String,
+        /// Copy this environment of the project (a name or a client key): its settings,
+        /// feature states and segment overrides, with their hash seeds.
+        #[arg(long, value_name = "ENVIRONMENT")]
+        from: Option<String>,
     },
     Delete {
         #[arg(long, value_name = "CLIENT_KEY")]
@@ -419,12 +423,22 @@ pub fn environments(connection: &Connection, command: &EnvironmentsCommand) -> a
                 &rows,
             );
         }
-        EnvironmentsCommand::Create { project, name } => {
-            let project = client.project(project)?;
+        EnvironmentsCommand::Create {
+            project: project_name,
+            name,
+            from,
+        } => {
+            let project = client.project(project_name)?;
+            let mut body = json!({"name": name});
+            if let Some(from) = from {
+                let source = super::diff::environment(&client, Some(project_name), from)
+                    .or_else(|_| client.environment(from))?;
+                body["clone_from"] = source["id"].clone();
+            }
             let env = client.call(
                 Method::POST,
                 &format!("/admin/v1/projects/{}/environments", project["id"]),
-                Some(&json!({"name": name})),
+                Some(&body),
             )?;
             print(
                 connection.output,

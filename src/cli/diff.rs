@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::client::{Client, Connection, Output, pick, print};
 
 /// An environment named by its client key, or by name (or id) within `project`.
-fn environment(client: &Client, project: Option<&str>, name: &str) -> anyhow::Result<Value> {
+pub fn environment(client: &Client, project: Option<&str>, name: &str) -> anyhow::Result<Value> {
     match project {
         None => client.environment(name),
         Some(project) => {

@@ -75,6 +75,10 @@ struct NewEnvironment {
     name: String,
     #[serde(default)]
     settings: SettingsBody,
+    /// Copy this environment of the project (its settings, feature states and segment
+    /// overrides); `settings` then change the copy's.
+    #[serde(default)]
+    clone_from: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -131,6 +135,9 @@ async fn create(
     Path(project_id): Path<u32>,
     Body(body): Body<NewEnvironment>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if let Some(source_id) = body.clone_from {
+        return clone(&state, &caller, project_id, source_id, body).await;
+    }
     let mut settings = EnvironmentSettingsRecord::default();
     let patch = body.settings.patch();
     if let Some(v) = patch.hide_disabled_flags {
@@ -155,6 +162,52 @@ async fn create(
         settings,
     };
     let id = created_id(&execute(&state, &caller, command).await?)?;
+    let catalog = state.store.catalog();
+    let env = find(&catalog.environments, "environment", id)?;
+    Ok(created(views::environment(env)))
+}
+
+/// Creates an environment as a copy of `source_id` (one atomic, audited change).
+async fn clone(
+    state: &AppState,
+    caller: &Caller,
+    project_id: u32,
+    source_id: u32,
+    body: NewEnvironment,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    {
+        let catalog = state.store.catalog();
+        let source = find(&catalog.environments, "environment", source_id)?;
+        if source.project_id != project_id {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!(
+                    "environment {source_id} belongs to project {}, not {project_id}: an \
+                     environment is cloned within its project",
+                    source.project_id
+                ),
+            ));
+        }
+        if !caller.can(
+            &catalog,
+            Permission::ViewEnvironment,
+            Target::Environment(source_id),
+        ) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("cloning needs VIEW_ENVIRONMENT on environment {source_id}"),
+            ));
+        }
+    }
+    let command = Command::CloneEnvironment {
+        source_id,
+        name: body.name,
+        client_key: new_client_key()?,
+        settings: body.settings.patch(),
+    };
+    let id = created_id(&execute(state, caller, command).await?)?;
     let catalog = state.store.catalog();
     let env = find(&catalog.environments, "environment", id)?;
     Ok(created(views::environment(env)))

@@ -349,6 +349,11 @@ impl<'a> Source<'a> {
                 let meta: Vec<u8> = row.first().map(|r| r.get(0)).unwrap_or_default();
                 self.queued
                     .push_back(Row::Meta("format".into(), codec::encode(&STORE_FORMAT)?));
+                // PostgreSQL replicas propose every command format: so may the moved store.
+                self.queued.push_back(Row::Meta(
+                    crate::store::tables::COMMAND_FORMAT_KEY.into(),
+                    codec::encode(&crate::store::command::COMMAND_FORMAT)?,
+                ));
                 if !meta.is_empty() {
                     self.queued.push_back(Row::Meta("meta".into(), meta));
                 }

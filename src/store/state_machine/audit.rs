@@ -529,6 +529,12 @@ fn describe(command: &Command, applied: &Applied) -> (String, String) {
         Command::PruneAudit { .. } => ("audit.pruned", "audit log".to_owned()),
         Command::RecordEvaluations { .. } => ("evaluations.recorded", String::new()),
         Command::PruneEvaluations { .. } => ("evaluations.pruned", String::new()),
+        Command::CloneEnvironment {
+            name, source_id, ..
+        } => (
+            "environment.cloned",
+            format!("environment {name:?} (from environment {source_id})"),
+        ),
         Command::RaiseCommandFormat { to } => (
             "cluster.command_format_raised",
             format!("command format {to}"),

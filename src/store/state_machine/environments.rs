@@ -5,7 +5,8 @@ use super::{CommandError, Fault, Tx};
 use crate::store::changes::Change;
 use crate::store::command::{Applied, SettingsPatch};
 use crate::store::records::{
-    EnvironmentRecord, EnvironmentSettingsRecord, FeatureRecord, ServerKeyRecord, StateTarget,
+    EnvironmentRecord, EnvironmentSettingsRecord, FeatureRecord, FeatureStateRecord,
+    ServerKeyRecord, StateTarget,
 };
 
 impl Tx<'_> {
@@ -22,6 +23,37 @@ impl Tx<'_> {
             self.work.project_features(project_id).cloned().collect();
         for feature in features {
             let state = self.new_state(id, &feature, StateTarget::Environment)?;
+            self.record(Change::State(state.id, Some(state)));
+        }
+        self.touch(id);
+        Ok(Applied::Created { id })
+    }
+
+    /// A new environment in the source's project with its settings (`settings` over them),
+    /// every default state and segment override as the source has them — enabled, value,
+    /// weights and hash seed, so every identity gets the same flags and variants — and a new
+    /// client key. Identity overrides and server keys stay with the source.
+    pub(super) fn clone_environment(
+        &mut self,
+        source_id: u32,
+        name: &str,
+        client_key: &str,
+        settings: &SettingsPatch,
+    ) -> Result<Applied, Fault> {
+        let source = self.environment(source_id)?.clone();
+        let mut copied = source.settings.clone();
+        apply_settings(&mut copied, settings);
+        let id = self.insert_environment(source.project_id, name, client_key, &copied)?;
+        let states: Vec<FeatureStateRecord> = self
+            .work
+            .environment_states(source_id)
+            .filter(|s| !matches!(s.target, StateTarget::Identity { .. }))
+            .cloned()
+            .collect();
+        for mut state in states {
+            state.id = Self::next_id(&mut self.work.meta.counters.state)?;
+            state.environment_id = id;
+            state.updated_at = self.now;
             self.record(Change::State(state.id, Some(state)));
         }
         self.touch(id);

@@ -278,6 +278,12 @@ impl<'t> Tx<'t> {
             ),
             Command::CompleteSetup { token_hash, user } => self.complete_setup(token_hash, user),
             Command::RaiseCommandFormat { to } => self.raise_command_format(*to),
+            Command::CloneEnvironment {
+                source_id,
+                name,
+                client_key,
+                settings,
+            } => self.clone_environment(*source_id, name, client_key, settings),
             Command::CreateApiToken(token) => self.create_token(token),
             Command::RevokeApiToken { id } => self.revoke_token(*id),
             Command::RotateApiToken {

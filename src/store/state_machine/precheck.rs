@@ -23,6 +23,9 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         }
         Command::CreateEnvironment {
             name, client_key, ..
+        }
+        | Command::CloneEnvironment {
+            name, client_key, ..
         } => {
             check_name("environment", name)?;
             check_key(client_key)
