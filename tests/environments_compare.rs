@@ -13,22 +13,43 @@ use serde_json::{Value, json};
 use common::access::{Auth, status_of};
 use common::server::{Admin, Server, cli};
 
-async fn compare(admin: &Admin, a: u64, b: u64) -> Value {
-    let (code, body) = admin
-        .call(
-            Method::GET,
-            &format!("/admin/v1/environments/{a}/compare/{b}"),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200, "{body}");
+/// A GET that must succeed: its body.
+async fn fetched(admin: &Admin, path: &str) -> Value {
+    let (code, body) = admin.call(Method::GET, path, None).await;
+    assert_eq!(code, 200, "{path}: {body}");
     body
+}
+
+async fn compare(admin: &Admin, a: u64, b: u64) -> Value {
+    fetched(admin, &format!("/admin/v1/environments/{a}/compare/{b}")).await
 }
 
 async fn ok(admin: &Admin, method: Method, path: &str, body: Value) -> Value {
     let (code, answer) = admin.call(method, path, Some(body)).await;
     assert!((200..300).contains(&code), "{path}: {code} {answer}");
     answer
+}
+
+/// Project 1 gets the multivariate feature `checkout` (option "new" at `weight`) and the
+/// segment `beta`: the option's id and the segment's.
+async fn checkout_and_beta(admin: &Admin, weight: u32) -> (Value, Value) {
+    let checkout = ok(
+        admin,
+        Method::POST,
+        "/admin/v1/projects/1/features",
+        json!({"name": "checkout", "type": "MULTIVARIATE", "initial_value": "old",
+               "options": [{"value": "new", "default_weight": weight}]}),
+    )
+    .await;
+    let segment = ok(
+        admin,
+        Method::POST,
+        "/admin/v1/projects/1/segments",
+        json!({"name": "beta", "rules": [{"type": "ALL", "conditions": [
+            {"property": "beta", "operator": "EQUAL", "value": "true"}]}]}),
+    )
+    .await;
+    (checkout["options"][0]["id"].clone(), segment["id"].clone())
 }
 
 #[tokio::test]
@@ -51,24 +72,7 @@ async fn environments_compare_feature_by_feature() {
         json!({"name": "banner", "initial_value": "hello"}),
     )
     .await;
-    let checkout = ok(
-        &admin,
-        Method::POST,
-        "/admin/v1/projects/1/features",
-        json!({"name": "checkout", "type": "MULTIVARIATE", "initial_value": "old",
-               "options": [{"value": "new", "default_weight": 30}]}),
-    )
-    .await;
-    let option_id = checkout["options"][0]["id"].as_u64().unwrap();
-    let segment = ok(
-        &admin,
-        Method::POST,
-        "/admin/v1/projects/1/segments",
-        json!({"name": "beta", "rules": [{"type": "ALL", "conditions": [
-            {"property": "beta", "operator": "EQUAL", "value": "true"}]}]}),
-    )
-    .await;
-    let segment_id = segment["id"].as_u64().unwrap();
+    let (option_id, segment_id) = checkout_and_beta(&admin, 30).await;
 
     let same = compare(&admin, 1, staging_id).await;
     assert_eq!(same["same"], true, "{same}");
@@ -258,15 +262,7 @@ async fn a_clone_is_the_same_environment_with_new_keys_and_the_same_hash_seeds()
     let server = Server::start();
     let admin = Admin::new(&server);
     let production_key = admin.web_production().await;
-    ok(
-        &admin,
-        Method::POST,
-        "/admin/v1/projects/1/features",
-        json!({"name": "checkout", "type": "MULTIVARIATE", "initial_value": "old",
-               "options": [{"value": "new", "default_weight": 0}]}),
-    )
-    .await;
-    let option_id = admin.get("/admin/v1/features/1").await["options"][0]["id"].clone();
+    let (option_id, segment_id) = checkout_and_beta(&admin, 0).await;
     ok(
         &admin,
         Method::PATCH,
@@ -274,21 +270,10 @@ async fn a_clone_is_the_same_environment_with_new_keys_and_the_same_hash_seeds()
         json!({"enabled": true, "variants": [{"option_id": option_id, "weight": 50}]}),
     )
     .await;
-    let segment = ok(
-        &admin,
-        Method::POST,
-        "/admin/v1/projects/1/segments",
-        json!({"name": "beta", "rules": [{"type": "ALL", "conditions": [
-            {"property": "beta", "operator": "EQUAL", "value": "true"}]}]}),
-    )
-    .await;
     ok(
         &admin,
         Method::PUT,
-        &format!(
-            "/admin/v1/environments/1/features/1/segment-overrides/{}",
-            segment["id"]
-        ),
+        &format!("/admin/v1/environments/1/features/1/segment-overrides/{segment_id}"),
         json!({"enabled": true, "value": "for beta"}),
     )
     .await;
@@ -334,21 +319,11 @@ async fn a_clone_is_the_same_environment_with_new_keys_and_the_same_hash_seeds()
             .map(|s| json!([s["django_id"], s["featurestate_uuid"]]))
             .collect()
     };
-    let document = |id: u64| {
-        let admin = &admin;
-        async move {
-            let (code, body) = admin
-                .call(
-                    Method::GET,
-                    &format!("/admin/v1/environments/{id}/document"),
-                    None,
-                )
-                .await;
-            assert_eq!(code, 200, "{body}");
-            body
-        }
-    };
-    assert_eq!(seeds(&document(1).await), seeds(&document(clone_id).await));
+    let document = |id: u64| format!("/admin/v1/environments/{id}/document");
+    assert_eq!(
+        seeds(&fetched(&admin, &document(1)).await),
+        seeds(&fetched(&admin, &document(clone_id)).await)
+    );
     // Refusals: a source of another project, an unknown source, a taken name.
     ok(
         &admin,

@@ -177,16 +177,28 @@ pub async fn handler(
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     find(&catalog.environments, "environment", other_id)?;
-    if !caller.can(
-        &catalog,
-        Permission::ViewEnvironment,
-        Target::Environment(other_id),
-    ) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("comparing needs VIEW_ENVIRONMENT on environment {other_id} too"),
-        ));
-    }
+    require_view(&caller, &catalog, other_id, "comparing")?;
     Ok(Json(compare(&catalog, id, other_id)?))
+}
+
+/// Refuses (403) a caller who may not see environment `id`, which `doing` needs (the route
+/// table checks only the environment of the path).
+pub fn require_view(
+    caller: &Caller,
+    catalog: &Catalog,
+    id: u32,
+    doing: &str,
+) -> Result<(), ApiError> {
+    if caller.can(
+        catalog,
+        Permission::ViewEnvironment,
+        Target::Environment(id),
+    ) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("{doing} needs VIEW_ENVIRONMENT on environment {id} too"),
+    ))
 }

@@ -189,17 +189,7 @@ async fn clone(
                 ),
             ));
         }
-        if !caller.can(
-            &catalog,
-            Permission::ViewEnvironment,
-            Target::Environment(source_id),
-        ) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("cloning needs VIEW_ENVIRONMENT on environment {source_id}"),
-            ));
-        }
+        super::compare::require_view(caller, &catalog, source_id, "cloning")?;
     }
     let command = Command::CloneEnvironment {
         source_id,
