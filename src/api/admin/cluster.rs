@@ -68,6 +68,10 @@ async fn refuse_older_version(state: &AppState, id: u64, url: &str) -> Result<()
         return Ok(());
     };
     let active = state.store.catalog().active_command_format();
+    if active <= 1 {
+        // Every version reads the first format: nothing to ask.
+        return Ok(());
+    }
     match node.hello(url).await {
         Ok(greeting) if greeting.command_format < active => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -23,6 +23,8 @@ mod evaluation_tests;
 mod evaluations;
 mod features;
 #[cfg(test)]
+mod format_tests;
+#[cfg(test)]
 mod harness;
 mod identities;
 mod import;

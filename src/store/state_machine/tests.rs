@@ -6,8 +6,8 @@
 use super::CommandError;
 use super::harness::{Harness, envelope, feature};
 use crate::store::command::{
-    Applied, COMMAND_FORMAT, Command, ImportedEnvironment, ImportedFeature, ImportedSegment,
-    NewToken, SegmentOverrideChange, SettingsPatch, StatePatch, TraitWrite,
+    Applied, Command, ImportedEnvironment, ImportedFeature, ImportedSegment, NewToken,
+    SegmentOverrideChange, SettingsPatch, StatePatch, TraitWrite,
 };
 use crate::store::records::{
     EnvironmentSettingsRecord, StoredFeatureKind, StoredValue, VariantWeightRecord,
@@ -549,19 +549,6 @@ fn a_reapplied_entry_changes_nothing() {
 }
 
 #[test]
-fn a_command_from_a_newer_format_is_refused() {
-    let mut h = Harness::initialised();
-    let mut newer = envelope(Command::CreateProject {
-        name: "Web".into(),
-        hide_disabled_flags: false,
-    });
-    newer.format = COMMAND_FORMAT + 1;
-    let mut batch = h.machine.begin().unwrap();
-    let answer = batch.apply(&newer, |_, _| Ok(())).unwrap();
-    assert!(matches!(answer, Err(CommandError::Invalid(_))));
-}
-
-#[test]
 fn an_unpublishable_command_is_refused_and_the_batch_goes_on() {
     let mut h = Harness::initialised();
     let mut batch = h.machine.begin().unwrap();
@@ -594,61 +581,4 @@ fn an_unpublishable_command_is_refused_and_the_batch_goes_on() {
     assert_eq!(committed.catalog.projects.len(), 1);
     assert!(committed.catalog.environments.is_empty());
     assert_eq!(committed.catalog.meta.last_applied, 3);
-}
-
-#[test]
-fn a_newer_command_waits_until_the_cluster_switches_its_format_on() {
-    let mut h = Harness::initialised();
-    let backup = || {
-        envelope(Command::RecordEvent(
-            crate::store::command::SecurityEvent::BackupTaken {
-                node_id: 1,
-                applied_index: 7,
-            },
-        ))
-    };
-    assert_eq!(backup().format, 2);
-    assert_eq!(h.machine.catalog().active_command_format(), 1);
-    let mut batch = h.machine.begin().unwrap();
-    let answer = batch.apply(&backup(), |_, _| Ok(())).unwrap();
-    assert!(
-        matches!(
-            answer,
-            Err(CommandError::UpgradeInProgress {
-                needed: 2,
-                active: 1
-            })
-        ),
-        "{answer:?}"
-    );
-    let raised = batch
-        .apply(
-            &envelope(Command::RaiseCommandFormat { to: COMMAND_FORMAT }),
-            |_, _| Ok(()),
-        )
-        .unwrap();
-    assert!(raised.is_ok(), "{raised:?}");
-    let answer = batch.apply(&backup(), |_, _| Ok(())).unwrap();
-    assert!(answer.is_ok(), "{answer:?}");
-    // Never lowered, never past this build's format.
-    let lower = batch
-        .apply(&envelope(Command::RaiseCommandFormat { to: 1 }), |_, _| {
-            Ok(())
-        })
-        .unwrap();
-    assert!(lower.is_ok());
-    let past = batch
-        .apply(
-            &envelope(Command::RaiseCommandFormat {
-                to: COMMAND_FORMAT + 1,
-            }),
-            |_, _| Ok(()),
-        )
-        .unwrap();
-    assert!(matches!(past, Err(CommandError::Invalid(_))), "{past:?}");
-    batch.commit().unwrap();
-    assert_eq!(h.machine.catalog().active_command_format(), COMMAND_FORMAT);
-    // The switch is durable: a reopened store keeps it.
-    let reloaded = crate::store::database::load(h.machine.database()).unwrap();
-    assert_eq!(reloaded.active_command_format(), COMMAND_FORMAT);
 }
