@@ -4,7 +4,7 @@
 //! version: it tells its peers it reads command format 1 and refuses newer commands, as that
 //! version does. With one such member, the cluster keeps format 1 on: old-format writes go
 //! on, a change of the newer format is refused with 503 `upgrade_in_progress`; once the last
-//! member runs the new version the leader switches format 2 on, and the change goes through.
+//! member runs the new version the leader switches the newest format on, and the change goes through.
 //! An old version then cannot join: it refuses to start against the cluster, and the cluster
 //! refuses to add it. And a rolling restart under SDK load loses no request for a client
 //! that retries on another node, as an SDK behind a Service does.
@@ -21,6 +21,8 @@ use common::cluster::{Cluster, Formation, project_names};
 use serde_json::{Value, json};
 
 const PLAY_OLD: (&str, &str) = ("BURGEE_FAULT_COMMAND_FORMAT", "1");
+/// The newest command format of this build.
+const NEWEST: u64 = burgee::store::command::COMMAND_FORMAT as u64;
 
 async fn active_format(cluster: &Cluster, id: usize) -> u64 {
     cluster.status(id).await["command_format"]["active"]
@@ -57,7 +59,7 @@ async fn new_commands_switch_on_when_the_last_member_is_upgraded_and_an_old_node
     tokio::time::sleep(Duration::from_secs(3)).await;
     let status = cluster.status(leader).await;
     assert_eq!(status["command_format"]["active"], 1, "{status}");
-    assert_eq!(status["command_format"]["supported"], 2, "{status}");
+    assert_eq!(status["command_format"]["supported"], NEWEST, "{status}");
     let (code, body) = cluster.create_project(leader, "mixed-versions").await;
     assert_eq!(code, 201, "old-format writes go on: {body}");
     // A backup records a newer-format audit event: refused until the upgrade is done.
@@ -72,11 +74,12 @@ async fn new_commands_switch_on_when_the_last_member_is_upgraded_and_an_old_node
         "{body}"
     );
 
-    // Node 3 is upgraded (restarted as the new version): format 2 switches on everywhere.
+    // Node 3 is upgraded (restarted as the new version): the newest format switches on
+    // everywhere.
     cluster.kill(3);
     cluster.node_env(3, &[]);
     cluster.start_node(3);
-    wait_active(&cluster, 2).await;
+    wait_active(&cluster, NEWEST).await;
     let leader = cluster.ready(Duration::from_secs(60)).await;
     let (code, body) = cluster
         .admin(leader)
@@ -97,7 +100,8 @@ async fn new_commands_switch_on_when_the_last_member_is_upgraded_and_an_old_node
     let (code, _, stderr) = common::server::run_cli(&args, &[PLAY_OLD]);
     assert_ne!(code, 0, "an old node started against a newer cluster");
     assert!(
-        stderr.contains("runs command format 2") && stderr.contains("upgrade Burgee"),
+        stderr.contains(&format!("runs command format {NEWEST}"))
+            && stderr.contains("upgrade Burgee"),
         "{stderr}"
     );
 

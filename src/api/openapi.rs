@@ -124,6 +124,11 @@ fn id() -> Value {
     json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})
 }
 
+/// Features by name (names are matched regardless of case).
+fn names() -> Value {
+    json!({"type": "array", "items": {"type": "string"}, "minItems": 1})
+}
+
 fn secret() -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": 1024})
 }
@@ -243,6 +248,8 @@ fn operations() -> Vec<Operation> {
         op("get", "/admin/v1/environments/{id}/document", "Environments", "The environment document, as SDKs get it"),
         op("get", "/admin/v1/environments/{id}/feature-states", "Feature states", "Every feature state of the environment").paged(),
         op("get", "/admin/v1/environments/{id}/compare/{other_id}", "Environments", "How the flags of environment `other_id` differ from this one's, per feature (matched by name): enabled, value, multivariate weights and segment overrides in order; `same` when nothing does. Needs VIEW_ENVIRONMENT on both"),
+        op("post", "/admin/v1/environments/{id}/promote", "Environments", "Copy features' configuration (enabled, value, weights, segment overrides in order) from this environment to others of its project, atomically: all targets or none. `dry_run` shows the exact diff and an ETag naming every environment's revision; sent back as `If-Match`, a change meanwhile is refused with 412. Targets keep their hash seeds. Needs VIEW_ENVIRONMENT on each target for a dry run, UPDATE_FEATURE_STATE (and MANAGE_SEGMENT_OVERRIDES for overrides) to apply").body(object(json!({"to": {"type": "array", "items": id(), "minItems": 1}, "features": names(), "dry_run": {"type": "boolean"}}), &["to", "features"])),
+        op("post", "/admin/v1/projects/{id}/bulk-edit", "Feature states", "Set enabled and/or the value of many features in many environments of the project in one atomic change, with the same dry run, ETag and `If-Match` guard as a promotion. Needs VIEW_ENVIRONMENT on each environment for a dry run, UPDATE_FEATURE_STATE to apply").body(object(json!({"environments": {"type": "array", "items": id(), "minItems": 1}, "features": names(), "enabled": {"type": "boolean"}, "value": value_schema(), "dry_run": {"type": "boolean"}}), &["environments", "features"])),
         op("patch", "/admin/v1/environments/{id}/features/{feature_id}/state", "Feature states", "Change the environment default of a feature").body(state_body()),
         op("get", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "A feature's segment overrides, strongest first"),
         op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "Reorder the overrides (each overriding segment once)").body(object(json!({"segment_ids": {"type": "array", "items": id()}}), &["segment_ids"])),

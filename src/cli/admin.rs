@@ -65,29 +65,6 @@ pub enum KeysCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum FlagsCommand {
-    /// The environment's flags (default states).
-    List {
-        #[arg(long, value_name = "CLIENT_KEY")]
-        environment: String,
-    },
-    /// Pin a flag's state.
-    Set {
-        #[arg(long, value_name = "CLIENT_KEY")]
-        environment: String,
-        feature: String,
-        #[arg(long)]
-        enabled: Option<bool>,
-        /// An integer or true/false when it reads as one, otherwise a string.
-        #[arg(long)]
-        value: Option<String>,
-        /// Keep `--value` a string.
-        #[arg(long, requires = "value")]
-        string: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 pub enum ProjectsCommand {
     List,
     Create { name: String },
@@ -297,88 +274,6 @@ pub fn keys(connection: &Connection, command: &KeysCommand) -> anyhow::Result<()
     match connection.output {
         super::client::Output::Json => println!("{key}"),
         super::client::Output::Table => println!("{}", key["key"].as_str().unwrap_or_default()),
-    }
-    Ok(())
-}
-
-/// Features of the environment's project with their default states, by name.
-fn flag_rows(client: &Client, env: &Value) -> anyhow::Result<Vec<Value>> {
-    let features = client.all(&format!(
-        "/admin/v1/projects/{}/features",
-        env["project_id"]
-    ))?;
-    let states = client.all(&format!(
-        "/admin/v1/environments/{}/feature-states",
-        env["id"]
-    ))?;
-    Ok(features
-        .iter()
-        .map(|f| {
-            let state = states.iter().find(|s| {
-                s["feature_id"] == f["id"]
-                    && s.get("segment_id").is_none()
-                    && s.get("identifier").is_none()
-            });
-            json!({
-                "feature_id": f["id"],
-                "name": f["name"],
-                "type": f["type"],
-                "enabled": state.map(|s| s["enabled"].clone()),
-                "value": state.map(|s| s["value"].clone()),
-            })
-        })
-        .collect())
-}
-
-pub fn flags(connection: &Connection, command: &FlagsCommand) -> anyhow::Result<()> {
-    let client = Client::new(connection)?;
-    match command {
-        FlagsCommand::List { environment } => {
-            let env = client.environment(environment)?;
-            let rows = flag_rows(&client, &env)?;
-            print(
-                connection.output,
-                &json!(rows),
-                &["name", "enabled", "value", "type"],
-                &rows,
-            );
-        }
-        FlagsCommand::Set {
-            environment,
-            feature,
-            enabled,
-            value,
-            string,
-        } => {
-            let env = client.environment(environment)?;
-            let rows = flag_rows(&client, &env)?;
-            let row = &pick(&rows, "feature", feature)?;
-            let mut body = json!({});
-            if let Some(enabled) = enabled {
-                body["enabled"] = json!(enabled);
-            }
-            if let Some(value) = value {
-                body["value"] = if *string {
-                    json!(value)
-                } else {
-                    crate::model::Scalar::from(&typed_text(value)).to_json()
-                };
-            }
-            let state = client.call(
-                Method::PATCH,
-                &format!(
-                    "/admin/v1/environments/{}/features/{}/state",
-                    env["id"], row["feature_id"]
-                ),
-                Some(&body),
-            )?;
-            print(
-                connection.output,
-                &state,
-                &["feature_id", "enabled", "value"],
-                std::slice::from_ref(&state),
-            );
-        }
     }
     Ok(())
 }

@@ -178,8 +178,23 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
+        self.call_with(method, path, body, &[])
+    }
+
+    /// [`Client::call`] with extra request headers.
+    #[allow(clippy::needless_pass_by_value)] // as `call`
+    pub fn call_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method.clone(), &url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose());
         }

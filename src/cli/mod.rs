@@ -8,8 +8,10 @@ mod backup;
 mod client;
 mod cluster;
 mod diff;
+mod edits;
 pub use client::ADMIN_SOCKET;
 mod evaluate;
+mod flags;
 mod health;
 pub mod https;
 mod migrate;
@@ -67,7 +69,7 @@ pub enum Command {
     /// Flag states of an environment.
     Flags {
         #[command(subcommand)]
-        command: admin::FlagsCommand,
+        command: flags::FlagsCommand,
         #[command(flatten)]
         connection: client::Connection,
     },
@@ -234,7 +236,7 @@ pub fn run() -> ExitCode {
         Command::Flags {
             command,
             connection,
-        } => admin::flags(&connection, &command).map(|()| ExitCode::SUCCESS),
+        } => flags::flags(&connection, &command).map(|()| ExitCode::SUCCESS),
         Command::Projects {
             command,
             connection,

@@ -20,11 +20,11 @@ use crate::store::records::{FeatureRecord, FeatureStateRecord, StateTarget, Vari
 
 /// A feature's configuration in one environment, in comparable form.
 #[derive(Debug, PartialEq)]
-struct Config {
-    enabled: bool,
-    value: Value,
-    variants: Value,
-    segment_overrides: Value,
+pub struct Config {
+    pub enabled: bool,
+    pub value: Value,
+    pub variants: Value,
+    pub segment_overrides: Value,
 }
 
 impl Config {
@@ -52,13 +52,16 @@ fn variants(feature: &FeatureRecord, weights: &[VariantWeightRecord]) -> Value {
 /// A feature's states in one environment: its default, and its segment overrides as
 /// (priority, segment id, state).
 #[derive(Default)]
-struct FeatureStates<'a> {
-    default: Option<&'a FeatureStateRecord>,
-    overrides: Vec<(u32, u32, &'a FeatureStateRecord)>,
+pub struct FeatureStates<'a> {
+    pub default: Option<&'a FeatureStateRecord>,
+    pub overrides: Vec<(u32, u32, &'a FeatureStateRecord)>,
 }
 
 /// The states of one environment, by feature.
-fn states_by_feature(catalog: &Catalog, environment_id: u32) -> HashMap<u32, FeatureStates<'_>> {
+pub fn states_by_feature(
+    catalog: &Catalog,
+    environment_id: u32,
+) -> HashMap<u32, FeatureStates<'_>> {
     let mut by_feature: HashMap<u32, FeatureStates<'_>> = HashMap::new();
     for state in catalog.environment_states(environment_id) {
         let entry = by_feature.entry(state.feature_id).or_default();
@@ -76,7 +79,7 @@ fn states_by_feature(catalog: &Catalog, environment_id: u32) -> HashMap<u32, Fea
 
 /// Every feature of the environment's project with its configuration there, by name (in
 /// lower case: names are unique regardless of case).
-fn configs(
+pub fn configs(
     catalog: &Catalog,
     environment_id: u32,
     project_id: u32,
@@ -116,7 +119,25 @@ fn configs(
         .collect()
 }
 
-fn summary(catalog: &Catalog, id: u32) -> Value {
+/// What differs between two configurations of a feature, field by field, as
+/// `{"field": {"from": …, "to": …}}`.
+pub fn changes(from: &Config, to: &Config) -> Map<String, Value> {
+    let mut changes = Map::new();
+    if from.enabled != to.enabled {
+        changes.insert(
+            "enabled".into(),
+            json!({"from": from.enabled, "to": to.enabled}),
+        );
+    }
+    for ((field, mine), (_, yours)) in from.fields().into_iter().zip(to.fields()) {
+        if mine != yours {
+            changes.insert(field.into(), json!({"from": mine, "to": yours}));
+        }
+    }
+    changes
+}
+
+pub fn summary(catalog: &Catalog, id: u32) -> Value {
     let environment = catalog.environments.get(&id);
     json!({
         "id": id,
@@ -140,18 +161,7 @@ pub fn compare(catalog: &Catalog, from: u32, to: u32) -> Result<Value, ApiError>
         if config == other {
             continue;
         }
-        let mut changes = Map::new();
-        if config.enabled != other.enabled {
-            changes.insert(
-                "enabled".into(),
-                json!({"from": config.enabled, "to": other.enabled}),
-            );
-        }
-        for ((field, mine), (_, yours)) in config.fields().into_iter().zip(other.fields()) {
-            if mine != yours {
-                changes.insert(field.into(), json!({"from": mine, "to": yours}));
-            }
-        }
+        let changes = changes(&config, &other);
         features.push(json!({"feature": feature.name, "status": "changed", "changes": changes}));
     }
     for (feature, _) in theirs.into_values() {
@@ -177,28 +187,31 @@ pub async fn handler(
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     find(&catalog.environments, "environment", other_id)?;
-    require_view(&caller, &catalog, other_id, "comparing")?;
+    require(
+        &caller,
+        &catalog,
+        Permission::ViewEnvironment,
+        other_id,
+        "comparing",
+    )?;
     Ok(Json(compare(&catalog, id, other_id)?))
 }
 
-/// Refuses (403) a caller who may not see environment `id`, which `doing` needs (the route
-/// table checks only the environment of the path).
-pub fn require_view(
+/// Refuses (403) a caller who does not hold `permission` on environment `id`, which `doing`
+/// needs (the route table checks only the environment or project of the path).
+pub fn require(
     caller: &Caller,
     catalog: &Catalog,
+    permission: Permission,
     id: u32,
     doing: &str,
 ) -> Result<(), ApiError> {
-    if caller.can(
-        catalog,
-        Permission::ViewEnvironment,
-        Target::Environment(id),
-    ) {
+    if caller.can(catalog, permission, Target::Environment(id)) {
         return Ok(());
     }
     Err(ApiError::new(
         StatusCode::FORBIDDEN,
         "forbidden",
-        format!("{doing} needs VIEW_ENVIRONMENT on environment {id} too"),
+        format!("{doing} needs {} on environment {id}", permission.key()),
     ))
 }

@@ -189,7 +189,13 @@ async fn clone(
                 ),
             ));
         }
-        super::compare::require_view(caller, &catalog, source_id, "cloning")?;
+        super::compare::require(
+            caller,
+            &catalog,
+            crate::access::Permission::ViewEnvironment,
+            source_id,
+            "cloning",
+        )?;
     }
     let command = Command::CloneEnvironment {
         source_id,

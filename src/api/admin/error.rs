@@ -112,7 +112,7 @@ impl From<CommandError> for ApiError {
         let (status, code) = match &error {
             CommandError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             CommandError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            CommandError::RevisionMismatch { .. } => {
+            CommandError::RevisionMismatch { .. } | CommandError::EnvironmentsChanged(_) => {
                 (StatusCode::PRECONDITION_FAILED, "revision_mismatch")
             }
             CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
@@ -128,6 +128,7 @@ impl From<CommandError> for ApiError {
             CommandError::RevisionMismatch { expected, actual } => {
                 json!({"expected": expected, "actual": actual})
             }
+            CommandError::EnvironmentsChanged(stale) => json!({"changed": stale}),
             CommandError::UpgradeInProgress { needed, active } => {
                 json!({"needed_command_format": needed, "active_command_format": active})
             }

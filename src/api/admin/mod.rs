@@ -5,9 +5,11 @@
 mod audit;
 mod backup;
 pub mod body;
+mod bulk_edit;
 mod cluster;
 mod compare;
 mod consistency;
+mod edit_plan;
 mod environments;
 mod error;
 mod evaluations;
@@ -19,6 +21,7 @@ mod organisation;
 pub mod pagination;
 mod people_views;
 mod projects;
+mod promote;
 mod roles;
 mod segments;
 mod signin;
@@ -60,6 +63,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(audit::router())
         .merge(cluster::router())
         .merge(backup::router())
+        .route(
+            "/admin/v1/environments/{id}/promote",
+            axum::routing::post(promote::handler),
+        )
+        .route(
+            "/admin/v1/projects/{id}/bulk-edit",
+            axum::routing::post(bulk_edit::handler),
+        )
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .merge(imports)
         .route_layer(axum::middleware::from_fn_with_state(

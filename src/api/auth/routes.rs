@@ -165,6 +165,18 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/admin/v1/environments/{id}/features/{feature_id}/state",
         Env(P::UpdateFeatureState, "id"),
     ),
+    // The handlers check each environment of the body too: seeing it for a dry run,
+    // UPDATE_FEATURE_STATE (and MANAGE_SEGMENT_OVERRIDES for overrides) to change it.
+    (
+        "post",
+        "/admin/v1/environments/{id}/promote",
+        Env(P::ViewEnvironment, "id"),
+    ),
+    (
+        "post",
+        "/admin/v1/projects/{id}/bulk-edit",
+        Project(P::ViewProject, "id"),
+    ),
     (
         "get",
         "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides",

@@ -10,7 +10,8 @@ use super::{Command, SecurityEvent};
 ///
 /// * 1: the first release's commands.
 /// * 2: `RecordEvent(BackupTaken)`, `RaiseCommandFormat` and `CloneEnvironment`.
-pub const COMMAND_FORMAT: u16 = 2;
+/// * 3: `EditFeatureStates`.
+pub const COMMAND_FORMAT: u16 = 3;
 
 /// The newest command format this node reads: [`COMMAND_FORMAT`], or under fault injection
 /// `BURGEE_FAULT_COMMAND_FORMAT` (a node playing an older version in upgrade tests).
@@ -47,6 +48,7 @@ impl Command {
             Self::RecordEvent(SecurityEvent::BackupTaken { .. })
             | Self::RaiseCommandFormat { .. }
             | Self::CloneEnvironment { .. } => 2,
+            Self::EditFeatureStates { .. } => 3,
             _ => 1,
         }
     }

@@ -13,9 +13,13 @@
 //! A storage error is not a refusal: it fails the whole batch, which then consumes nothing.
 
 mod audit;
+mod audit_text;
 mod checks;
 mod cluster;
 mod credentials;
+#[cfg(test)]
+mod edit_tests;
+mod edits;
 mod environments;
 mod escalation;
 #[cfg(test)]
@@ -51,6 +55,7 @@ use super::error::StoreError;
 use super::rows::Rows;
 
 pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
+pub use edits::MAX_EDITS;
 pub use evaluations::MAX_EVALUATION_ROWS;
 pub use people::{MAX_EMAIL, check_email};
 pub use precheck::precheck;
@@ -85,6 +90,33 @@ pub enum CommandError {
     /// Applying (or publishing) the command hit a bug; it was refused as a whole.
     #[error("the command could not be applied: {0}")]
     Failed(String),
+    /// Environments a command was planned against changed meanwhile.
+    #[error("{}", describe_stale(.0))]
+    EnvironmentsChanged(Vec<StaleRevision>),
+}
+
+/// An environment that moved on: the revision planned against, and the one it is at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StaleRevision {
+    pub environment_id: u32,
+    pub expected: u64,
+    pub actual: u64,
+}
+
+fn describe_stale(stale: &[StaleRevision]) -> String {
+    let list: Vec<String> = stale
+        .iter()
+        .map(|s| {
+            format!(
+                "environment {} is at revision {}, not {}",
+                s.environment_id, s.actual, s.expected
+            )
+        })
+        .collect();
+    format!(
+        "the environments changed meanwhile ({}): review the change again",
+        list.join("; ")
+    )
 }
 
 impl CommandError {
@@ -286,6 +318,9 @@ impl<'t> Tx<'t> {
                 client_key,
                 settings,
             } => self.clone_environment(*source_id, name, client_key, settings),
+            Command::EditFeatureStates { guards, edits, .. } => {
+                self.edit_feature_states(guards, edits)
+            }
             Command::CreateApiToken(token) => self.create_token(token),
             Command::RevokeApiToken { id } => self.revoke_token(*id),
             Command::RotateApiToken {

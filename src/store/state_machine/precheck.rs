@@ -67,6 +67,22 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
             check_patch(patch)
         }
         Command::CreateServerKey { name, .. } => check_name("key", name),
+        Command::EditFeatureStates { edits, .. } => {
+            if edits.len() > super::edits::MAX_EDITS {
+                return Err(CommandError::LimitExceeded(format!(
+                    "{} edits in one change; at most {}",
+                    edits.len(),
+                    super::edits::MAX_EDITS
+                )));
+            }
+            for edit in edits {
+                check_patch(&edit.default)?;
+                for config in edit.segment_overrides.iter().flatten() {
+                    check_value(&config.value)?;
+                }
+            }
+            Ok(())
+        }
         Command::Identify {
             identifier, traits, ..
         } => {

@@ -213,7 +213,11 @@ impl Tx<'_> {
     }
 
     /// Segment overrides of a feature in an environment, strongest first.
-    fn segment_overrides(&self, environment_id: u32, feature_id: u32) -> Vec<FeatureStateRecord> {
+    pub(super) fn segment_overrides(
+        &self,
+        environment_id: u32,
+        feature_id: u32,
+    ) -> Vec<FeatureStateRecord> {
         let mut states: Vec<FeatureStateRecord> = self
             .work
             .environment_states(environment_id)
@@ -244,7 +248,7 @@ impl Tx<'_> {
     }
 }
 
-fn segment_of(state: &FeatureStateRecord) -> Option<u32> {
+pub(super) fn segment_of(state: &FeatureStateRecord) -> Option<u32> {
     match state.target {
         StateTarget::Segment { segment_id, .. } => Some(segment_id),
         _ => None,
