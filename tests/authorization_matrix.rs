@@ -410,6 +410,16 @@ fn body(method: &str, path: &str, n: usize, fixture: &Fixture, kind: Kind) -> Op
         ("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides") => {
             json!({"segment_ids": [1]})
         }
+        // The environment editor holds nothing beyond the source: its promotion is refused
+        // as a bad request before any target's permission is looked at. A viewer previews.
+        ("post", "/admin/v1/environments/{id}/promote") => match kind {
+            Kind::EnvironmentEditor => json!({"to": [1], "features": ["banner"]}),
+            _ => json!({"to": [2], "features": ["banner"], "dry_run": kind == Kind::Viewer}),
+        },
+        ("post", "/admin/v1/projects/{id}/bulk-edit") => json!({
+            "environments": [1], "features": ["banner"], "enabled": n.is_multiple_of(2),
+            "dry_run": kind == Kind::Viewer,
+        }),
         ("post", "/admin/v1/projects/{id}/features") => json!({"name": format!("feature {n}")}),
         ("post", "/admin/v1/projects/{id}/segments") => {
             json!({"name": format!("segment {n}"), "rules": []})
