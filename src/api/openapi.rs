@@ -126,7 +126,13 @@ fn id() -> Value {
 
 /// Features by name (names are matched regardless of case).
 fn names() -> Value {
-    json!({"type": "array", "items": {"type": "string"}, "minItems": 1})
+    json!({"type": "array", "items": {"type": "string"}})
+}
+
+/// A feature's tags; in a promotion or bulk edit, features carrying all of them are chosen
+/// too.
+fn tags() -> Value {
+    json!({"type": "array", "maxItems": 20, "items": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^,\\u0000-\\u001f]+$"}})
 }
 
 fn secret() -> Value {
@@ -248,25 +254,26 @@ fn operations() -> Vec<Operation> {
         op("get", "/admin/v1/environments/{id}/document", "Environments", "The environment document, as SDKs get it"),
         op("get", "/admin/v1/environments/{id}/feature-states", "Feature states", "Every feature state of the environment").paged(),
         op("get", "/admin/v1/environments/{id}/compare/{other_id}", "Environments", "How the flags of environment `other_id` differ from this one's, per feature (matched by name): enabled, value, multivariate weights and segment overrides in order; `same` when nothing does. Needs VIEW_ENVIRONMENT on both"),
-        op("post", "/admin/v1/environments/{id}/promote", "Environments", "Copy features' configuration (enabled, value, weights, segment overrides in order) from this environment to others of its project, atomically: all targets or none. `dry_run` shows the exact diff and an ETag naming every environment's revision; sent back as `If-Match`, a change meanwhile is refused with 412. Targets keep their hash seeds. Needs VIEW_ENVIRONMENT on each target for a dry run, UPDATE_FEATURE_STATE (and MANAGE_SEGMENT_OVERRIDES for overrides) to apply").body(object(json!({"to": {"type": "array", "items": id(), "minItems": 1}, "features": names(), "dry_run": {"type": "boolean"}}), &["to", "features"])),
-        op("post", "/admin/v1/projects/{id}/bulk-edit", "Feature states", "Set enabled and/or the value of many features in many environments of the project in one atomic change, with the same dry run, ETag and `If-Match` guard as a promotion. Needs VIEW_ENVIRONMENT on each environment for a dry run, UPDATE_FEATURE_STATE to apply").body(object(json!({"environments": {"type": "array", "items": id(), "minItems": 1}, "features": names(), "enabled": {"type": "boolean"}, "value": value_schema(), "dry_run": {"type": "boolean"}}), &["environments", "features"])),
+        op("post", "/admin/v1/environments/{id}/promote", "Environments", "Copy features' configuration (enabled, value, weights, segment overrides in order) from this environment to others of its project, atomically: all targets or none. `dry_run` shows the exact diff and an ETag naming every environment's revision; sent back as `If-Match`, a change meanwhile is refused with 412. Targets keep their hash seeds. Needs VIEW_ENVIRONMENT on each target for a dry run, UPDATE_FEATURE_STATE (and MANAGE_SEGMENT_OVERRIDES for overrides) to apply").body(object(json!({"to": {"type": "array", "items": id(), "minItems": 1}, "features": names(), "tags": tags(), "dry_run": {"type": "boolean"}}), &["to"])),
+        op("post", "/admin/v1/projects/{id}/bulk-edit", "Feature states", "Set enabled and/or the value of many features in many environments of the project in one atomic change, with the same dry run, ETag and `If-Match` guard as a promotion. Needs VIEW_ENVIRONMENT on each environment for a dry run, UPDATE_FEATURE_STATE to apply").body(object(json!({"environments": {"type": "array", "items": id(), "minItems": 1}, "features": names(), "tags": tags(), "enabled": {"type": "boolean"}, "value": value_schema(), "dry_run": {"type": "boolean"}}), &["environments"])),
         op("patch", "/admin/v1/environments/{id}/features/{feature_id}/state", "Feature states", "Change the environment default of a feature").body(state_body()),
         op("get", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "A feature's segment overrides, strongest first"),
         op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides", "Segment overrides", "Reorder the overrides (each overriding segment once)").body(object(json!({"segment_ids": {"type": "array", "items": id()}}), &["segment_ids"])),
         op("put", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", "Segment overrides", "Create or change a segment override").body(override_body()),
         op("delete", "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides/{segment_id}", "Segment overrides", "Remove a segment override"),
-        op("get", "/admin/v1/projects/{id}/features", "Features", "List a project's features").paged(),
+        op("get", "/admin/v1/projects/{id}/features", "Features", "List a project's features: those not archived, or `archived=true` (only archived) or `any`; `tag=a,b` keeps those carrying every tag").paged().query("tag", json!({"type": "string"})).query("archived", json!({"enum": ["false", "true", "any"]})),
         op("get", "/admin/v1/environments/{id}/feature-usage", "Analytics", "Every feature's evaluations in the last `days` (default 30), totals and last evaluation (docs/analytics.md)").query("days", json!({"type": "integer", "minimum": 1, "maximum": 366})),
         op("get", "/admin/v1/environments/{id}/features/{feature_id}/evaluations", "Analytics", "One feature's evaluations per hour or day over the last `days` (default 7), zeros included").query("days", json!({"type": "integer", "minimum": 1, "maximum": 366})).query("bucket", json!({"enum": ["hour", "day"]})),
         op("get", "/admin/v1/projects/{id}/stale-features", "Analytics", "Features older than `days` (default 30) that no environment evaluated within them; `source=reported` counts only what applications reported").query("days", json!({"type": "integer", "minimum": 1, "maximum": 366})).query("source", json!({"enum": ["any", "reported"]})),
         op("post", "/admin/v1/projects/{id}/features", "Features", "Create a feature (standard or multivariate; names are unique regardless of case)").body(object(json!({
             "name": name(), "type": {"enum": ["STANDARD", "MULTIVARIATE"]}, "description": description(),
             "initial_value": value_schema(), "default_enabled": {"type": "boolean"}, "server_key_only": {"type": "boolean"},
+            "tags": tags(),
             "options": {"type": "array", "description": "Multivariate features only; default weights add up to at most 100.",
                         "items": object(json!({"value": value_schema(), "key": {"type": ["string", "null"]}, "default_weight": {"type": "number", "minimum": 0, "maximum": 100}}), &["value"])},
         }), &["name"])),
         op("get", "/admin/v1/features/{id}", "Features", "A feature"),
-        op("patch", "/admin/v1/features/{id}", "Features", "Change a feature").body(object(json!({"description": description(), "server_key_only": {"type": "boolean"}}), &[])),
+        op("patch", "/admin/v1/features/{id}", "Features", "Change a feature; `tags` replaces its tags, `archived: true` hides it from SDKs and lists (states kept), `false` restores it").body(object(json!({"description": description(), "server_key_only": {"type": "boolean"}, "tags": tags(), "archived": {"type": "boolean"}}), &[])),
         op("delete", "/admin/v1/features/{id}", "Features", "Delete a feature and its states"),
         op("get", "/admin/v1/projects/{id}/segments", "Segments", "List a project's segments in evaluation order").paged(),
         op("post", "/admin/v1/projects/{id}/segments", "Segments", "Create a segment (names are unique regardless of case)").body(object(json!({"name": name(), "description": description(), "rules": rules()}), &["name", "rules"])),

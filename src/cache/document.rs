@@ -92,7 +92,7 @@ pub fn environment_document(
         .organisations
         .get(&project.organisation_id)
         .or_else(|| catalog.organisation());
-    let features: Vec<&FeatureRecord> = catalog.project_features(project.id).collect();
+    let features: Vec<&FeatureRecord> = catalog.served_features(project.id).collect();
     let feature_of = |id: u32| features.iter().copied().find(|f| f.id == id);
     let states: Vec<&FeatureStateRecord> = catalog.environment_states(env.id).collect();
     let segments = catalog

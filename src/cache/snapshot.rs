@@ -125,7 +125,7 @@ impl EnvironmentSnapshot {
         crate::store::fault::panic_if_snapshot_asked(&env.name);
         let project = catalog.projects.get(&env.project_id)?;
         let organisation = catalog.organisations.get(&project.organisation_id);
-        let mut features: Vec<&FeatureRecord> = catalog.project_features(project.id).collect();
+        let mut features: Vec<&FeatureRecord> = catalog.served_features(project.id).collect();
         features.sort_by_key(|f| f.id);
         let mut feature_ids = Vec::with_capacity(features.len());
         let states: Vec<&FeatureStateRecord> = catalog.environment_states(id).collect();

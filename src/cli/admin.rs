@@ -8,7 +8,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::{Client, Connection, pick, print};
-use crate::api::admin::values::typed_text;
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
@@ -103,51 +102,6 @@ pub enum EnvironmentsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum FeaturesCommand {
-    List {
-        #[arg(long)]
-        project: String,
-    },
-    Create {
-        #[arg(long)]
-        project: String,
-        name: String,
-        #[arg(long)]
-        description: Option<String>,
-        #[arg(long)]
-        initial_value: Option<String>,
-        #[arg(long)]
-        default_enabled: bool,
-        #[arg(long)]
-        server_key_only: bool,
-    },
-    Delete {
-        #[arg(long)]
-        project: String,
-        name: String,
-    },
-    /// Features older than --days that no environment evaluated within them.
-    Stale {
-        #[arg(long)]
-        project: String,
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        /// Count only evaluations the applications reported (SDK analytics), not flags
-        /// the server returned in bulk.
-        #[arg(long)]
-        reported_only: bool,
-    },
-    /// Evaluations of every feature of an environment, with when each was last evaluated.
-    Usage {
-        /// The environment's client key.
-        #[arg(long)]
-        environment: String,
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 pub enum SegmentsCommand {
     List {
         #[arg(long)]
@@ -171,7 +125,7 @@ pub enum SegmentsCommand {
 }
 
 /// Reports a deletion: a line for people, `{"deleted": ...}` for scripts.
-fn deleted(connection: &Connection, kind: &str, item: &Value) {
+pub fn deleted(connection: &Connection, kind: &str, item: &Value) {
     match connection.output {
         super::client::Output::Json => println!("{}", json!({"deleted": item})),
         super::client::Output::Table => {
@@ -353,70 +307,6 @@ pub fn environments(connection: &Connection, command: &EnvironmentsCommand) -> a
         }
         EnvironmentsCommand::Diff { a, b, project } => {
             super::diff::run(connection, project.as_deref(), a, b)?;
-        }
-    }
-    Ok(())
-}
-
-pub fn features(connection: &Connection, command: &FeaturesCommand) -> anyhow::Result<()> {
-    let client = Client::new(connection)?;
-    match command {
-        FeaturesCommand::List { project } => {
-            let project = client.project(project)?;
-            let rows = client.all(&format!("/admin/v1/projects/{}/features", project["id"]))?;
-            print(
-                connection.output,
-                &json!(rows),
-                &["id", "name", "type", "initial_value", "server_key_only"],
-                &rows,
-            );
-        }
-        FeaturesCommand::Create {
-            project,
-            name,
-            description,
-            initial_value,
-            default_enabled,
-            server_key_only,
-        } => {
-            let project = client.project(project)?;
-            let body = json!({
-                "name": name,
-                "description": description,
-                "initial_value": initial_value.as_deref().map(|v| crate::model::Scalar::from(&typed_text(v)).to_json()),
-                "default_enabled": default_enabled,
-                "server_key_only": server_key_only,
-            });
-            let feature = client.call(
-                Method::POST,
-                &format!("/admin/v1/projects/{}/features", project["id"]),
-                Some(&body),
-            )?;
-            print(
-                connection.output,
-                &feature,
-                &["id", "name", "type"],
-                std::slice::from_ref(&feature),
-            );
-        }
-        FeaturesCommand::Delete { project, name } => {
-            let project = client.project(project)?;
-            let features = client.all(&format!("/admin/v1/projects/{}/features", project["id"]))?;
-            let feature = &pick(&features, "feature", name)?;
-            client.call(
-                Method::DELETE,
-                &format!("/admin/v1/features/{}", feature["id"]),
-                None,
-            )?;
-            deleted(connection, "feature", feature);
-        }
-        FeaturesCommand::Stale {
-            project,
-            days,
-            reported_only,
-        } => super::analytics::stale(connection, &client, project, *days, *reported_only)?,
-        FeaturesCommand::Usage { environment, days } => {
-            super::analytics::usage(connection, &client, environment, *days)?;
         }
     }
     Ok(())

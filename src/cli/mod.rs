@@ -11,6 +11,7 @@ mod diff;
 mod edits;
 pub use client::ADMIN_SOCKET;
 mod evaluate;
+mod features;
 mod flags;
 mod health;
 pub mod https;
@@ -90,7 +91,7 @@ pub enum Command {
     /// Features.
     Features {
         #[command(subcommand)]
-        command: admin::FeaturesCommand,
+        command: features::FeaturesCommand,
         #[command(flatten)]
         connection: client::Connection,
     },
@@ -248,7 +249,7 @@ pub fn run() -> ExitCode {
         Command::Features {
             command,
             connection,
-        } => admin::features(&connection, &command).map(|()| ExitCode::SUCCESS),
+        } => features::features(&connection, &command).map(|()| ExitCode::SUCCESS),
         Command::Segments {
             command,
             connection,

@@ -14,7 +14,7 @@ use super::people::{
     ApiTokenRecord, GrantRecord, RoleRecord, SessionRecord, SetupRecord, TeamRecord, UserRecord,
 };
 use super::records::{
-    EnvironmentRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord, ProjectRecord,
+    EnvironmentRecord, FeatureLabelsRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord, ProjectRecord,
     SegmentRecord, ServerKeyRecord, StateTarget,
 };
 
@@ -81,6 +81,8 @@ pub struct Catalog {
     pub features: Arc<BTreeMap<u32, FeatureRecord>>,
     pub segments: Arc<BTreeMap<u32, SegmentRecord>>,
     pub states: Arc<BTreeMap<u32, FeatureStateRecord>>,
+    /// Features' tags and archive marks, by feature id (most features have none).
+    pub feature_labels: Arc<BTreeMap<u32, FeatureLabelsRecord>>,
     pub server_keys: Arc<BTreeMap<u32, ServerKeyRecord>>,
     pub tokens: Arc<BTreeMap<u32, ApiTokenRecord>>,
     pub users: Arc<BTreeMap<u32, UserRecord>>,
@@ -109,6 +111,18 @@ fn put<T: Clone>(map: &mut Arc<BTreeMap<u32, T>>, id: u32, value: Option<&T>) {
 }
 
 impl Catalog {
+    /// Whether feature `id` is archived (hidden from SDKs and lists).
+    pub fn archived(&self, id: u32) -> bool {
+        self.feature_labels
+            .get(&id)
+            .is_some_and(|l| l.archived_at.is_some())
+    }
+
+    /// Feature `id`'s tags.
+    pub fn tags(&self, id: u32) -> &[String] {
+        self.feature_labels.get(&id).map_or(&[], |l| &l.tags)
+    }
+
     /// The newest command format every member of the cluster reads: commands of a newer
     /// one wait until it is switched on.
     pub fn active_command_format(&self) -> u16 {
@@ -138,6 +152,7 @@ impl Catalog {
                 Change::Feature(id, v) => put(&mut self.features, *id, v.as_ref()),
                 Change::Segment(id, v) => put(&mut self.segments, *id, v.as_ref()),
                 Change::State(id, v) => put(&mut self.states, *id, v.as_ref()),
+                Change::FeatureLabels(id, v) => put(&mut self.feature_labels, *id, v.as_ref()),
                 Change::ServerKey(id, v) => put(&mut self.server_keys, *id, v.as_ref()),
                 Change::Token(id, v) => {
                     self.reindex(
@@ -226,6 +241,12 @@ impl Catalog {
         self.features
             .values()
             .filter(move |f| f.project_id == project_id)
+    }
+
+    /// The project's features SDKs are served: all but the archived ones.
+    pub fn served_features(&self, project_id: u32) -> impl Iterator<Item = &FeatureRecord> {
+        self.project_features(project_id)
+            .filter(move |f| !self.archived(f.id))
     }
 
     /// Whether `feature_id` is a feature of environment `environment_id`'s project.

@@ -13,7 +13,7 @@ use super::people::{
     ApiTokenRecord, GrantRecord, RoleRecord, SessionRecord, TeamRecord, UserRecord,
 };
 use super::records::{
-    EnvironmentRecord, FeatureRecord, FeatureStateRecord, IdentityRecord, OrganisationRecord,
+    EnvironmentRecord, FeatureLabelsRecord, FeatureRecord, FeatureStateRecord, IdentityRecord, OrganisationRecord,
     ProjectRecord, SegmentRecord, ServerKeyRecord, StoredValue,
 };
 use super::tables;
@@ -59,12 +59,14 @@ pub enum Change {
         hour: u32,
         record: Option<EvaluationRecord>,
     },
+    /// A feature's tags and archive mark.
+    FeatureLabels(u32, Option<FeatureLabelsRecord>),
 }
 
 /// Writes `changes` into `txn`, in order. Each table is opened once per call (a bulk
 /// removal writes thousands of rows of the same two tables).
 pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreError> {
-    let mut catalog: [Option<Table<'_, u32, &[u8]>>; 13] = Default::default();
+    let mut catalog: [Option<Table<'_, u32, &[u8]>>; 14] = Default::default();
     let mut audit = None;
     let mut purges = None;
     let mut identities = None;
@@ -98,6 +100,9 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
             Change::Grant(id, v) => put(txn, &mut catalog[11], tables::GRANTS, *id, v.as_ref())?,
             Change::Session(id, v) => {
                 put(txn, &mut catalog[12], tables::SESSIONS, *id, v.as_ref())?;
+            }
+            Change::FeatureLabels(id, v) => {
+                put(txn, &mut catalog[13], tables::FEATURE_LABELS, *id, v.as_ref())?;
             }
             Change::Audit(seq, entry) => {
                 let table = opened(&mut audit, || txn.open_table(tables::AUDIT))?;

@@ -400,6 +400,20 @@ pub enum Command {
         guards: Vec<RevisionGuard>,
         edits: Vec<FeatureEdit>,
     },
+    /// A new feature with tags.
+    CreateTaggedFeature {
+        feature: NewFeature,
+        tags: Vec<String>,
+    },
+    /// Changes a feature's description, server-key-only flag, tags (replaced whole) or
+    /// archive mark; `None` keeps each.
+    EditFeature {
+        id: u32,
+        description: Option<Option<String>>,
+        server_key_only: Option<bool>,
+        tags: Option<Vec<String>>,
+        archived: Option<bool>,
+    },
 }
 
 /// A new feature.

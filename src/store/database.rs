@@ -121,6 +121,7 @@ fn prepare(db: &Database) -> Result<(), StoreError> {
         txn.open_table(tables::FEATURES)?;
         txn.open_table(tables::SEGMENTS)?;
         txn.open_table(tables::FEATURE_STATES)?;
+        txn.open_table(tables::FEATURE_LABELS)?;
         txn.open_table(tables::SERVER_KEYS)?;
         txn.open_table(tables::API_TOKENS)?;
         txn.open_table(tables::IDENTITIES)?;
@@ -163,6 +164,7 @@ pub fn load(db: &Database) -> Result<Catalog, StoreError> {
         &txn,
         tables::FEATURE_STATES,
     )?);
+    catalog.feature_labels = Arc::new(read_all(&txn, tables::FEATURE_LABELS)?);
     catalog.server_keys = Arc::new(read_all::<ServerKeyRecord>(&txn, tables::SERVER_KEYS)?);
     catalog.tokens = Arc::new(read_all::<ApiTokenRecord>(&txn, tables::API_TOKENS)?);
     catalog.users = Arc::new(read_all(&txn, tables::USERS)?);
@@ -211,6 +213,7 @@ pub fn dump(db: &Database) -> Result<Vec<DumpedRow>, StoreError> {
         ("features", tables::FEATURES),
         ("segments", tables::SEGMENTS),
         ("feature_states", tables::FEATURE_STATES),
+        ("feature_labels", tables::FEATURE_LABELS),
         ("server_keys", tables::SERVER_KEYS),
         ("api_tokens", tables::API_TOKENS),
         ("users", tables::USERS),

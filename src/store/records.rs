@@ -140,6 +140,16 @@ pub struct FeatureRecord {
     pub created_at: i64,
 }
 
+/// Burgee's own labels of a feature (Flagsmith's documents carry none): its tags, and
+/// whether it is archived (hidden from SDKs and lists, restorable).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureLabelsRecord {
+    /// Sorted, without repeats.
+    pub tags: Vec<String>,
+    /// When it was archived.
+    pub archived_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StoredRuleKind {
     All,

@@ -24,7 +24,7 @@ pub const RAFT_META_KEY: &str = "raft";
 const MAX_FRAME: u32 = 256 << 20;
 
 /// The catalog tables keyed by id, by tag.
-pub const RECORD_TABLES: [(u8, TableDefinition<u32, &[u8]>); 13] = [
+pub const RECORD_TABLES: [(u8, TableDefinition<u32, &[u8]>); 14] = [
     (1, tables::ORGANISATIONS),
     (2, tables::PROJECTS),
     (3, tables::ENVIRONMENTS),
@@ -38,6 +38,7 @@ pub const RECORD_TABLES: [(u8, TableDefinition<u32, &[u8]>); 13] = [
     (11, tables::ROLES),
     (12, tables::GRANTS),
     (13, tables::SESSIONS),
+    (14, tables::FEATURE_LABELS),
 ];
 
 /// One row of a store, as snapshots (and migrations between stores) carry it.

@@ -12,6 +12,8 @@ pub const ENVIRONMENTS: TableDefinition<u32, &[u8]> = TableDefinition::new("envi
 pub const FEATURES: TableDefinition<u32, &[u8]> = TableDefinition::new("features");
 pub const SEGMENTS: TableDefinition<u32, &[u8]> = TableDefinition::new("segments");
 pub const FEATURE_STATES: TableDefinition<u32, &[u8]> = TableDefinition::new("feature_states");
+/// Feature id → its tags and archive mark (absent: none).
+pub const FEATURE_LABELS: TableDefinition<u32, &[u8]> = TableDefinition::new("feature_labels");
 pub const SERVER_KEYS: TableDefinition<u32, &[u8]> = TableDefinition::new("server_keys");
 pub const API_TOKENS: TableDefinition<u32, &[u8]> = TableDefinition::new("api_tokens");
 /// (environment id, identifier) → identity.

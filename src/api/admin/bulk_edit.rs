@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::compare::{configs, require};
-use super::edit_plan::{Plan, environments_of, features_named, respond};
+use super::edit_plan::{Plan, environments_of, chosen_features, respond};
 use super::values::{json_value, stored_value};
 use super::{ApiError, Body, find};
 use crate::access::Permission;
@@ -25,7 +25,11 @@ pub struct BulkEdit {
     /// The environments to edit, by id.
     environments: Vec<u32>,
     /// The features to edit, by name.
+    #[serde(default)]
     features: Vec<String>,
+    /// Every feature carrying all of these tags, too.
+    #[serde(default)]
+    tags: Vec<String>,
     #[serde(default, deserialize_with = "super::body::given")]
     enabled: Option<bool>,
     /// The value to set (`null` clears it); absent keeps each feature's own.
@@ -69,7 +73,7 @@ fn plan(
     }
     let value: Option<StoredValue> = body.value.as_ref().map(stored_value).transpose()?;
     environments_of(catalog, project_id, &body.environments, "environments")?;
-    let features = features_named(catalog, project_id, &body.features)?;
+    let features = chosen_features(catalog, project_id, &body.features, &body.tags)?;
     let (permission, doing) = if body.dry_run {
         (Permission::ViewEnvironment, "previewing a bulk edit")
     } else {

@@ -215,18 +215,37 @@ fn check_fresh(catalog: &Catalog, guards: &[RevisionGuard]) -> Result<(), ApiErr
     }
 }
 
-/// The project's features named in `names` (in any case), in the order given; an unknown or
-/// repeated name is refused, naming it.
-pub fn features_named<'a>(
+/// The features a change is about: those named in `names` (in any case), in the order
+/// given, then every other feature of the project carrying all of `tags` (archived ones
+/// left out). An unknown or repeated name is refused, naming it.
+pub fn chosen_features<'a>(
+    catalog: &'a Catalog,
+    project_id: u32,
+    names: &[String],
+    tags: &[String],
+) -> Result<Vec<&'a FeatureRecord>, ApiError> {
+    if names.is_empty() && tags.is_empty() {
+        return Err(ApiError::bad_request(
+            "choose features by name in \"features\", by tag in \"tags\", or both",
+        ));
+    }
+    let mut chosen = features_named(catalog, project_id, names)?;
+    if !tags.is_empty() {
+        let tagged: Vec<&FeatureRecord> = catalog
+            .project_features(project_id)
+            .filter(|f| !catalog.archived(f.id) && super::features::has_tags(catalog, f.id, tags))
+            .filter(|f| chosen.iter().all(|c| c.id != f.id))
+            .collect();
+        chosen.extend(tagged);
+    }
+    Ok(chosen)
+}
+
+fn features_named<'a>(
     catalog: &'a Catalog,
     project_id: u32,
     names: &[String],
 ) -> Result<Vec<&'a FeatureRecord>, ApiError> {
-    if names.is_empty() {
-        return Err(ApiError::bad_request(
-            "name at least one feature in \"features\"",
-        ));
-    }
     let by_name: BTreeMap<String, &FeatureRecord> = catalog
         .project_features(project_id)
         .map(|f| (f.name.to_lowercase(), f))

@@ -57,6 +57,9 @@ struct NewFeature {
     server_key_only: bool,
     #[serde(default)]
     options: Vec<super::body::Object<OptionBody>>,
+    /// Burgee's own labels (`team:payments`, `temporary`).
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -66,21 +69,79 @@ struct FeatureChanges {
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::body::given")]
     server_key_only: Option<bool>,
+    /// Replaces the feature's tags.
+    #[serde(default, deserialize_with = "super::body::given")]
+    tags: Option<Vec<String>>,
+    /// `true` hides the feature from SDKs and lists (its states are kept); `false` restores
+    /// it.
+    #[serde(default, deserialize_with = "super::body::given")]
+    archived: Option<bool>,
+}
+
+/// Which features a list shows, by their archive mark.
+#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Archived {
+    /// Those in use (the default).
+    #[default]
+    False,
+    /// Only the archived ones.
+    True,
+    Any,
+}
+
+/// `?tag=&archived=&limit=&cursor=`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// Features carrying every one of these tags (comma-separated).
+    tag: Option<String>,
+    #[serde(default)]
+    archived: Archived,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 async fn list(
     State(state): State<AppState>,
     _caller: Caller,
     Path(project_id): Path<u32>,
-    Query(page): Query<Page>,
+    Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     find(&catalog.projects, "project", project_id)?;
+    let tags = tag_list(query.tag.as_deref());
+    let page = Page {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
     Ok(Json(
         page.of(catalog
             .project_features(project_id)
-            .map(|f| (by_id(f.id), views::feature(f))))?,
+            .filter(|f| match query.archived {
+                Archived::False => !catalog.archived(f.id),
+                Archived::True => catalog.archived(f.id),
+                Archived::Any => true,
+            })
+            .filter(|f| has_tags(&catalog, f.id, &tags))
+            .map(|f| (by_id(f.id), views::feature(&catalog, f))))?,
     ))
+}
+
+/// `a,b` as tags (commas never occur in a tag).
+pub fn tag_list(text: Option<&str>) -> Vec<String> {
+    text.into_iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether feature `id` carries every one of `tags`.
+pub fn has_tags(catalog: &crate::store::Catalog, id: u32, tags: &[String]) -> bool {
+    let have = catalog.tags(id);
+    tags.iter().all(|t| have.contains(t))
 }
 
 async fn create(
@@ -105,7 +166,7 @@ async fn create(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let command = Command::CreateFeature(command::NewFeature {
+    let feature = command::NewFeature {
         project_id,
         name: body.name,
         kind,
@@ -114,11 +175,20 @@ async fn create(
         default_enabled: body.default_enabled,
         server_key_only: body.server_key_only,
         options,
-    });
+    };
+    // Untagged features keep the first format's command, which every version reads.
+    let command = if body.tags.is_empty() {
+        Command::CreateFeature(feature)
+    } else {
+        Command::CreateTaggedFeature {
+            feature,
+            tags: body.tags,
+        }
+    };
     let id = created_id(&execute(&state, &caller, command).await?)?;
     let catalog = state.store.catalog();
     let feature = find(&catalog.features, "feature", id)?;
-    Ok(created(views::feature(feature)))
+    Ok(created(views::feature(&catalog, feature)))
 }
 
 async fn read(
@@ -128,7 +198,7 @@ async fn read(
 ) -> Result<Json<Value>, ApiError> {
     let catalog = state.store.catalog();
     let feature = find(&catalog.features, "feature", id)?;
-    Ok(Json(views::feature(feature)))
+    Ok(Json(views::feature(&catalog, feature)))
 }
 
 async fn update(
@@ -137,16 +207,22 @@ async fn update(
     Path(id): Path<u32>,
     Body(body): Body<FeatureChanges>,
 ) -> Result<Json<Value>, ApiError> {
-    execute(
-        &state,
-        &caller,
+    let command = if body.tags.is_none() && body.archived.is_none() {
         Command::UpdateFeature {
             id,
             description: body.description,
             server_key_only: body.server_key_only,
-        },
-    )
-    .await?;
+        }
+    } else {
+        Command::EditFeature {
+            id,
+            description: body.description,
+            server_key_only: body.server_key_only,
+            tags: body.tags,
+            archived: body.archived,
+        }
+    };
+    execute(&state, &caller, command).await?;
     read(State(state), caller, Path(id)).await
 }
 

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::compare::{Config, changes, configs, require, states_by_feature};
-use super::edit_plan::{Plan, environments_of, features_named, respond};
+use super::edit_plan::{Plan, environments_of, chosen_features, respond};
 use super::{ApiError, Body, find};
 use crate::access::Permission;
 use crate::api::AppState;
@@ -26,7 +26,11 @@ pub struct Promotion {
     /// The environments to copy to, by id.
     to: Vec<u32>,
     /// The features to copy, by name.
+    #[serde(default)]
     features: Vec<String>,
+    /// Every feature carrying all of these tags, too.
+    #[serde(default)]
+    tags: Vec<String>,
     #[serde(default)]
     dry_run: bool,
 }
@@ -73,7 +77,7 @@ fn plan(catalog: &Catalog, caller: &Caller, from: u32, body: &Promotion) -> Resu
             "promoting",
         )?;
     }
-    let features = features_named(catalog, project_id, &body.features)?;
+    let features = chosen_features(catalog, project_id, &body.features, &body.tags)?;
     let mut source_states = states_by_feature(catalog, from);
     let source_configs = configs(catalog, from, project_id);
     let mut plan = Plan::default();

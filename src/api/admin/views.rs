@@ -38,7 +38,8 @@ pub fn environment(e: &EnvironmentRecord) -> Value {
     })
 }
 
-pub fn feature(f: &FeatureRecord) -> Value {
+pub fn feature(catalog: &crate::store::Catalog, f: &FeatureRecord) -> Value {
+    let labels = catalog.feature_labels.get(&f.id);
     json!({
         "id": f.id,
         "project_id": f.project_id,
@@ -52,6 +53,9 @@ pub fn feature(f: &FeatureRecord) -> Value {
             "id": o.id, "value": json_value(&o.value), "key": o.key, "default_weight": o.default_weight,
         })).collect::<Vec<_>>(),
         "created_at": iso_timestamp(f.created_at),
+        "tags": labels.map_or(&[][..], |l| &l.tags),
+        "archived": labels.is_some_and(|l| l.archived_at.is_some()),
+        "archived_at": labels.and_then(|l| l.archived_at).map(iso_timestamp),
     })
 }
 

@@ -10,7 +10,7 @@ use super::{Command, SecurityEvent};
 ///
 /// * 1: the first release's commands.
 /// * 2: `RecordEvent(BackupTaken)`, `RaiseCommandFormat` and `CloneEnvironment`.
-/// * 3: `EditFeatureStates`.
+/// * 3: `EditFeatureStates`, `CreateTaggedFeature` and `EditFeature`.
 pub const COMMAND_FORMAT: u16 = 3;
 
 /// The newest command format this node reads: [`COMMAND_FORMAT`], or under fault injection
@@ -48,7 +48,9 @@ impl Command {
             Self::RecordEvent(SecurityEvent::BackupTaken { .. })
             | Self::RaiseCommandFormat { .. }
             | Self::CloneEnvironment { .. } => 2,
-            Self::EditFeatureStates { .. } => 3,
+            Self::EditFeatureStates { .. }
+            | Self::CreateTaggedFeature { .. }
+            | Self::EditFeature { .. } => 3,
             _ => 1,
         }
     }

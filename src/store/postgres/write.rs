@@ -39,6 +39,7 @@ pub fn record_kind(change: &Change) -> Option<(i16, u32, Option<Vec<u8>>)> {
         Change::Role(id, v) => row(10, *id, v.as_ref()),
         Change::Grant(id, v) => row(11, *id, v.as_ref()),
         Change::Session(id, v) => row(12, *id, v.as_ref()),
+        Change::FeatureLabels(id, v) => row(13, *id, v.as_ref()),
         Change::Audit(..)
         | Change::CommandFormat(..)
         | Change::Purge(..)
@@ -64,6 +65,7 @@ pub fn record_change(kind: i16, id: u32, value: &[u8]) -> Result<Change, StoreEr
         10 => Change::Role(id, Some(decode(value)?)),
         11 => Change::Grant(id, Some(decode(value)?)),
         12 => Change::Session(id, Some(decode(value)?)),
+        13 => Change::FeatureLabels(id, Some(decode(value)?)),
         other => {
             return Err(StoreError::Corrupt(format!(
                 "burgee_records holds a row of unknown kind {other}"

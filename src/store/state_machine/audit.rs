@@ -138,13 +138,16 @@ impl Tx<'_> {
             .and_then(project_of_env)
             .or_else(|| match command {
                 Command::UpdateProject { id, .. } | Command::DeleteProject { id } => Some(*id),
-                Command::CreateFeature(new) => Some(new.project_id),
+                Command::CreateFeature(new)
+                | Command::CreateTaggedFeature { feature: new, .. } => Some(new.project_id),
                 Command::EditFeatureStates { edits, .. } => {
                     edits.first().and_then(|e| project_of_env(e.environment_id))
                 }
                 Command::CreateSegment { project_id, .. }
                 | Command::CreateEnvironment { project_id, .. } => Some(*project_id),
-                Command::UpdateFeature { id, .. } | Command::DeleteFeature { id } => {
+                Command::UpdateFeature { id, .. }
+                | Command::EditFeature { id, .. }
+                | Command::DeleteFeature { id } => {
                     before.features.get(id).map(|f| f.project_id)
                 }
                 Command::UpdateSegment { id, .. } | Command::DeleteSegment { id } => {
@@ -261,6 +264,12 @@ fn record_changes(before: &Catalog, changes: &[Change]) -> Vec<AuditChange> {
                 "feature_state",
                 *id,
                 json_of(before.states.get(id)),
+                json_of(v.as_ref()),
+            ),
+            Change::FeatureLabels(id, v) => (
+                "feature_labels",
+                *id,
+                json_of(before.feature_labels.get(id)),
                 json_of(v.as_ref()),
             ),
             Change::ServerKey(id, v) => (

@@ -117,8 +117,25 @@ pub(super) fn describe(command: &Command, applied: &Applied) -> (String, String)
             ("environment.updated", format!("environment {id}"))
         }
         Command::DeleteEnvironment { id } => ("environment.deleted", format!("environment {id}")),
-        Command::CreateFeature(f) => ("feature.created", format!("feature {created} ({})", f.name)),
-        Command::UpdateFeature { id, .. } => ("feature.updated", format!("feature {id}")),
+        Command::CreateFeature(f) | Command::CreateTaggedFeature { feature: f, .. } => {
+            ("feature.created", format!("feature {created} ({})", f.name))
+        }
+        Command::UpdateFeature { id, .. }
+        | Command::EditFeature {
+            id, archived: None, ..
+        } => ("feature.updated", format!("feature {id}")),
+        Command::EditFeature {
+            id,
+            archived: Some(archived),
+            ..
+        } => (
+            if *archived {
+                "feature.archived"
+            } else {
+                "feature.restored"
+            },
+            format!("feature {id}"),
+        ),
         Command::DeleteFeature { id } => ("feature.deleted", format!("feature {id}")),
         Command::SetFeatureState { feature_id, .. } => {
             ("feature_state.updated", format!("feature {feature_id}"))

@@ -63,7 +63,7 @@ fn is_visible(c: char) -> bool {
         && !is_direction_override(c)
 }
 
-fn is_direction_override(c: char) -> bool {
+pub(super) fn is_direction_override(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

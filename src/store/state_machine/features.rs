@@ -109,7 +109,7 @@ impl Tx<'_> {
         for state in states {
             self.record(Change::State(state, None));
         }
-        self.record(Change::Feature(id, None));
+        self.forget_feature(id);
         self.touch_project(project_id);
         Ok(Applied::Deleted)
     }

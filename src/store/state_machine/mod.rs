@@ -26,6 +26,7 @@ mod escalation;
 mod evaluation_tests;
 mod evaluations;
 mod features;
+mod labels;
 #[cfg(test)]
 mod format_tests;
 #[cfg(test)]
@@ -321,6 +322,21 @@ impl<'t> Tx<'t> {
             Command::EditFeatureStates { guards, edits, .. } => {
                 self.edit_feature_states(guards, edits)
             }
+            Command::CreateTaggedFeature { feature, tags } => {
+                self.create_tagged_feature(feature, tags)
+            }
+            Command::EditFeature {
+                id,
+                description,
+                server_key_only,
+                tags,
+                archived,
+            } => self.edit_feature(
+                *id,
+                (description.as_ref(), *server_key_only),
+                tags.as_deref(),
+                *archived,
+            ),
             Command::CreateApiToken(token) => self.create_token(token),
             Command::RevokeApiToken { id } => self.revoke_token(*id),
             Command::RotateApiToken {

@@ -6,7 +6,15 @@ use super::CommandError;
 use super::checks::{
     check_description, check_identifier, check_key, check_name, check_options, check_value,
 };
-use crate::store::command::{Command, StatePatch, TraitWrite};
+use super::labels::normalized_tags;
+use crate::store::command::{Command, NewFeature, StatePatch, TraitWrite};
+
+fn check_new_feature(new: &NewFeature) -> Result<(), CommandError> {
+    check_name("feature", &new.name)?;
+    check_description("feature", new.description.as_deref())?;
+    check_value(&new.initial_value)?;
+    check_options(new.kind, &new.options)
+}
 
 pub fn precheck(command: &Command) -> Result<(), CommandError> {
     match command {
@@ -33,14 +41,19 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         Command::UpdateEnvironment { name, .. } => name
             .as_deref()
             .map_or(Ok(()), |n| check_name("environment", n)),
-        Command::CreateFeature(new) => {
-            check_name("feature", &new.name)?;
-            check_description("feature", new.description.as_deref())?;
-            check_value(&new.initial_value)?;
-            check_options(new.kind, &new.options)
+        Command::CreateFeature(new) => check_new_feature(new),
+        Command::CreateTaggedFeature { feature, tags } => {
+            check_new_feature(feature)?;
+            normalized_tags(tags).map(|_| ())
         }
         Command::UpdateFeature { description, .. } => {
             check_description("feature", description.as_ref().and_then(|d| d.as_deref()))
+        }
+        Command::EditFeature {
+            description, tags, ..
+        } => {
+            check_description("feature", description.as_ref().and_then(|d| d.as_deref()))?;
+            tags.as_deref().map_or(Ok(()), |t| normalized_tags(t).map(|_| ()))
         }
         Command::SetFeatureState { patch, .. }
         | Command::SetSegmentOverride(crate::store::command::SegmentOverrideChange {

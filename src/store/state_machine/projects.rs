@@ -82,7 +82,7 @@ impl Tx<'_> {
         }
         let features: Vec<u32> = self.work.project_features(id).map(|f| f.id).collect();
         for feature in features {
-            self.record(Change::Feature(feature, None));
+            self.forget_feature(feature);
         }
         let segments: Vec<u32> = self.work.project_segments(id).map(|s| s.id).collect();
         for segment in segments {
