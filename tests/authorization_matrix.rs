@@ -324,6 +324,8 @@ async fn build_fixture(server: &Server) -> Fixture {
         None,
     )
     .await;
+    // The end of the fixture's audit log: rollbacks restore states as they were there.
+    ids.insert("audit_head", audit_length(server).await);
     Fixture {
         credentials,
         passwords,
@@ -416,6 +418,9 @@ fn body(method: &str, path: &str, n: usize, fixture: &Fixture, kind: Kind) -> Op
             Kind::EnvironmentEditor => json!({"to": [1], "features": ["banner"]}),
             _ => json!({"to": [2], "features": ["banner"], "dry_run": kind == Kind::Viewer}),
         },
+        ("post", "/admin/v1/environments/{id}/features/{feature_id}/rollback") => {
+            json!({"to": fixture.ids["audit_head"], "dry_run": n.is_multiple_of(2)})
+        }
         ("post", "/admin/v1/projects/{id}/bulk-edit") => json!({
             "environments": [1], "features": ["banner"], "enabled": n.is_multiple_of(2),
             "dry_run": kind == Kind::Viewer,

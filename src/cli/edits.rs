@@ -135,6 +135,99 @@ fn send(
     Ok(())
 }
 
+pub fn history(
+    client: &Client,
+    output: Output,
+    project: &str,
+    feature: &str,
+    environment_name: Option<&str>,
+) -> anyhow::Result<()> {
+    let (project_record, environments) = project_environments(client, project)?;
+    let feature = super::features::feature(client, &project_record["id"].to_string(), feature)?;
+    let mut path = format!("/admin/v1/features/{}/history", feature["id"]);
+    if let Some(name) = environment_name {
+        path.push_str(&format!(
+            "?environment_id={}",
+            environment(&environments, name)?["id"]
+        ));
+    }
+    let entries = client.all(&path)?;
+    let name_of = |id: &Value| {
+        environments
+            .iter()
+            .find(|e| e["id"] == *id)
+            .map_or_else(|| id.to_string(), |e| text(&e["name"]))
+    };
+    let mut rows = Vec::new();
+    for entry in &entries {
+        for change in entry["changes"].as_array().into_iter().flatten() {
+            let side = if change["after"].is_null() {
+                &change["before"]
+            } else {
+                &change["after"]
+            };
+            let place = match side.get("environment_id") {
+                Some(id) => name_of(id),
+                None => String::new(),
+            };
+            for difference in change["diff"].as_array().into_iter().flatten() {
+                rows.push(json!({
+                    "seq": entry["seq"],
+                    "at": entry["at"],
+                    "actor": entry["actor"]["name"],
+                    "action": entry["action"],
+                    "environment": place,
+                    "field": difference["path"],
+                    "before": text(&difference["before"]),
+                    "after": text(&difference["after"]),
+                }));
+            }
+        }
+    }
+    print(
+        output,
+        &json!(entries),
+        &[
+            "seq",
+            "at",
+            "actor",
+            "action",
+            "environment",
+            "field",
+            "before",
+            "after",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+pub fn rollback(
+    client: &Client,
+    output: Output,
+    project: &str,
+    (environment_name, feature): (&str, &str),
+    to: u64,
+    review: &Review,
+) -> anyhow::Result<()> {
+    let (project_record, environments) = project_environments(client, project)?;
+    let feature = super::features::feature(client, &project_record["id"].to_string(), feature)?;
+    let env = environment(&environments, environment_name)?;
+    let body = json!({"to": to, "dry_run": review.dry_run});
+    let path = format!(
+        "/admin/v1/environments/{}/features/{}/rollback",
+        env["id"], feature["id"]
+    );
+    send(client, output, &path, &body, review)
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// An entity tag as `If-Match` carries it.
 fn quoted(etag: &str) -> String {
     format!("\"{}\"", etag.trim_matches('"'))
@@ -142,10 +235,6 @@ fn quoted(etag: &str) -> String {
 
 /// One row per environment, feature and field that changes.
 fn rows(answer: &Value) -> Vec<Value> {
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
     let mut rows = Vec::new();
     for environment in answer["environments"].as_array().into_iter().flatten() {
         for feature in environment["features"].as_array().into_iter().flatten() {

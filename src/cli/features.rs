@@ -195,7 +195,12 @@ pub fn features(connection: &Connection, command: &FeaturesCommand) -> anyhow::R
             show(&change(&client, project, name, &json!({"archived": true}))?);
         }
         FeaturesCommand::Restore { project, name } => {
-            show(&change(&client, project, name, &json!({"archived": false}))?);
+            show(&change(
+                &client,
+                project,
+                name,
+                &json!({"archived": false}),
+            )?);
         }
         FeaturesCommand::Delete { project, name } => {
             let feature = feature(&client, project, name)?;

@@ -71,6 +71,33 @@ pub enum FlagsCommand {
         #[command(flatten)]
         review: Review,
     },
+    /// Every audited change of a feature: its record and tags, and its states in every
+    /// environment (or in one, with --env), oldest first.
+    History {
+        /// The project (a name or an id).
+        #[arg(long)]
+        project: String,
+        feature: String,
+        /// Only its states in this environment (a name, an id or a client key).
+        #[arg(long = "env", value_name = "ENVIRONMENT")]
+        environment: Option<String>,
+    },
+    /// Restore a feature's configuration in an environment as it was right after an audit
+    /// entry (its seq, from `history`), as a new audited change.
+    Rollback {
+        /// The project (a name or an id).
+        #[arg(long)]
+        project: String,
+        /// The environment (a name, an id or a client key).
+        #[arg(long = "env", value_name = "ENVIRONMENT")]
+        environment: String,
+        feature: String,
+        /// The audit entry's seq.
+        #[arg(long, value_name = "SEQ")]
+        to: u64,
+        #[command(flatten)]
+        review: Review,
+    },
 }
 
 /// Features of the environment's project with their default states, by name.
@@ -142,6 +169,31 @@ pub fn flags(connection: &Connection, command: &FlagsCommand) -> anyhow::Result<
                 review,
             )?;
         }
+        FlagsCommand::History {
+            project,
+            feature,
+            environment,
+        } => edits::history(
+            &client,
+            connection.output,
+            project,
+            feature,
+            environment.as_deref(),
+        )?,
+        FlagsCommand::Rollback {
+            project,
+            environment,
+            feature,
+            to,
+            review,
+        } => edits::rollback(
+            &client,
+            connection.output,
+            project,
+            (environment, feature),
+            *to,
+            review,
+        )?,
         FlagsCommand::List { environment } => {
             let env = client.environment(environment)?;
             let rows = flag_rows(&client, &env)?;

@@ -14,8 +14,8 @@ use super::people::{
     ApiTokenRecord, GrantRecord, RoleRecord, SessionRecord, SetupRecord, TeamRecord, UserRecord,
 };
 use super::records::{
-    EnvironmentRecord, FeatureLabelsRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord, ProjectRecord,
-    SegmentRecord, ServerKeyRecord, StateTarget,
+    EnvironmentRecord, FeatureLabelsRecord, FeatureRecord, FeatureStateRecord, OrganisationRecord,
+    ProjectRecord, SegmentRecord, ServerKeyRecord, StateTarget,
 };
 
 /// Id counters: the next id of each kind (ids start at 1 and are never reused).

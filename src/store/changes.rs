@@ -13,8 +13,8 @@ use super::people::{
     ApiTokenRecord, GrantRecord, RoleRecord, SessionRecord, TeamRecord, UserRecord,
 };
 use super::records::{
-    EnvironmentRecord, FeatureLabelsRecord, FeatureRecord, FeatureStateRecord, IdentityRecord, OrganisationRecord,
-    ProjectRecord, SegmentRecord, ServerKeyRecord, StoredValue,
+    EnvironmentRecord, FeatureLabelsRecord, FeatureRecord, FeatureStateRecord, IdentityRecord,
+    OrganisationRecord, ProjectRecord, SegmentRecord, ServerKeyRecord, StoredValue,
 };
 use super::tables;
 
@@ -102,7 +102,13 @@ pub fn write(txn: &WriteTransaction, changes: &[Change]) -> Result<(), StoreErro
                 put(txn, &mut catalog[12], tables::SESSIONS, *id, v.as_ref())?;
             }
             Change::FeatureLabels(id, v) => {
-                put(txn, &mut catalog[13], tables::FEATURE_LABELS, *id, v.as_ref())?;
+                put(
+                    txn,
+                    &mut catalog[13],
+                    tables::FEATURE_LABELS,
+                    *id,
+                    v.as_ref(),
+                )?;
             }
             Change::Audit(seq, entry) => {
                 let table = opened(&mut audit, || txn.open_table(tables::AUDIT))?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::compare::{configs, require};
-use super::edit_plan::{Plan, environments_of, chosen_features, respond};
+use super::edit_plan::{Plan, chosen_features, environments_of, respond};
 use super::values::{json_value, stored_value};
 use super::{ApiError, Body, find};
 use crate::access::Permission;

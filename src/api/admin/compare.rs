@@ -88,35 +88,44 @@ pub fn configs(
     catalog
         .project_features(project_id)
         .map(|feature| {
-            let FeatureStates {
-                default,
-                mut overrides,
-            } = states.remove(&feature.id).unwrap_or_default();
-            overrides.sort_by_key(|(priority, segment_id, _)| (*priority, *segment_id));
-            let segment_overrides = overrides
-                .iter()
-                .map(|(_, segment_id, state)| {
-                    let segment = catalog
-                        .segments
-                        .get(segment_id)
-                        .map_or_else(|| format!("segment {segment_id}"), |s| s.name.clone());
-                    json!({
-                        "segment": segment,
-                        "enabled": state.enabled,
-                        "value": json_value(&state.value),
-                        "variants": variants(feature, &state.variants),
-                    })
-                })
-                .collect();
-            let config = Config {
-                enabled: default.is_some_and(|s| s.enabled),
-                value: default.map_or(Value::Null, |s| json_value(&s.value)),
-                variants: default.map_or_else(|| json!([]), |s| variants(feature, &s.variants)),
-                segment_overrides,
-            };
+            let config = config(
+                catalog,
+                feature,
+                states.remove(&feature.id).unwrap_or_default(),
+            );
             (feature.name.to_lowercase(), (feature, config))
         })
         .collect()
+}
+
+/// A feature's configuration made of its default state and segment overrides.
+pub fn config(catalog: &Catalog, feature: &FeatureRecord, states: FeatureStates<'_>) -> Config {
+    let FeatureStates {
+        default,
+        mut overrides,
+    } = states;
+    overrides.sort_by_key(|(priority, segment_id, _)| (*priority, *segment_id));
+    let segment_overrides = overrides
+        .iter()
+        .map(|(_, segment_id, state)| {
+            let segment = catalog
+                .segments
+                .get(segment_id)
+                .map_or_else(|| format!("segment {segment_id}"), |s| s.name.clone());
+            json!({
+                "segment": segment,
+                "enabled": state.enabled,
+                "value": json_value(&state.value),
+                "variants": variants(feature, &state.variants),
+            })
+        })
+        .collect();
+    Config {
+        enabled: default.is_some_and(|s| s.enabled),
+        value: default.map_or(Value::Null, |s| json_value(&s.value)),
+        variants: default.map_or_else(|| json!([]), |s| variants(feature, &s.variants)),
+        segment_overrides,
+    }
 }
 
 /// What differs between two configurations of a feature, field by field, as

@@ -14,6 +14,7 @@ mod environments;
 mod error;
 mod evaluations;
 mod features;
+mod history;
 mod identities;
 mod import;
 mod keys;
@@ -23,6 +24,7 @@ mod people_views;
 mod projects;
 mod promote;
 mod roles;
+mod rollback;
 mod segments;
 mod signin;
 mod teams;
@@ -70,6 +72,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/admin/v1/projects/{id}/bulk-edit",
             axum::routing::post(bulk_edit::handler),
+        )
+        .route(
+            "/admin/v1/features/{id}/history",
+            axum::routing::get(history::handler),
+        )
+        .route(
+            "/admin/v1/environments/{id}/features/{feature_id}/rollback",
+            axum::routing::post(rollback::handler),
         )
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .merge(imports)

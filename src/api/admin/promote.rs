@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::compare::{Config, changes, configs, require, states_by_feature};
-use super::edit_plan::{Plan, environments_of, chosen_features, respond};
+use super::edit_plan::{Plan, chosen_features, environments_of, respond};
 use super::{ApiError, Body, find};
 use crate::access::Permission;
 use crate::api::AppState;

@@ -177,6 +177,18 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/admin/v1/projects/{id}/bulk-edit",
         Project(P::ViewProject, "id"),
     ),
+    // Read from the audit log: who changed what.
+    (
+        "get",
+        "/admin/v1/features/{id}/history",
+        FeatureProject(P::ViewProjectAuditLog, "id"),
+    ),
+    // The handler checks MANAGE_SEGMENT_OVERRIDES too when overrides change.
+    (
+        "post",
+        "/admin/v1/environments/{id}/features/{feature_id}/rollback",
+        Env(P::UpdateFeatureState, "id"),
+    ),
     (
         "get",
         "/admin/v1/environments/{id}/features/{feature_id}/segment-overrides",

@@ -43,4 +43,6 @@ pub enum EditKind {
     Promotion { from_environment_id: u32 },
     /// The same enabled state or value set in many places.
     BulkEdit,
+    /// A feature's configuration restored as it was right after this audit entry.
+    Rollback { to_seq: u64 },
 }

@@ -138,8 +138,9 @@ impl Tx<'_> {
             .and_then(project_of_env)
             .or_else(|| match command {
                 Command::UpdateProject { id, .. } | Command::DeleteProject { id } => Some(*id),
-                Command::CreateFeature(new)
-                | Command::CreateTaggedFeature { feature: new, .. } => Some(new.project_id),
+                Command::CreateFeature(new) | Command::CreateTaggedFeature { feature: new, .. } => {
+                    Some(new.project_id)
+                }
                 Command::EditFeatureStates { edits, .. } => {
                     edits.first().and_then(|e| project_of_env(e.environment_id))
                 }
@@ -147,9 +148,7 @@ impl Tx<'_> {
                 | Command::CreateEnvironment { project_id, .. } => Some(*project_id),
                 Command::UpdateFeature { id, .. }
                 | Command::EditFeature { id, .. }
-                | Command::DeleteFeature { id } => {
-                    before.features.get(id).map(|f| f.project_id)
-                }
+                | Command::DeleteFeature { id } => before.features.get(id).map(|f| f.project_id),
                 Command::UpdateSegment { id, .. } | Command::DeleteSegment { id } => {
                     before.segments.get(id).map(|s| s.project_id)
                 }

@@ -215,6 +215,7 @@ pub(super) fn describe(command: &Command, applied: &Applied) -> (String, String)
             let action = match kind {
                 EditKind::Promotion { .. } => "features.promoted",
                 EditKind::BulkEdit => "features.bulk_edited",
+                EditKind::Rollback { .. } => "feature.rolled_back",
             };
             (
                 action,
@@ -252,15 +253,19 @@ pub(super) fn detail(command: &Command, applied: &Applied) -> Option<Value> {
             Some(json!({"traits": traits.iter().map(|t| &t.key).collect::<Vec<_>>()}))
         }
         Command::EditFeatureStates { kind, edits, .. } => {
-            let from = match kind {
-                EditKind::Promotion {
-                    from_environment_id,
-                } => Some(from_environment_id),
-                EditKind::BulkEdit => None,
-            };
             let environments: std::collections::BTreeSet<u32> =
                 edits.iter().map(|e| e.environment_id).collect();
-            Some(json!({"from_environment_id": from, "environment_ids": environments}))
+            Some(match kind {
+                EditKind::Promotion {
+                    from_environment_id,
+                } => {
+                    json!({"from_environment_id": from_environment_id, "environment_ids": environments})
+                }
+                EditKind::BulkEdit => json!({"environment_ids": environments}),
+                EditKind::Rollback { to_seq } => {
+                    json!({"to_seq": to_seq, "environment_ids": environments})
+                }
+            })
         }
         Command::DeleteIdentities { .. } => match applied {
             Applied::Removed { count, more } => Some(json!({"removed": count, "more": more})),

@@ -26,13 +26,13 @@ mod escalation;
 mod evaluation_tests;
 mod evaluations;
 mod features;
-mod labels;
 #[cfg(test)]
 mod format_tests;
 #[cfg(test)]
 mod harness;
 mod identities;
 mod import;
+mod labels;
 mod organisation;
 mod people;
 mod precheck;

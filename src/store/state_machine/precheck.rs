@@ -53,7 +53,8 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
             description, tags, ..
         } => {
             check_description("feature", description.as_ref().and_then(|d| d.as_deref()))?;
-            tags.as_deref().map_or(Ok(()), |t| normalized_tags(t).map(|_| ()))
+            tags.as_deref()
+                .map_or(Ok(()), |t| normalized_tags(t).map(|_| ()))
         }
         Command::SetFeatureState { patch, .. }
         | Command::SetSegmentOverride(crate::store::command::SegmentOverrideChange {

@@ -1,7 +1,7 @@
 //! `/admin/v1/audit`: the audit log, filtered and paged; its verification; and exports of
 //! any range as JSON Lines or CSV, streamed page by page (never held whole in memory).
 
-mod view;
+pub(super) mod view;
 
 use axum::body::Body as HttpBody;
 use axum::extract::{Query, State};
@@ -125,7 +125,7 @@ fn visible(caller: &Caller, catalog: &Catalog, e: &AuditRecord) -> bool {
         })
 }
 
-async fn page(
+pub(super) async fn page(
     store: &Store,
     from: u64,
     limit: usize,
@@ -138,7 +138,7 @@ async fn page(
         .map_err(ApiError::from)
 }
 
-fn cursor(text: Option<&str>) -> Result<u64, ApiError> {
+pub(super) fn cursor(text: Option<&str>) -> Result<u64, ApiError> {
     text.map_or(Ok(1), |c| {
         c.strip_prefix("a1.")
             .and_then(|n| u64::from_str_radix(n, 16).ok())
