@@ -17,6 +17,7 @@ pub mod connections;
 pub mod engine;
 pub mod flagsmith;
 pub mod json;
+pub mod manifest;
 pub mod model;
 pub mod rules;
 pub mod secrets;

@@ -421,6 +421,11 @@ fn body(method: &str, path: &str, n: usize, fixture: &Fixture, kind: Kind) -> Op
         ("post", "/admin/v1/environments/{id}/features/{feature_id}/rollback") => {
             json!({"to": fixture.ids["audit_head"], "dry_run": n.is_multiple_of(2)})
         }
+        ("post", "/admin/v1/manifest") => json!({
+            "manifest": {"version": 1, "project": {"name": "Web"}, "environments": [
+                {"name": "Staging", "flags": {"banner": {"enabled": true}}}]},
+            "dry_run": true,
+        }),
         ("post", "/admin/v1/projects/{id}/bulk-edit") => json!({
             "environments": [1], "features": ["banner"], "enabled": n.is_multiple_of(2),
             "dry_run": kind == Kind::Viewer,

@@ -18,12 +18,16 @@ use crate::access::{PermSet, RoleRef, Scope, Subject};
 mod edits;
 mod format;
 mod import;
+mod manifest;
 
 pub use edits::{EditKind, FeatureEdit, OverrideConfig, RevisionGuard};
 pub use format::{COMMAND_FORMAT, supported_command_format};
 pub use import::{
     ImportedEnvironment, ImportedFeature, ImportedOption, ImportedSegment, ImportedState,
     ImportedTarget,
+};
+pub use manifest::{
+    EnvironmentPlan, FeaturePlan, FlagPlan, ManifestChange, OverridePlan, Seed, SegmentPlan,
 };
 
 /// Who caused a change, for the audit log and permissions.
@@ -414,6 +418,8 @@ pub enum Command {
         tags: Option<Vec<String>>,
         archived: Option<bool>,
     },
+    /// Makes a project match a flags file (`burgee apply`), all of it or nothing.
+    ApplyManifest(Box<ManifestChange>),
 }
 
 /// A new feature.

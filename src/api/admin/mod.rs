@@ -18,6 +18,7 @@ mod history;
 mod identities;
 mod import;
 mod keys;
+mod manifest;
 mod organisation;
 pub mod pagination;
 mod people_views;
@@ -73,6 +74,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/admin/v1/projects/{id}/bulk-edit",
             axum::routing::post(bulk_edit::handler),
         )
+        .route(
+            "/admin/v1/projects/{id}/manifest",
+            axum::routing::get(manifest::export),
+        )
+        .route("/admin/v1/manifest", axum::routing::post(manifest::apply))
         .route(
             "/admin/v1/features/{id}/history",
             axum::routing::get(history::handler),

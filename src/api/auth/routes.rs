@@ -177,6 +177,14 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/admin/v1/projects/{id}/bulk-edit",
         Project(P::ViewProject, "id"),
     ),
+    // Flags as code. Applying checks what the planned changes need (CREATE_PROJECT for a
+    // new project; on an existing one the project's and each environment's permissions).
+    (
+        "get",
+        "/admin/v1/projects/{id}/manifest",
+        Project(P::ViewProject, "id"),
+    ),
+    ("post", "/admin/v1/manifest", Signed),
     // Read from the audit log: who changed what.
     (
         "get",

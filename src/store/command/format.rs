@@ -10,7 +10,7 @@ use super::{Command, SecurityEvent};
 ///
 /// * 1: the first release's commands.
 /// * 2: `RecordEvent(BackupTaken)`, `RaiseCommandFormat` and `CloneEnvironment`.
-/// * 3: `EditFeatureStates`, `CreateTaggedFeature` and `EditFeature`.
+/// * 3: `EditFeatureStates`, `CreateTaggedFeature`, `EditFeature` and `ApplyManifest`.
 pub const COMMAND_FORMAT: u16 = 3;
 
 /// The newest command format this node reads: [`COMMAND_FORMAT`], or under fault injection
@@ -50,7 +50,8 @@ impl Command {
             | Self::CloneEnvironment { .. } => 2,
             Self::EditFeatureStates { .. }
             | Self::CreateTaggedFeature { .. }
-            | Self::EditFeature { .. } => 3,
+            | Self::EditFeature { .. }
+            | Self::ApplyManifest(_) => 3,
             _ => 1,
         }
     }

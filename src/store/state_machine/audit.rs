@@ -141,6 +141,12 @@ impl Tx<'_> {
                 Command::CreateFeature(new) | Command::CreateTaggedFeature { feature: new, .. } => {
                     Some(new.project_id)
                 }
+                Command::ApplyManifest(change) => self
+                    .work
+                    .projects
+                    .values()
+                    .find(|p| p.name == change.project_name)
+                    .map(|p| p.id),
                 Command::EditFeatureStates { edits, .. } => {
                     edits.first().and_then(|e| project_of_env(e.environment_id))
                 }
@@ -215,7 +221,7 @@ impl Tx<'_> {
 
 /// Each record the changes touched, with its JSON before and after; records whose only
 /// change is bookkeeping (an environment's revision) are left out.
-fn record_changes(before: &Catalog, changes: &[Change]) -> Vec<AuditChange> {
+pub(super) fn record_changes(before: &Catalog, changes: &[Change]) -> Vec<AuditChange> {
     let mut out: Vec<AuditChange> = Vec::new();
     for change in changes {
         let (kind, id, old, new) = match change {

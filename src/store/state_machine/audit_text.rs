@@ -226,6 +226,10 @@ pub(super) fn describe(command: &Command, applied: &Applied) -> (String, String)
                 ),
             )
         }
+        Command::ApplyManifest(change) => (
+            "project.applied",
+            format!("project {:?} (flags file)", change.project_name),
+        ),
         Command::RaiseCommandFormat { to } => (
             "cluster.command_format_raised",
             format!("command format {to}"),

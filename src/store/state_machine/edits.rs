@@ -43,7 +43,7 @@ impl Tx<'_> {
     }
 
     /// Refuses the command if any guarded environment moved on, naming every one that did.
-    fn check_guards(&self, guards: &[RevisionGuard]) -> Result<(), CommandError> {
+    pub(super) fn check_guards(&self, guards: &[RevisionGuard]) -> Result<(), CommandError> {
         let mut stale = Vec::new();
         for guard in guards {
             let actual = self.environment(guard.environment_id)?.revision;
@@ -83,7 +83,7 @@ impl Tx<'_> {
 
     /// Makes the feature's segment overrides in the environment exactly `wanted`, in order.
     /// A segment that overrides already keeps its state (and hash seed); the others are new.
-    fn replace_segment_overrides(
+    pub(super) fn replace_segment_overrides(
         &mut self,
         environment_id: u32,
         feature: &FeatureRecord,

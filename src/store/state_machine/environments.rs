@@ -228,7 +228,7 @@ impl Tx<'_> {
     }
 }
 
-fn apply_settings(settings: &mut EnvironmentSettingsRecord, patch: &SettingsPatch) {
+pub(super) fn apply_settings(settings: &mut EnvironmentSettingsRecord, patch: &SettingsPatch) {
     if let Some(v) = patch.hide_disabled_flags {
         settings.hide_disabled_flags = v;
     }

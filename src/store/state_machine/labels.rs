@@ -84,6 +84,33 @@ impl Tx<'_> {
         Ok(Applied::Updated)
     }
 
+    /// Sets a feature's tags and archive mark as a flags file states them.
+    pub(super) fn edit_feature_labels(
+        &mut self,
+        id: u32,
+        tags: &[String],
+        archived: bool,
+    ) -> Result<(), CommandError> {
+        let tags = normalized_tags(tags)?;
+        let now = self.now;
+        let before = self.work.feature_labels.get(&id).cloned();
+        self.set_labels(id, |labels| {
+            labels.tags = tags;
+            match (archived, labels.archived_at) {
+                (true, None) => labels.archived_at = Some(now),
+                (false, Some(_)) => labels.archived_at = None,
+                _ => {}
+            }
+        });
+        let archive_changed = before.and_then(|l| l.archived_at).is_some() != archived;
+        if archive_changed
+            && let Some(project_id) = self.work.features.get(&id).map(|f| f.project_id)
+        {
+            self.touch_project(project_id);
+        }
+        Ok(())
+    }
+
     /// Changes a feature's labels; labels with nothing in them are not kept.
     fn set_labels(&mut self, id: u32, change: impl FnOnce(&mut FeatureLabelsRecord)) {
         let before = self.work.feature_labels.get(&id).cloned();

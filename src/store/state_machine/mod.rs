@@ -33,9 +33,11 @@ mod harness;
 mod identities;
 mod import;
 mod labels;
+mod manifest;
 mod organisation;
 mod people;
 mod precheck;
+mod preview;
 mod projects;
 #[cfg(test)]
 mod replay_tests;
@@ -60,6 +62,7 @@ pub use edits::MAX_EDITS;
 pub use evaluations::MAX_EVALUATION_ROWS;
 pub use people::{MAX_EMAIL, check_email};
 pub use precheck::precheck;
+pub use preview::preview;
 
 /// A command that breaks a rule. Applying it changes nothing. It travels as an answer (the
 /// Raft log's state machine sends it back to the node that proposed the command).
@@ -322,6 +325,7 @@ impl<'t> Tx<'t> {
             Command::EditFeatureStates { guards, edits, .. } => {
                 self.edit_feature_states(guards, edits)
             }
+            Command::ApplyManifest(change) => self.apply_manifest(change),
             Command::CreateTaggedFeature { feature, tags } => {
                 self.create_tagged_feature(feature, tags)
             }

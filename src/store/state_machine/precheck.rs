@@ -7,13 +7,38 @@ use super::checks::{
     check_description, check_identifier, check_key, check_name, check_options, check_value,
 };
 use super::labels::normalized_tags;
-use crate::store::command::{Command, NewFeature, StatePatch, TraitWrite};
+use crate::store::command::{Command, ManifestChange, NewFeature, StatePatch, TraitWrite};
 
 fn check_new_feature(new: &NewFeature) -> Result<(), CommandError> {
     check_name("feature", &new.name)?;
     check_description("feature", new.description.as_deref())?;
     check_value(&new.initial_value)?;
     check_options(new.kind, &new.options)
+}
+
+fn check_manifest(change: &ManifestChange) -> Result<(), CommandError> {
+    check_name("project", &change.project_name)?;
+    for segment in &change.segments {
+        check_name("segment", &segment.name)?;
+    }
+    for feature in &change.features {
+        check_new_feature(&NewFeature {
+            project_id: 0,
+            name: feature.name.clone(),
+            kind: feature.kind,
+            description: feature.description.clone(),
+            initial_value: feature.initial_value.clone(),
+            default_enabled: feature.default_enabled,
+            server_key_only: feature.server_key_only,
+            options: feature.options.clone(),
+        })?;
+        normalized_tags(&feature.tags)?;
+    }
+    for environment in &change.environments {
+        check_name("environment", &environment.name)?;
+        check_key(&environment.new_client_key)?;
+    }
+    Ok(())
 }
 
 pub fn precheck(command: &Command) -> Result<(), CommandError> {
@@ -81,6 +106,7 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
             check_patch(patch)
         }
         Command::CreateServerKey { name, .. } => check_name("key", name),
+        Command::ApplyManifest(change) => check_manifest(change),
         Command::EditFeatureStates { edits, .. } => {
             if edits.len() > super::edits::MAX_EDITS {
                 return Err(CommandError::LimitExceeded(format!(
