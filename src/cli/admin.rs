@@ -30,6 +30,16 @@ pub enum ExportCommand {
         #[arg(long, value_name = "CLIENT_KEY")]
         environment: String,
     },
+    /// Write a project as a flags file (features, segments, every environment's flags with
+    /// their hash seeds; no keys), for `burgee apply`.
+    Yaml {
+        /// The project (a name or an id).
+        #[arg(long)]
+        project: String,
+        /// Write here instead of to standard output.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,7 +173,12 @@ pub fn import(connection: &Connection, command: &ImportCommand) -> anyhow::Resul
 }
 
 pub fn export(connection: &Connection, command: &ExportCommand) -> anyhow::Result<()> {
-    let ExportCommand::Flagsmith { environment } = command;
+    let environment = match command {
+        ExportCommand::Flagsmith { environment } => environment,
+        ExportCommand::Yaml { project, file } => {
+            return super::manifest::export_yaml(connection, project, file.as_deref());
+        }
+    };
     let client = Client::new(connection)?;
     let env = client.environment(environment)?;
     let document = client.get(&format!("/admin/v1/environments/{}/document", env["id"]))?;

@@ -15,6 +15,7 @@ mod features;
 mod flags;
 mod health;
 pub mod https;
+mod manifest;
 mod migrate;
 mod profile;
 
@@ -53,7 +54,24 @@ pub enum Command {
         #[command(flatten)]
         connection: client::Connection,
     },
-    /// Export an environment.
+    /// Check a flags file (no server needed).
+    Validate(manifest::FileArgs),
+    /// Show what applying a flags file would change, and what the server has that the file
+    /// does not mention (drift).
+    Plan {
+        #[command(flatten)]
+        file: manifest::FileArgs,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Make a project match a flags file, in one atomic change.
+    Apply {
+        #[command(flatten)]
+        args: manifest::ApplyArgs,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Export an environment, or a project as a flags file.
     Export {
         #[command(subcommand)]
         command: admin::ExportCommand,
@@ -230,6 +248,13 @@ pub fn run() -> ExitCode {
             command,
             connection,
         } => admin::export(&connection, &command).map(|()| ExitCode::SUCCESS),
+        Command::Validate(args) => manifest::validate(&args).map(|()| ExitCode::SUCCESS),
+        Command::Plan { file, connection } => {
+            manifest::plan(&connection, &file).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Apply { args, connection } => {
+            manifest::apply(&connection, &args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Keys {
             command,
             connection,

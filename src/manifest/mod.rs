@@ -2,10 +2,10 @@
 //! file (YAML, or JSON), applied to a server atomically and exported back in the same form.
 //!
 //! The file carries everything that decides buckets — each segment's id (the seed of its
-//! percentage splits) and each flag's and override's hash seed — so applying it to another
-//! server keeps every identity's variant and split. It carries no secret: no keys, no tokens
-//! (a new environment gets a new client key). The published schema is
-//! `docs/flags.schema.json`.
+//! percentage splits), each flag's and override's hash seed, and each environment's public
+//! client key (part of an identity's bucket with composite-key hashing) — so applying it to
+//! another server keeps every identity's variant and split. It carries no secret: no
+//! server-side keys, no tokens. The published schema is `docs/flags.schema.json`.
 
 mod yaml;
 
@@ -106,6 +106,11 @@ pub struct OptionSpec {
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentSpec {
     pub name: String,
+    /// The client-side key (public: web and mobile apps embed it). With composite-key
+    /// hashing it is part of every identity's bucket, so a new environment takes it from
+    /// the file; an existing one keeps its own. Server-side keys are never in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
     #[serde(default)]
     pub settings: SettingsSpec,
     /// By feature name; features not listed keep their state.

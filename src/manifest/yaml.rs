@@ -24,10 +24,21 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 pub fn from_yaml(text: &str) -> Result<Manifest, FileError> {
     let manifest: Manifest = yaml_serde::from_str(text).map_err(|error| {
         let place = error.location();
+        let mut message = error.to_string();
+        // The place goes first, once.
+        if let Some(place) = &place
+            && let Some(cut) = message.rfind(&format!(
+                " at line {} column {}",
+                place.line(),
+                place.column()
+            ))
+        {
+            message.truncate(cut);
+        }
         FileError {
             line: place.as_ref().map(yaml_serde::Location::line),
             column: place.as_ref().map(yaml_serde::Location::column),
-            message: error.to_string(),
+            message,
         }
     })?;
     if manifest.version != VERSION {

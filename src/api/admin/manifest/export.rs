@@ -116,6 +116,7 @@ pub fn manifest(
             let settings = &env.settings;
             EnvironmentSpec {
                 name: env.name.clone(),
+                client_key: Some(env.client_key.clone()),
                 settings: SettingsSpec {
                     hide_disabled_flags: Some(settings.hide_disabled_flags),
                     hide_sensitive_data: Some(settings.hide_sensitive_data),

@@ -109,7 +109,10 @@ pub fn change(manifest: &Manifest, guards: Vec<RevisionGuard>) -> Result<Manifes
         }
         environments.push(EnvironmentPlan {
             name: e.name.clone(),
-            new_client_key: crate::api::admin::environments::new_client_key()?,
+            new_client_key: match &e.client_key {
+                Some(key) => key.clone(),
+                None => crate::api::admin::environments::new_client_key()?,
+            },
             settings: SettingsPatch {
                 hide_disabled_flags: e.settings.hide_disabled_flags,
                 hide_sensitive_data: e.settings.hide_sensitive_data,
