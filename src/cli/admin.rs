@@ -93,6 +93,9 @@ pub enum EnvironmentsCommand {
         /// feature states and segment overrides, with their hash seeds.
         #[arg(long, value_name = "ENVIRONMENT")]
         from: Option<String>,
+        /// With --from: copy its identity overrides too (in bounded batches).
+        #[arg(long, requires = "from")]
+        identity_overrides: bool,
     },
     Delete {
         #[arg(long, value_name = "CLIENT_KEY")]
@@ -291,6 +294,7 @@ pub fn environments(connection: &Connection, command: &EnvironmentsCommand) -> a
             project: project_name,
             name,
             from,
+            identity_overrides,
         } => {
             let project = client.project(project_name)?;
             let mut body = json!({"name": name});
@@ -298,6 +302,7 @@ pub fn environments(connection: &Connection, command: &EnvironmentsCommand) -> a
                 let source = super::diff::environment(&client, Some(project_name), from)
                     .or_else(|_| client.environment(from))?;
                 body["clone_from"] = source["id"].clone();
+                body["identity_overrides"] = json!(identity_overrides);
             }
             let env = client.call(
                 Method::POST,
@@ -307,7 +312,7 @@ pub fn environments(connection: &Connection, command: &EnvironmentsCommand) -> a
             print(
                 connection.output,
                 &env,
-                &["id", "name", "client_key"],
+                &["id", "name", "client_key", "identity_overrides_copied"],
                 std::slice::from_ref(&env),
             );
         }

@@ -420,6 +420,14 @@ pub enum Command {
     },
     /// Makes a project match a flags file (`burgee apply`), all of it or nothing.
     ApplyManifest(Box<ManifestChange>),
+    /// One bounded step of copying a cloned environment's identity overrides: up to `max`
+    /// overrides of `source_id` that `target_id` lacks (an override set there meanwhile
+    /// wins), in identifier order.
+    CopyIdentityOverrides {
+        source_id: u32,
+        target_id: u32,
+        max: u32,
+    },
 }
 
 /// A new feature.
@@ -532,6 +540,11 @@ pub enum Applied {
     },
     /// A bounded bulk delete: how many went, and whether more remain.
     Removed {
+        count: u32,
+        more: bool,
+    },
+    /// A bounded bulk copy: how many were copied, and whether more remain.
+    Copied {
         count: u32,
         more: bool,
     },

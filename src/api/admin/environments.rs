@@ -79,7 +79,15 @@ struct NewEnvironment {
     /// overrides); `settings` then change the copy's.
     #[serde(default)]
     clone_from: Option<u32>,
+    /// With `clone_from`: copy the source's identity overrides too, in bounded batches
+    /// after the copy (needs VIEW_IDENTITIES on the source, MANAGE_IDENTITIES on the
+    /// project).
+    #[serde(default)]
+    identity_overrides: bool,
 }
+
+/// Identity overrides copied per command when a clone takes them along.
+const COPY_BATCH: u32 = 1000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +145,11 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if let Some(source_id) = body.clone_from {
         return clone(&state, &caller, project_id, source_id, body).await;
+    }
+    if body.identity_overrides {
+        return Err(ApiError::bad_request(
+            "identity_overrides copies those of the environment in clone_from: name one",
+        ));
     }
     let mut settings = EnvironmentSettingsRecord::default();
     let patch = body.settings.patch();
@@ -196,7 +209,31 @@ async fn clone(
             source_id,
             "cloning",
         )?;
+        if body.identity_overrides {
+            super::compare::require(
+                caller,
+                &catalog,
+                crate::access::Permission::ViewIdentities,
+                source_id,
+                "copying identity overrides",
+            )?;
+            let permission = crate::access::Permission::ManageIdentities;
+            if !caller.can(
+                &catalog,
+                permission,
+                crate::access::Target::Project(project_id),
+            ) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!(
+                        "copying identity overrides needs MANAGE_IDENTITIES on project {project_id}"
+                    ),
+                ));
+            }
+        }
     }
+    let copy_overrides = body.identity_overrides;
     let command = Command::CloneEnvironment {
         source_id,
         name: body.name,
@@ -204,9 +241,29 @@ async fn clone(
         settings: body.settings.patch(),
     };
     let id = created_id(&execute(state, caller, command).await?)?;
+    let mut copied = 0u64;
+    if copy_overrides {
+        let step = || Command::CopyIdentityOverrides {
+            source_id,
+            target_id: id,
+            max: COPY_BATCH,
+        };
+        while let crate::store::Applied::Copied { count, more } =
+            execute(state, caller, step()).await?
+        {
+            copied += u64::from(count);
+            if !more {
+                break;
+            }
+        }
+    }
     let catalog = state.store.catalog();
     let env = find(&catalog.environments, "environment", id)?;
-    Ok(created(views::environment(env)))
+    let mut view = views::environment(env);
+    if copy_overrides {
+        view["identity_overrides_copied"] = serde_json::json!(copied);
+    }
+    Ok(created(view))
 }
 
 #[derive(Deserialize)]

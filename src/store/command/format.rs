@@ -10,7 +10,8 @@ use super::{Command, SecurityEvent};
 ///
 /// * 1: the first release's commands.
 /// * 2: `RecordEvent(BackupTaken)`, `RaiseCommandFormat` and `CloneEnvironment`.
-/// * 3: `EditFeatureStates`, `CreateTaggedFeature`, `EditFeature` and `ApplyManifest`.
+/// * 3: `EditFeatureStates`, `CreateTaggedFeature`, `EditFeature`, `ApplyManifest` and
+///   `CopyIdentityOverrides`.
 pub const COMMAND_FORMAT: u16 = 3;
 
 /// The newest command format this node reads: [`COMMAND_FORMAT`], or under fault injection
@@ -51,7 +52,8 @@ impl Command {
             Self::EditFeatureStates { .. }
             | Self::CreateTaggedFeature { .. }
             | Self::EditFeature { .. }
-            | Self::ApplyManifest(_) => 3,
+            | Self::ApplyManifest(_)
+            | Self::CopyIdentityOverrides { .. } => 3,
             _ => 1,
         }
     }

@@ -16,6 +16,7 @@ pub(super) fn command_environment(command: &Command) -> Option<u32> {
         | Command::Identify { environment_id, .. }
         | Command::DeleteIdentity { environment_id, .. }
         | Command::DeleteIdentities { environment_id, .. } => Some(*environment_id),
+        Command::CopyIdentityOverrides { target_id, .. } => Some(*target_id),
         Command::SetSegmentOverride(change) => Some(change.environment_id),
         // One environment's edit belongs to it; one across several to none of them.
         Command::EditFeatureStates { edits, .. } => {
@@ -226,6 +227,14 @@ pub(super) fn describe(command: &Command, applied: &Applied) -> (String, String)
                 ),
             )
         }
+        Command::CopyIdentityOverrides {
+            source_id,
+            target_id,
+            ..
+        } => (
+            "identity_overrides.copied",
+            format!("environment {target_id} (from environment {source_id})"),
+        ),
         Command::ApplyManifest(change) => (
             "project.applied",
             format!("project {:?} (flags file)", change.project_name),
@@ -273,6 +282,10 @@ pub(super) fn detail(command: &Command, applied: &Applied) -> Option<Value> {
         }
         Command::DeleteIdentities { .. } => match applied {
             Applied::Removed { count, more } => Some(json!({"removed": count, "more": more})),
+            _ => None,
+        },
+        Command::CopyIdentityOverrides { .. } => match applied {
+            Applied::Copied { count, more } => Some(json!({"copied": count, "more": more})),
             _ => None,
         },
         _ => None,

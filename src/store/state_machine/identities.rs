@@ -10,7 +10,7 @@ use super::checks::check_identifier;
 use super::{CommandError, Fault, Tx};
 use crate::store::changes::Change;
 use crate::store::command::{Applied, StatePatch, TraitWrite};
-use crate::store::records::{IdentityRecord, StateTarget, StoredValue};
+use crate::store::records::{FeatureStateRecord, IdentityRecord, StateTarget, StoredValue};
 
 impl Tx<'_> {
     /// Creates the identity if needed and upserts or deletes its traits.
@@ -281,5 +281,50 @@ impl Tx<'_> {
         cursor: Option<&str>,
     ) -> Result<Option<String>, Fault> {
         Ok(self.rows.next_identifier(environment_id, cursor)?)
+    }
+
+    pub(super) fn copy_identity_overrides(
+        &mut self,
+        source_id: u32,
+        target_id: u32,
+        max: u32,
+    ) -> Result<Applied, Fault> {
+        let project_id = self.environment(source_id)?.project_id;
+        if self.environment(target_id)?.project_id != project_id || source_id == target_id {
+            return Err(CommandError::Invalid(
+                "identity overrides are copied to another environment of the same project".into(),
+            )
+            .into());
+        }
+        let identity_of = |s: &FeatureStateRecord| match &s.target {
+            StateTarget::Identity { identifier } => Some((identifier.clone(), s.feature_id)),
+            _ => None,
+        };
+        let have: std::collections::BTreeSet<(String, u32)> = self
+            .work
+            .environment_states(target_id)
+            .filter_map(identity_of)
+            .collect();
+        let mut wanted: Vec<FeatureStateRecord> = self
+            .work
+            .environment_states(source_id)
+            .filter(|s| identity_of(s).is_some_and(|key| !have.contains(&key)))
+            .cloned()
+            .collect();
+        wanted.sort_by_key(|s| identity_of(s));
+        let limit = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
+        let more = wanted.len() > limit;
+        wanted.truncate(limit);
+        let count = u32::try_from(wanted.len()).unwrap_or(u32::MAX);
+        for mut state in wanted {
+            state.id = Self::next_id(&mut self.work.meta.counters.state)?;
+            state.environment_id = target_id;
+            state.updated_at = self.now;
+            self.record(Change::State(state.id, Some(state)));
+        }
+        if count > 0 {
+            self.touch(target_id);
+        }
+        Ok(Applied::Copied { count, more })
     }
 }

@@ -326,6 +326,11 @@ impl<'t> Tx<'t> {
                 self.edit_feature_states(guards, edits)
             }
             Command::ApplyManifest(change) => self.apply_manifest(change),
+            Command::CopyIdentityOverrides {
+                source_id,
+                target_id,
+                max,
+            } => self.copy_identity_overrides(*source_id, *target_id, *max),
             Command::CreateTaggedFeature { feature, tags } => {
                 self.create_tagged_feature(feature, tags)
             }

@@ -137,6 +137,7 @@ pub fn precheck(command: &Command) -> Result<(), CommandError> {
         Command::DeleteProject { .. }
         | Command::DeleteEnvironment { .. }
         | Command::PurgeEnvironment { .. }
+        | Command::CopyIdentityOverrides { .. }
         | Command::DeleteFeature { .. }
         | Command::DeleteSegment { .. }
         | Command::DeleteSegmentOverride { .. }
