@@ -14,12 +14,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::compare::FeatureStates;
 use super::{ApiError, execute};
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::store::Catalog;
-use crate::store::command::{Command, EditKind, FeatureEdit, RevisionGuard};
+use crate::store::command::{
+    Command, EditKind, FeatureEdit, OverrideConfig, RevisionGuard, StatePatch,
+};
 use crate::store::records::FeatureRecord;
+
+/// One feature's changes in one environment: its name and `{"field": {"from", "to"}}`.
+pub type FeatureChanges = (String, Map<String, Value>);
 
 /// Edits planned against known revisions, and the diff they make.
 #[derive(Default)]
@@ -28,7 +34,7 @@ pub struct Plan {
     pub revisions: BTreeMap<u32, u64>,
     pub edits: Vec<FeatureEdit>,
     /// Per written environment: the features that change, with `{"field": {"from", "to"}}`.
-    pub changes: BTreeMap<u32, Vec<(String, Map<String, Value>)>>,
+    pub changes: BTreeMap<u32, Vec<FeatureChanges>>,
 }
 
 impl Plan {
@@ -127,8 +133,43 @@ impl Plan {
     }
 }
 
+/// The edit giving feature `feature_id` in `environment_id` exactly the configuration in
+/// `states`: its default's enabled, value and weights, and its overrides in priority order.
+pub fn copying(
+    environment_id: u32,
+    feature_id: u32,
+    states: &mut FeatureStates<'_>,
+) -> FeatureEdit {
+    states
+        .overrides
+        .sort_by_key(|(priority, segment_id, _)| (*priority, *segment_id));
+    FeatureEdit {
+        environment_id,
+        feature_id,
+        default: states
+            .default
+            .map_or_else(StatePatch::default, |s| StatePatch {
+                enabled: Some(s.enabled),
+                value: Some(s.value.clone()),
+                variants: Some(s.variants.clone()),
+            }),
+        segment_overrides: Some(
+            states
+                .overrides
+                .iter()
+                .map(|(_, segment_id, s)| OverrideConfig {
+                    segment_id: *segment_id,
+                    enabled: s.enabled,
+                    value: s.value.clone(),
+                    variants: s.variants.clone(),
+                })
+                .collect(),
+        ),
+    }
+}
+
 /// `If-Match`'s entity tag without quotes; `None` when absent or `*`.
-fn if_match(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub fn if_match(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };

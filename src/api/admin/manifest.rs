@@ -118,25 +118,9 @@ fn etag_of(guards: &[RevisionGuard]) -> String {
     format!("\"m-{}\"", parts.join("-"))
 }
 
+/// `If-Match` as a quoted entity tag; `None` when absent or `*`.
 fn if_match(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_if_match",
-            "If-Match must be printable text",
-        )
-    })?;
-    let text = text.trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    Ok(Some(format!(
-        "\"{}\"",
-        text.trim_start_matches("W/").trim_matches('"')
-    )))
+    Ok(super::edit_plan::if_match(headers)?.map(|tag| format!("\"{tag}\"")))
 }
 
 /// One planned record change, named for people, with its field-by-field diff.

@@ -12,13 +12,13 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::compare::{Config, changes, configs, require, states_by_feature};
-use super::edit_plan::{Plan, chosen_features, environments_of, respond};
+use super::edit_plan::{Plan, chosen_features, copying, environments_of, respond};
 use super::{ApiError, Body, find};
 use crate::access::Permission;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::store::Catalog;
-use crate::store::command::{EditKind, FeatureEdit, OverrideConfig, StatePatch};
+use crate::store::command::EditKind;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,32 +99,7 @@ fn plan(catalog: &Catalog, caller: &Caller, from: u32, body: &Promotion) -> Resu
                 require_write(caller, catalog, *target, current, wanted)?;
             }
             let source = source_states.entry(feature.id).or_default();
-            source
-                .overrides
-                .sort_by_key(|(priority, segment_id, _)| (*priority, *segment_id));
-            let edit = FeatureEdit {
-                environment_id: *target,
-                feature_id: feature.id,
-                default: source
-                    .default
-                    .map_or_else(StatePatch::default, |s| StatePatch {
-                        enabled: Some(s.enabled),
-                        value: Some(s.value.clone()),
-                        variants: Some(s.variants.clone()),
-                    }),
-                segment_overrides: Some(
-                    source
-                        .overrides
-                        .iter()
-                        .map(|(_, segment_id, s)| OverrideConfig {
-                            segment_id: *segment_id,
-                            enabled: s.enabled,
-                            value: s.value.clone(),
-                            variants: s.variants.clone(),
-                        })
-                        .collect(),
-                ),
-            };
+            let edit = copying(*target, feature.id, source);
             plan.add(edit, &feature.name, changes(current, wanted));
         }
     }

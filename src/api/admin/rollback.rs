@@ -16,15 +16,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::audit::page;
-use super::compare::{FeatureStates, changes, config, require};
-use super::edit_plan::{Plan, respond};
+use super::compare::{FeatureStates, changes, config, require, states_by_feature};
+use super::edit_plan::{Plan, copying, respond};
 use super::history::touches;
 use super::{ApiError, Body, find};
 use crate::access::Permission;
 use crate::api::AppState;
 use crate::api::auth::Caller;
 use crate::store::audit::AuditRecord;
-use crate::store::command::{EditKind, FeatureEdit, OverrideConfig, StatePatch};
+use crate::store::command::EditKind;
 use crate::store::records::{FeatureStateRecord, StateTarget};
 use crate::store::{Catalog, Store};
 
@@ -146,14 +146,14 @@ fn restore(
 
 /// A state as the audit log recorded it (without its bookkeeping fields).
 fn state_from_audit(text: &str) -> Result<FeatureStateRecord, ApiError> {
-    let mut value: Value = serde_json::from_str(text).map_err(unreadable)?;
+    let mut value: Value = serde_json::from_str(text).map_err(|e| unreadable(&e))?;
     if let Value::Object(map) = &mut value {
         map.entry("updated_at").or_insert(Value::from(0));
     }
-    serde_json::from_value(value).map_err(unreadable)
+    serde_json::from_value(value).map_err(|e| unreadable(&e))
 }
 
-fn unreadable(error: serde_json::Error) -> ApiError {
+fn unreadable(error: &serde_json::Error) -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",
@@ -188,47 +188,15 @@ fn plan(
             StateTarget::Identity { .. } => {}
         }
     }
-    let Some(default) = wanted.default else {
+    if wanted.default.is_none() {
         return Err(gone(format!(
             "feature {feature_id} had no state in environment {environment_id} then"
         )));
-    };
-    wanted
-        .overrides
-        .sort_by_key(|(priority, segment_id, _)| (*priority, *segment_id));
-    let edit = FeatureEdit {
-        environment_id,
-        feature_id,
-        default: StatePatch {
-            enabled: Some(default.enabled),
-            value: Some(default.value.clone()),
-            variants: Some(default.variants.clone()),
-        },
-        segment_overrides: Some(
-            wanted
-                .overrides
-                .iter()
-                .map(|(_, segment_id, s)| OverrideConfig {
-                    segment_id: *segment_id,
-                    enabled: s.enabled,
-                    value: s.value.clone(),
-                    variants: s.variants.clone(),
-                })
-                .collect(),
-        ),
-    };
-    let mut now = FeatureStates::default();
-    for state in catalog.environment_states(environment_id) {
-        match state.target {
-            _ if state.feature_id != feature_id => {}
-            StateTarget::Environment => now.default = Some(state),
-            StateTarget::Segment {
-                segment_id,
-                priority,
-            } => now.overrides.push((priority, segment_id, state)),
-            StateTarget::Identity { .. } => {}
-        }
     }
+    let edit = copying(environment_id, feature_id, &mut wanted);
+    let now = states_by_feature(catalog, environment_id)
+        .remove(&feature_id)
+        .unwrap_or_default();
     let (current, target) = (
         config(catalog, feature, now),
         config(catalog, feature, wanted),
