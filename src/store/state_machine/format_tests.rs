@@ -31,7 +31,7 @@ fn a_newer_command_waits_until_the_cluster_switches_its_format_on() {
             },
         ))
     };
-    assert_eq!(backup().format, 2);
+    assert_eq!(backup().command.since(), 2);
     assert_eq!(h.machine.catalog().active_command_format(), 1);
     let mut batch = h.machine.begin().unwrap();
     let answer = batch.apply(&backup(), |_, _| Ok(())).unwrap();
