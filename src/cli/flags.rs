@@ -16,11 +16,18 @@ pub enum FlagsCommand {
         #[arg(long, value_name = "CLIENT_KEY")]
         environment: String,
     },
-    /// Pin a flag's state.
+    /// Pin a flag's state, or every flag of one row of a matrix (`--from-matrix`).
     Set {
         #[arg(long, value_name = "CLIENT_KEY")]
         environment: String,
-        feature: String,
+        #[arg(required_unless_present = "from_matrix")]
+        feature: Option<String>,
+        /// A matrix as `burgee flags matrix --output json` printed it.
+        #[arg(long, value_name = "FILE", requires = "row", conflicts_with_all = ["enabled", "value"])]
+        from_matrix: Option<std::path::PathBuf>,
+        /// The row of --from-matrix to pin.
+        #[arg(long, requires = "from_matrix")]
+        row: Option<usize>,
         #[arg(long)]
         enabled: Option<bool>,
         /// An integer or true/false when it reads as one, otherwise a string.
@@ -29,6 +36,18 @@ pub enum FlagsCommand {
         /// Keep `--value` a string.
         #[arg(long, requires = "value")]
         string: bool,
+    },
+    /// The combinations of flag states to run a test suite under: each flag on and off, a
+    /// multivariate one also with each variant forced; all of them, or --pairwise.
+    Matrix {
+        #[arg(long, value_name = "CLIENT_KEY")]
+        environment: String,
+        /// The flags (repeat, or separate by commas).
+        #[arg(long, value_delimiter = ',', required = true)]
+        features: Vec<String>,
+        /// Only enough rows to hold every pair of states of every two flags.
+        #[arg(long)]
+        pairwise: bool,
     },
     /// Copy features' configuration (enabled, value, weights, segment overrides in order)
     /// from one environment to others of the project, all of them or none.
@@ -204,13 +223,26 @@ pub fn flags(connection: &Connection, command: &FlagsCommand) -> anyhow::Result<
                 &rows,
             );
         }
+        FlagsCommand::Matrix {
+            environment,
+            features,
+            pairwise,
+        } => super::matrix::matrix(&client, connection.output, environment, features, *pairwise)?,
+        FlagsCommand::Set {
+            environment,
+            from_matrix: Some(file),
+            row: Some(row),
+            ..
+        } => super::matrix::set_row(&client, connection.output, environment, file, *row)?,
         FlagsCommand::Set {
             environment,
             feature,
             enabled,
             value,
             string,
+            ..
         } => {
+            let feature = feature.as_deref().unwrap_or_default();
             let env = client.environment(environment)?;
             let rows = flag_rows(&client, &env)?;
             let row = &pick(&rows, "feature", feature)?;

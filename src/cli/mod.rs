@@ -16,6 +16,7 @@ mod flags;
 mod health;
 pub mod https;
 mod manifest;
+mod matrix;
 mod migrate;
 mod profile;
 
