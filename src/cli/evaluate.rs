@@ -21,17 +21,23 @@ pub struct EvaluateArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with = "document",
-        required_unless_present = "document"
+        conflicts_with_all = ["document", "environment"],
+        required_unless_present_any = ["document", "environment"]
     )]
     context: Option<PathBuf>,
 
     /// An environment document as `/api/v1/environment-document/` serves it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "environment")]
     document: Option<PathBuf>,
 
-    /// The identity to evaluate the document for; without it, environment defaults.
-    #[arg(long, requires = "document")]
+    /// A live environment of the server (its client key): explains what the server serves
+    /// the identity there, with its stored traits under --trait.
+    #[arg(long, value_name = "CLIENT_KEY")]
+    environment: Option<String>,
+
+    /// The identity to evaluate the document (or live environment) for; without it,
+    /// environment defaults.
+    #[arg(long)]
     identity: Option<String>,
 
     /// A trait of the identity, `name=value`; the value is read as JSON when it is a valid
@@ -42,13 +48,28 @@ pub struct EvaluateArgs {
     /// Describe for people which segments and conditions matched and why.
     #[arg(long)]
     explain: bool,
+
+    #[command(flatten)]
+    connection: super::client::Connection,
 }
 
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    if args.document.is_none() && (args.identity.is_some() || !args.traits.is_empty()) {
-        bail!("--identity and --trait apply to --document; a context carries its own identity");
+    if args.document.is_none()
+        && args.environment.is_none()
+        && (args.identity.is_some() || !args.traits.is_empty())
+    {
+        bail!(
+            "--identity and --trait apply to --document or --environment; a context carries \
+             its own identity"
+        );
+    }
+    if !args.traits.is_empty() && args.identity.is_none() {
+        bail!("--trait belongs to an identity: give --identity");
+    }
+    if let Some(key) = &args.environment {
+        return live(args, key);
     }
     let all_ok = match (&args.context, &args.document) {
         (Some(path), _) => evaluate_contexts(&read_input(path)?, args.explain, &mut out)?,
@@ -205,4 +226,30 @@ pub fn parse_traits(pairs: &[String]) -> anyhow::Result<Traits> {
         traits.insert(name.to_owned(), value);
     }
     Ok(traits)
+}
+
+/// `--environment`: the server explains what it serves the identity in a live environment.
+fn live(args: &EvaluateArgs, key: &str) -> anyhow::Result<ExitCode> {
+    let client = super::client::Client::new(&args.connection)?;
+    let env = client.environment(key)?;
+    let traits: serde_json::Map<String, Value> = parse_traits(&args.traits)?
+        .into_iter()
+        .map(|(k, v)| (k, v.to_json()))
+        .collect();
+    let mut question = json!({"traits": traits});
+    if let Some(identifier) = &args.identity {
+        question["identifier"] = json!(identifier);
+    }
+    let answer = client.call(
+        reqwest::Method::POST,
+        &format!("/admin/v1/environments/{}/explain", env["id"]),
+        Some(&question),
+    )?;
+    match args.connection.output {
+        super::client::Output::Json => println!("{answer}"),
+        super::client::Output::Table => {
+            println!("{}", answer["explanation"].as_str().unwrap_or_default());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

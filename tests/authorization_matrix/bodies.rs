@@ -60,6 +60,9 @@ pub fn body(method: &str, path: &str, n: usize, fixture: &Fixture, kind: Kind) -
         ("post", "/admin/v1/environments/{id}/features/{feature_id}/rollback") => {
             json!({"to": fixture.ids["audit_head"], "dry_run": n.is_multiple_of(2)})
         }
+        ("post", "/admin/v1/environments/{id}/explain") => {
+            json!({"identifier": "alice", "traits": {"plan": "pro"}, "stored_traits": false})
+        }
         ("post", "/admin/v1/manifest") => json!({
             "manifest": {"version": 1, "project": {"name": "Web"}, "environments": [
                 {"name": "Staging", "flags": {"banner": {"enabled": true}}}]},

@@ -13,6 +13,7 @@ mod edit_plan;
 mod environments;
 mod error;
 mod evaluations;
+mod explain;
 mod features;
 mod history;
 mod identities;
@@ -79,6 +80,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             axum::routing::get(manifest::export),
         )
         .route("/admin/v1/manifest", axum::routing::post(manifest::apply))
+        .route(
+            "/admin/v1/environments/{id}/explain",
+            axum::routing::post(explain::handler),
+        )
         .route(
             "/admin/v1/features/{id}/history",
             axum::routing::get(history::handler),

@@ -185,6 +185,12 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         Project(P::ViewProject, "id"),
     ),
     ("post", "/admin/v1/manifest", Signed),
+    // With stored traits the handler checks VIEW_IDENTITIES too.
+    (
+        "post",
+        "/admin/v1/environments/{id}/explain",
+        Env(P::ViewEnvironment, "id"),
+    ),
     // Read from the audit log: who changed what.
     (
         "get",
