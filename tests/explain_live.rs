@@ -83,6 +83,14 @@ async fn a_live_environment_explains_each_flag_of_an_identity() {
         )
         .await;
     assert_eq!(code, 400, "traits need an identity: {body}");
+    let (code, body) = admin
+        .call(
+            Method::POST,
+            "/admin/v1/environments/1/explain",
+            Some(json!({"identifier": ""})),
+        )
+        .await;
+    assert_eq!(code, 400, "an empty identifier is no identity: {body}");
 
     // The CLI asks the same of the live environment.
     let (code, out, err) = cli(

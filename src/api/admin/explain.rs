@@ -52,6 +52,7 @@ pub async fn handler(
         }
         None => None,
         Some(identifier) => {
+            crate::store::state_machine::check_identifier(&identifier)?;
             let mut traits = Traits::new();
             if question.stored_traits {
                 let catalog = state.store.catalog();

@@ -57,7 +57,7 @@ use super::command::{Actor, Applied, Command, Envelope};
 use super::error::StoreError;
 use super::rows::Rows;
 
-pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN};
+pub use checks::{MAX_DESCRIPTION, MAX_IDENTIFIER_LEN, MAX_VALUE_LEN, check_identifier};
 pub use edits::MAX_EDITS;
 pub use evaluations::MAX_EVALUATION_ROWS;
 pub use people::{MAX_EMAIL, check_email};
