@@ -249,6 +249,36 @@ async fn plan_shows_drift_and_apply_is_guarded_and_atomic() {
         "nothing applied"
     );
 
+    // Names twice, segment id 0 and empty seeds are refused, naming them.
+    for (bad, why) in [
+        (
+            json!({"version": 1, "project": {"name": "Web"}, "features": [{"name": "a"}, {"name": "A"}]}),
+            "twice",
+        ),
+        (
+            json!({"version": 1, "project": {"name": "Web"}, "segments": [{"name": "s", "id": 0}]}),
+            "start at 1",
+        ),
+        (
+            json!({"version": 1, "project": {"name": "Web"}, "environments": [{"name": "Production",
+            "flags": {"banner": {"enabled": true, "seed": ""}}}]}),
+            "seed",
+        ),
+    ] {
+        let (code, answer) = admin
+            .call(
+                Method::POST,
+                "/admin/v1/manifest",
+                Some(json!({"manifest": bad, "dry_run": true})),
+            )
+            .await;
+        assert_eq!(code, 400, "{answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(why),
+            "{answer}"
+        );
+    }
+
     // Applied: the drift is gone, the unmanaged feature stays.
     let (code, out, err) = cli(&server, &["apply", "-f", path]);
     assert_eq!(code, 0, "{err}");

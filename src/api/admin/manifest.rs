@@ -6,7 +6,7 @@
 //! run), so it lists exactly what applying changes, record by record, as the audit entry
 //! will. The permissions asked for follow from those changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::State;
@@ -160,27 +160,25 @@ fn view(catalog: &Catalog, change: &AuditChange) -> Value {
 
 /// What the project has that the file does not mention: left as it is, and shown.
 fn unmanaged(catalog: &Catalog, project_id: u32, manifest: &Manifest) -> Value {
-    let named = |names: Vec<&str>, wanted: &str| {
-        names
-            .iter()
-            .any(|n| n.to_lowercase() == wanted.to_lowercase())
+    let lower = |names: Vec<&str>| -> BTreeSet<String> {
+        names.into_iter().map(str::to_lowercase).collect()
     };
-    let features: Vec<&str> = manifest.features.iter().map(|f| f.name.as_str()).collect();
-    let segments: Vec<&str> = manifest.segments.iter().map(|s| s.name.as_str()).collect();
-    let environments: Vec<&str> = manifest
+    let features = lower(manifest.features.iter().map(|f| f.name.as_str()).collect());
+    let segments = lower(manifest.segments.iter().map(|s| s.name.as_str()).collect());
+    let environments: BTreeSet<&str> = manifest
         .environments
         .iter()
         .map(|e| e.name.as_str())
         .collect();
     json!({
         "features": catalog.project_features(project_id)
-            .filter(|f| !named(features.clone(), &f.name))
+            .filter(|f| !features.contains(&f.name.to_lowercase()))
             .map(|f| &f.name).collect::<Vec<_>>(),
         "segments": catalog.project_segments(project_id)
-            .filter(|s| !named(segments.clone(), &s.name))
+            .filter(|s| !segments.contains(&s.name.to_lowercase()))
             .map(|s| &s.name).collect::<Vec<_>>(),
         "environments": catalog.project_environments(project_id)
-            .filter(|e| !environments.contains(&e.name.as_str()))
+            .filter(|e| !environments.contains(e.name.as_str()))
             .map(|e| &e.name).collect::<Vec<_>>(),
     })
 }

@@ -30,10 +30,47 @@ fn variants(place: &str, specs: &[VariantSpec]) -> Result<Vec<(StoredValue, f64)
         .collect()
 }
 
+/// Refuses a name given twice (regardless of case): the second would silently win.
+fn once<'a>(kind: &str, names: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        if !seen.insert(name.to_lowercase()) {
+            return Err(ApiError::bad_request(format!(
+                "{kind} {name:?} is in the file twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A hash seed as the file gives it: not empty.
+fn seed(place: &str, text: Option<&str>) -> Result<Option<Seed>, ApiError> {
+    match text {
+        Some(t) if t.trim().is_empty() => Err(ApiError::bad_request(format!(
+            "{place}.seed: a seed cannot be empty"
+        ))),
+        other => Ok(other.map(Seed::parse)),
+    }
+}
+
 pub fn change(manifest: &Manifest, guards: Vec<RevisionGuard>) -> Result<ManifestChange, ApiError> {
+    once("segment", manifest.segments.iter().map(|s| s.name.as_str()))?;
+    once("feature", manifest.features.iter().map(|f| f.name.as_str()))?;
+    once(
+        "environment",
+        manifest.environments.iter().map(|e| e.name.as_str()),
+    )?;
+    for e in &manifest.environments {
+        once("flag", e.flags.keys().map(String::as_str))?;
+    }
     let mut segments = Vec::with_capacity(manifest.segments.len());
     for (n, s) in manifest.segments.iter().enumerate() {
         let place = format!("segments[{n}] ({:?})", s.name);
+        if s.id == Some(0) {
+            return Err(ApiError::bad_request(format!(
+                "{place}.id: segment ids start at 1"
+            )));
+        }
         let rules: Vec<RuleJson> =
             serde_json::from_value(serde_json::Value::Array(s.rules.clone()))
                 .map_err(|e| ApiError::bad_request(format!("{place}.rules: {e}")))?;
@@ -87,7 +124,7 @@ pub fn change(manifest: &Manifest, guards: Vec<RevisionGuard>) -> Result<Manifes
                                 segment: o.segment.clone(),
                                 enabled: o.enabled,
                                 value: value(&format!("{place}.value"), &o.value)?,
-                                seed: o.seed.as_deref().map(Seed::parse),
+                                seed: seed(&place, o.seed.as_deref())?,
                                 variants: variants(&format!("{place}.variants"), &o.variants)?,
                             })
                         })
@@ -98,7 +135,7 @@ pub fn change(manifest: &Manifest, guards: Vec<RevisionGuard>) -> Result<Manifes
                 feature: feature.clone(),
                 enabled: flag.enabled,
                 value: value(&format!("{place}.value"), &flag.value)?,
-                seed: flag.seed.as_deref().map(Seed::parse),
+                seed: seed(&place, flag.seed.as_deref())?,
                 variants: flag
                     .variants
                     .as_deref()
